@@ -1,0 +1,278 @@
+/*
+ * study.c -- ask/tell: the one loop every driver is built from.
+ *
+ * A study owns a copy of its space, the columnar history, the chosen
+ * sampler's state and a scratch arena. ask() draws from the stream of the
+ * new trial id, so results do not depend on the order in which trials
+ * finish. The study never runs objectives and never prints.
+ */
+#include "pz_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct pz_study {
+    pz_space *space;          /* owned copy */
+    pz__history hist;         /* every trial, insertion order */
+    uint64_t seed;            /* root of every trial's stream */
+    const pz__sampler_vt *vt; /* current sampler */
+    void *state;              /* vt->state_size bytes */
+    pz__arena arena;          /* per-ask scratch, reset after each ask */
+    int64_t next_id;          /* 1 + the largest id seen */
+};
+
+/* A fresh, initialised state for 'vt', or an error. */
+static int sampler_state_new(const pz__sampler_vt *vt, const pz_space *sp,
+                             void **out, pz_error *err)
+{
+    void *st = NULL;
+    if (vt->state_size > 0 && (st = pz__calloc(1, vt->state_size)) == NULL) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory for sampler '%s'",
+                        vt->name);
+    }
+    int rc = vt->init(st, sp, err);
+    if (rc != PZ_OK) {
+        pz__free(st, vt->state_size);
+        return rc;
+    }
+    *out = st;
+    return PZ_OK;
+}
+
+static void sampler_state_free(const pz__sampler_vt *vt, void *st)
+{
+    if (vt != NULL && vt->fini != NULL) {
+        vt->fini(st);
+    }
+    pz__free(st, vt ? vt->state_size : 0);
+}
+
+int pz_study_new(pz_study **out, const pz_space *space, pz_error *err)
+{
+    *out = NULL;
+    if (space == NULL) {
+        return pz__fail(err, PZ_EINVAL, "pz_study_new: space is NULL");
+    }
+    pz_study *st = pz__calloc(1, sizeof *st);
+    if (st == NULL) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory opening a study");
+    }
+    pz__arena_init(&st->arena);
+    int rc = pz__space_clone(&st->space, space, err);
+    if (rc == PZ_OK) {
+        rc = pz__history_init(&st->hist, space->n_params, err);
+    }
+    if (rc == PZ_OK) {
+        st->vt = &pz__sampler_random;
+        rc = sampler_state_new(st->vt, st->space, &st->state, err);
+    }
+    if (rc != PZ_OK) {
+        st->vt = NULL;
+        pz_study_free(st);
+        return rc;
+    }
+    *out = st;
+    return PZ_OK;
+}
+
+void pz_study_free(pz_study *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    sampler_state_free(st->vt, st->state);
+    pz__history_fini(&st->hist);
+    pz_space_free(st->space);
+    pz__arena_fini(&st->arena);
+    pz__free(st, sizeof *st);
+}
+
+const pz_space *pz_study_space(const pz_study *st)
+{
+    return st->space;
+}
+
+void pz_study_set_seed(pz_study *st, uint64_t seed)
+{
+    st->seed = seed;
+}
+
+int pz_study_set_sampler(pz_study *st, const char *name, pz_error *err)
+{
+    const pz__sampler_vt *vt = name ? pz__sampler_find(name) : NULL;
+    if (vt == NULL) {
+        return pz__fail(err, PZ_EINVAL,
+                        "unknown sampler '%s' (expected one "
+                        "of: %s)",
+                        name ? name : "(null)", pz__sampler_names());
+    }
+    void *state = NULL;
+    int rc = sampler_state_new(vt, st->space, &state, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    sampler_state_free(st->vt, st->state);
+    st->vt = vt;
+    st->state = state;
+    return PZ_OK;
+}
+
+const char *pz_study_sampler(const pz_study *st)
+{
+    return st->vt->name;
+}
+
+int pz_study_set_option(pz_study *st, const char *key, double value,
+                        pz_error *err)
+{
+    if (key == NULL) {
+        return pz__fail(err, PZ_EINVAL, "option name is NULL");
+    }
+    return st->vt->set_option(st->state, key, value, err);
+}
+
+int pz_study_suggest(pz_study *st, int64_t trial_id, uint64_t seed,
+                     double *values, pz_error *err)
+{
+    pz__rng rng;
+    pz__rng_seed(&rng, seed, (uint64_t)trial_id);
+    pz__sampler_ctx ctx = {
+        .space = st->space,
+        .hist = &st->hist,
+        .rng = &rng,
+        .arena = &st->arena,
+        .trial_id = trial_id,
+    };
+    int rc = st->vt->ask(st->state, &ctx, values, err);
+    pz__arena_reset(&st->arena);
+    return rc;
+}
+
+static void note_id(pz_study *st, int64_t id)
+{
+    if (id >= st->next_id) {
+        st->next_id = id + 1;
+    }
+}
+
+int pz_study_ask(pz_study *st, int64_t *trial_id, double *values, pz_error *err)
+{
+    int64_t id = st->next_id;
+    int rc = pz_study_suggest(st, id, st->seed, values, err);
+    if (rc == PZ_OK) {
+        rc = pz__history_append(&st->hist, id, values, PZ_TRIAL_RUNNING, NAN,
+                                err);
+    }
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    note_id(st, id);
+    *trial_id = id;
+    return PZ_OK;
+}
+
+static bool state_ok(pz_trial_state s)
+{
+    return s >= PZ_TRIAL_NEW && s <= PZ_TRIAL_CANCEL;
+}
+
+int pz_study_add(pz_study *st, int64_t trial_id, const double *values,
+                 pz_trial_state state, double loss, pz_error *err)
+{
+    if (!state_ok(state)) {
+        return pz__fail(err, PZ_EINVAL, "trial %lld: invalid state %d",
+                        (long long)trial_id, (int)state);
+    }
+    int rc = pz_space_check_point(st->space, values, err);
+    if (rc != PZ_OK) {
+        return pz__fail_context(err, rc, "trial %lld", (long long)trial_id);
+    }
+    /* Store inactive parameters as NaN whatever the caller passed. */
+    double *row = st->hist.row;
+    for (size_t i = 0; i < st->space->n_params; i++) {
+        row[i] = pz__space_active(st->space, i, row) ? values[i] : (double)NAN;
+    }
+    rc = pz__history_append(&st->hist, trial_id, row, state, loss, err);
+    if (rc == PZ_OK) {
+        note_id(st, trial_id);
+    }
+    return rc;
+}
+
+int pz_study_tell(pz_study *st, int64_t trial_id, pz_trial_state state,
+                  double loss, pz_error *err)
+{
+    if (!state_ok(state)) {
+        return pz__fail(err, PZ_EINVAL, "trial %lld: invalid state %d",
+                        (long long)trial_id, (int)state);
+    }
+    size_t i = pz__history_find(&st->hist, trial_id);
+    if (i == (size_t)-1) {
+        return pz__fail(err, PZ_ENOTFOUND, "no trial with id %lld",
+                        (long long)trial_id);
+    }
+    st->hist.state[i] = (unsigned char)state;
+    st->hist.loss[i] = loss;
+    return PZ_OK;
+}
+
+void pz_study_clear(pz_study *st)
+{
+    pz__history_clear(&st->hist);
+}
+
+size_t pz_study_n_trials(const pz_study *st)
+{
+    return st->hist.n;
+}
+
+size_t pz_study_count(const pz_study *st, pz_trial_state state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->hist.n; i++) {
+        n += st->hist.state[i] == (unsigned char)state;
+    }
+    return n;
+}
+
+static void fill_info(const pz_study *st, size_t i, pz_trial_info *info)
+{
+    const pz__history *h = &st->hist;
+    for (size_t j = 0; j < h->n_params; j++) {
+        h->row[j] = h->cols[j][i];
+    }
+    info->id = h->ids[i];
+    info->state = (pz_trial_state)h->state[i];
+    info->loss = h->loss[i];
+    info->values = h->row;
+}
+
+int pz_study_trial(const pz_study *st, size_t i, pz_trial_info *info,
+                   pz_error *err)
+{
+    if (i >= st->hist.n) {
+        return pz__fail(err, PZ_EINVAL,
+                        "trial index %zu out of range (%zu "
+                        "trials)",
+                        i, st->hist.n);
+    }
+    fill_info(st, i, info);
+    return PZ_OK;
+}
+
+int pz_study_best(const pz_study *st, pz_trial_info *info, pz_error *err)
+{
+    const pz__history *h = &st->hist;
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->state[i] == PZ_TRIAL_DONE && !isnan(h->loss[i]) &&
+            (best == (size_t)-1 || h->loss[i] < h->loss[best])) {
+            best = i;
+        }
+    }
+    if (best == (size_t)-1) {
+        return pz__fail(err, PZ_ENOTFOUND, "no finished trial with a loss");
+    }
+    fill_info(st, best, info);
+    return PZ_OK;
+}

@@ -1,0 +1,2 @@
+#include "pz_internal.h"
+#include <criterion/criterion.h>
