@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #if defined(__GNUC__)
 #define PZ_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -30,5 +31,28 @@ uint64_t pz_cli_random_seed(void);
 
 int pz_cli_sample(int argc, char **argv, pz_error *err);
 int pz_cli_validate(int argc, char **argv, pz_error *err);
+
+/* cmd_run.c, cmd_show.c: tune a command, read a store. */
+int pz_cli_run(int argc, char **argv, pz_error *err);
+int pz_cli_show(int argc, char **argv, pz_error *err);
+int pz_cli_best(int argc, char **argv, pz_error *err);
+int pz_cli_export(int argc, char **argv, pz_error *err);
+int pz_cli_status(int argc, char **argv, pz_error *err);
+
+/* cli_out.c: output helpers shared by the store commands. */
+/* A JSON string literal of 'n' bytes of 's' (invalid UTF-8 bytes are
+ * written as U+FFFD). */
+void pz_cli_json_string(FILE *f, const char *s, size_t n);
+/* A JSON number in its shortest exact form, or null when not finite. */
+void pz_cli_json_number(FILE *f, double v);
+/* Shortest decimal text that reads back as 'v'. */
+void pz_cli_format_double(double v, char *buf, size_t n);
+/* "2024-05-01T12:00:00.123Z", or "" for NaN. */
+void pz_cli_format_time(double unix_s, char *buf, size_t n);
+/* "new", "running", "done", "error", "cancel". */
+const char *pz_cli_state_name(pz_trial_state state);
+/* Parse a finite number for option 'opt' (> 0 when 'positive'). */
+int pz_cli_parse_double(const char *opt, const char *text, bool positive,
+                        double *out, pz_error *err);
 
 #endif

@@ -135,14 +135,15 @@ int pz_cli_sample(int argc, char **argv, pz_error *err)
     if (rc != PZ_OK) {
         return rc;
     }
-    if (!a.have_seed) {
+    pz_space *space = NULL;
+    pz_study *study = NULL;
+    rc = pz_space_from_file(&space, a.space_path, err);
+    if (rc == PZ_OK && !a.have_seed) {
+        /* Only once the input is good: a failure prints one line. */
         a.seed = pz_cli_random_seed();
         fprintf(stderr, "parzen: sampling with --seed %llu\n",
                 (unsigned long long)a.seed);
     }
-    pz_space *space = NULL;
-    pz_study *study = NULL;
-    rc = pz_space_from_file(&space, a.space_path, err);
     if (rc == PZ_OK) {
         rc = pz_study_new(&study, space, err);
     }

@@ -20,6 +20,14 @@ static const char usage[] =
     "commands:\n"
     "  sample SPACE.json [-n N] [--seed S]   draw N points (JSON lines)\n"
     "  validate SPACE.json                   check a space file\n"
+    "  run SPACE.json --max-evals N [options] -- COMMAND [ARGS...]\n"
+    "                                        tune a command (resumable)\n"
+    "  show [--trial ID]                     table of a study's trials\n"
+    "  best                                  best trial as JSON\n"
+    "  export [--format csv|jsonl]           every trial, CSV or JSON lines\n"
+    "  status                                studies and running trials\n"
+    "  (store commands take --store FILE (default parzen.db) and\n"
+    "   --study NAME (default 'default'); 'parzen run --help' for more)\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help\n"
@@ -27,7 +35,8 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 failure, 2 bad input, 3 store error, 130 "
     "interrupted\n"
-    "The space format is described in docs/space-format.md.\n";
+    "The space format is described in docs/space-format.md, the\n"
+    "objective protocol and the store commands in docs/cli.md.\n";
 
 typedef struct command {
     const char *name;
@@ -37,6 +46,11 @@ typedef struct command {
 static const command commands[] = {
     {"sample", pz_cli_sample},
     {"validate", pz_cli_validate},
+    {"run", pz_cli_run},
+    {"show", pz_cli_show},
+    {"best", pz_cli_best},
+    {"export", pz_cli_export},
+    {"status", pz_cli_status},
 };
 
 static int exit_status(int rc)
@@ -79,8 +93,8 @@ static int dispatch(int argc, char **argv, pz_error *err)
             return commands[i].run(argc - 1, argv + 1, err);
         }
     }
-    return pz_cli_fail(err, PZ_EINVAL,
-                       "unknown command '%s' (try 'parzen --help')", cmd);
+    return pz_cli_fail(err, PZ_EINVAL, "unknown %s '%s' (try 'parzen --help')",
+                       cmd[0] == '-' ? "option" : "command", cmd);
 }
 
 int main(int argc, char **argv)

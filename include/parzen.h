@@ -298,6 +298,319 @@ pz_stop_reason pz_stop_check(const pz_stop_rules *rules, const pz_study *study,
 /* "max_trials", "timeout", "loss_threshold" or "none". */
 const char *pz_stop_reason_name(pz_stop_reason reason);
 
+/* ------------------------------------------------------------------ store */
+
+/* A durable trial store: one SQLite file holding any number of studies by
+ * name, each with its space (JSON form), sampler, sampler options, seed
+ * and every trial (point, state, loss, status, result document, error
+ * text, timestamps, owner, captured output).
+ *
+ * Several handles, in one process or in several processes on one machine,
+ * may share a file: each state change is one transaction, trial ids are
+ * reserved under the write lock, and every write first loads the changes
+ * other handles made, so the sampler sees everybody's trials. A process
+ * killed at any moment leaves every committed trial intact; a trial it
+ * was running stays RUNNING until pz_store_mark_lost (or the next
+ * pz_store_ask of any handle) finds its owner gone and marks it CANCEL.
+ *
+ * A store handle is used by one thread at a time. It owns the pz_study
+ * it keeps in sync with the file (pz_store_study). */
+typedef struct pz_store pz_store;
+
+/* Flags of pz_store_open. */
+#define PZ_STORE_CREATE 1u /* create the file (with the umask) if missing */
+
+/* Open the store file 'path' (copied): WAL mode, a busy timeout, the
+ * schema created or migrated to the current version. Without
+ * PZ_STORE_CREATE a missing file is PZ_ESTORE "no store at ...".
+ * PZ_ESTORE also for a file that is not a parzen store, is corrupt, or
+ * was written by a newer parzen (the message names the file); PZ_EBUSY
+ * when another process holds the lock past the busy timeout. Close with
+ * pz_store_close. */
+int pz_store_open(pz_store **out, const char *path, unsigned flags,
+                  pz_error *err);
+/* Close the handle. Trials this handle reserved and never told are
+ * marked CANCEL ("abandoned"). NULL is a no-op. */
+void pz_store_close(pz_store *store);
+/* The path given to pz_store_open (borrowed). */
+const char *pz_store_path(const pz_store *store);
+
+/* Flags of pz_study_config: which settings are only defaults for a new
+ * study, so that an existing study keeps its own. */
+#define PZ_STUDY_DEFAULT_SAMPLER 1u /* sampler and options */
+#define PZ_STUDY_DEFAULT_SEED 2u
+
+/* How to create a study, or what an existing one must match. */
+typedef struct pz_study_config {
+    const char *space_json;   /* JSON form of the space (docs/space-format) */
+    const char *sampler;      /* "tpe", "random"/"rand", "anneal", "mix" */
+    const char *options_json; /* {"tpe.gamma": 0.25, ...}, or NULL: none */
+    uint64_t seed;            /* root of every trial's random stream */
+    unsigned flags;           /* PZ_STUDY_DEFAULT_* */
+} pz_study_config;
+
+/* Make study 'name' (copied) the handle's current study and load it.
+ * With 'cfg' (strings copied): create the study if it does not exist;
+ * if it does, its space must equal cfg's (compared in canonical form)
+ * and so must the sampler, options and seed unless flagged as defaults,
+ * else PZ_EINVAL names what differs. Without 'cfg' (NULL) the study must
+ * exist (PZ_ENOTFOUND otherwise). Then a pz_study is built from the
+ * stored settings, with every stored trial added in id order. On failure
+ * the handle keeps its previous study, if any. */
+int pz_store_open_study(pz_store *store, const char *name,
+                        const pz_study_config *cfg, pz_error *err);
+
+/* The current study, kept in sync by the calls below (borrowed; valid
+ * until the next pz_store_open_study or pz_store_close), or NULL. Read
+ * it, set sampler options on it; record trials only through the store. */
+pz_study *pz_store_study(pz_store *store);
+
+/* Settings of the current study (strings borrowed from the handle). */
+typedef struct pz_store_study_info {
+    const char *name;
+    const char *space_json;   /* canonical JSON form */
+    const char *sampler;      /* canonical name: "random", "tpe", ... */
+    const char *options_json; /* JSON object, "{}" for none */
+    uint64_t seed;
+    double created_at; /* Unix time, seconds */
+    int created_now;   /* 1 when pz_store_open_study created it */
+} pz_store_study_info;
+
+/* PZ_EINVAL before any pz_store_open_study succeeded. */
+int pz_store_study_info_get(const pz_store *store, pz_store_study_info *info,
+                            pz_error *err);
+
+/* A summary of one study of the file, for pz_store_each_study. */
+typedef struct pz_store_study_summary {
+    const char *name;    /* borrowed for the duration of the callback */
+    const char *sampler; /* borrowed likewise */
+    uint64_t seed;
+    double created_at;
+    size_t n_state[5]; /* trials per pz_trial_state */
+    double best_loss;  /* smallest loss of a DONE 'ok' trial; NaN: none */
+} pz_store_study_summary;
+
+/* Walk callbacks: a non-zero return stops the walk, and the walking
+ * function returns that value (with a generic message in 'err'). */
+typedef int (*pz_store_study_fn)(const pz_store_study_summary *s, void *ud);
+/* Every study of the file, by name. */
+int pz_store_each_study(pz_store *store, pz_store_study_fn fn, void *ud,
+                        pz_error *err);
+
+/* Returned as the id by pz_store_ask when no trial may start. */
+#define PZ_NO_TRIAL ((int64_t)-1)
+/* Flags of pz_store_ask. */
+#define PZ_ASK_RETRY_LOST 1u /* re-run a CANCEL trial (lost, interrupted) */
+
+/* Start a trial, in one write transaction: load the other handles'
+ * changes into the study, mark trials whose owner is gone as lost, then
+ *   - if 'max_trials' > 0 and the RUNNING, DONE and ERROR trials of the
+ *     study already number 'max_trials', start nothing: '*trial_id' is
+ *     PZ_NO_TRIAL and the call returns PZ_OK;
+ *   - else claim the oldest NEW trial (a queued point, pz_store_add),
+ *     else with PZ_ASK_RETRY_LOST the oldest CANCEL trial (same id and
+ *     point), else reserve id = 1 + the largest id of the study and ask
+ *     the sampler for its point (pz_study_suggest with the study seed).
+ * The trial is stored RUNNING, owned by this handle (host, pid, lease).
+ * 'values' receives pz_space_size() values as pz_study_ask gives them.
+ * On failure nothing is stored and no trial starts. */
+int pz_store_ask(pz_store *store, size_t max_trials, unsigned flags,
+                 int64_t *trial_id, double *values, pz_error *err);
+
+/* Queue a point (values as for pz_study_add) as a NEW trial with the next
+ * id; pz_store_ask runs queued points first (hyperopt's
+ * points_to_evaluate). PZ_EINVAL names a value outside its support. */
+int pz_store_add(pz_store *store, const double *values, int64_t *trial_id,
+                 pz_error *err);
+
+/* The outcome of a trial. */
+typedef struct pz_trial_result {
+    pz_trial_state state; /* DONE, ERROR or CANCEL */
+    double loss;          /* NaN: none (a DONE 'fail' trial ranks last) */
+    const char *status;   /* "ok" or "fail"; NULL: "ok" if DONE else "fail" */
+    const char *result_json; /* the result document, or NULL */
+    const char *error;       /* why it failed or was cancelled, or NULL */
+    const char *stdout_tail; /* captured output (any bytes), or NULL */
+    size_t stdout_len;
+    const char *stderr_tail;
+    size_t stderr_len;
+} pz_trial_result;
+
+/* Record the outcome of trial 'trial_id' (strings copied) in one
+ * transaction and tell the study. The first outcome wins: a trial that
+ * is already DONE or ERROR (another handle's result after it took over a
+ * lost trial) keeps its result and the call still returns PZ_OK. A
+ * result for a trial marked lost is recorded. PZ_ENOTFOUND for an id the
+ * study does not have; PZ_EINVAL for a state that is not an outcome. */
+int pz_store_tell(pz_store *store, int64_t trial_id,
+                  const pz_trial_result *res, pz_error *err);
+
+/* Load the changes other handles made since the last call into the
+ * study (Trials.refresh). */
+int pz_store_sync(pz_store *store, pz_error *err);
+
+/* Mark RUNNING trials whose owner is gone as CANCEL with the reason
+ * "lost: ...": the owner is on this host and its process no longer runs
+ * (pid and start time), or it is on another host and its lease expired.
+ * '*n_marked' (may be NULL) receives how many were marked. */
+int pz_store_mark_lost(pz_store *store, size_t *n_marked, pz_error *err);
+
+/* Lease of trials this handle starts, in seconds (default 60): another
+ * host treats them as lost once it expires without pz_store_renew. */
+void pz_store_set_lease(pz_store *store, double seconds);
+/* Extend the lease of every RUNNING trial this handle owns. */
+int pz_store_renew(pz_store *store, pz_error *err);
+
+/* One trial as stored (every pointer borrowed for the duration of the
+ * callback). */
+typedef struct pz_trial_record {
+    int64_t id;
+    pz_trial_state state;
+    double loss;             /* NaN when none */
+    const char *status;      /* "ok", "fail", or NULL while unfinished */
+    const double *values;    /* pz_space_size() values, NaN where inactive */
+    const char *point_json;  /* the user's nested point */
+    const char *params_json; /* {label: value} of the active parameters */
+    const char *result_json; /* the result document, or NULL */
+    const char *error;       /* reason of ERROR/CANCEL, or NULL */
+    double queued_at;        /* Unix times in seconds; NaN when unset */
+    double started_at;
+    double finished_at;
+    const char *owner_host; /* who ran it last, or NULL */
+    int64_t owner_pid;
+    double lease_until;
+    int owner_gone; /* RUNNING trials: 1 when pz_store_mark_lost would
+                       mark it lost now */
+    int attempts;   /* times it was started (> 1 after retries) */
+    const char *stdout_tail; /* captured output tails, or NULL */
+    size_t stdout_len;
+    const char *stderr_tail;
+    size_t stderr_len;
+} pz_trial_record;
+
+typedef int (*pz_trial_record_fn)(const pz_trial_record *rec, void *ud);
+
+/* Every trial of the current study, in id order, read from the file (a
+ * consistent snapshot; the study is not changed). */
+int pz_store_each_trial(pz_store *store, pz_trial_record_fn fn, void *ud,
+                        pz_error *err);
+/* Trial 'trial_id'; PZ_ENOTFOUND if the study has none. */
+int pz_store_get_trial(pz_store *store, int64_t trial_id,
+                       pz_trial_record_fn fn, void *ud, pz_error *err);
+/* The DONE trial with status "ok" and the smallest loss (lowest id on
+ * ties); PZ_ENOTFOUND when there is none. */
+int pz_store_best(pz_store *store, pz_trial_record_fn fn, void *ud,
+                  pz_error *err);
+
+/* ----------------------------------------------------------------- runner */
+
+/* The local process pool: runs a command once per trial, up to
+ * 'parallelism' at a time, each in its own process group, never through
+ * a shell. The objective protocol (docs/cli.md):
+ *   - the point (the user's nested JSON) on stdin and in PARZEN_PARAMS,
+ *     the id in PARZEN_TRIAL_ID, a path to write the result to in
+ *     PARZEN_RESULT_FILE; "{label}" in an argument becomes the value the
+ *     parameter 'label' takes in the point (a string option unquoted,
+ *     a number as its shortest exact text, "" when inactive);
+ *   - the result is the content of the result file if the command wrote
+ *     one, else the last non-empty line of its stdout: a number, or a
+ *     JSON object with "loss", "status" ("ok"/"fail") and any extra keys
+ *     (kept as the result document);
+ *   - a non-zero exit, death by a signal, unparsable output, a NaN or
+ *     infinite loss, or running past the trial timeout (SIGTERM to the
+ *     group, SIGKILL after the grace) make an ERROR trial with the
+ *     reason, and the run goes on.
+ * The loop is event-driven: poll() on the children's pipes and a
+ * self-pipe for SIGCHLD/SIGINT/SIGTERM; a finishing trial frees its slot
+ * for the next ask at once. The last 'output_limit' bytes of each
+ * trial's stdout and stderr are kept.
+ *
+ * pz_runner_run installs handlers for SIGCHLD, SIGINT, SIGTERM and SIGHUP
+ * for its duration (restored on return), so only one run may be active
+ * in a process at a time (PZ_EBUSY otherwise). A runner handle is used
+ * by one thread at a time. */
+typedef struct pz_runner pz_runner;
+
+/* A runner for the command 'argv' (NULL-terminated, copied). argv[0] is
+ * looked up in PATH now: PZ_EINVAL "command not found" when it cannot
+ * be executed. Defaults: parallelism 1, no trial timeout, 5 s kill
+ * grace, no stop rules, 64 KiB of output kept per stream. */
+int pz_runner_new(pz_runner **out, const char *const *argv, pz_error *err);
+void pz_runner_free(pz_runner *runner);
+
+/* Trials running at once, >= 1. PZ_EINVAL otherwise. */
+int pz_runner_set_parallelism(pz_runner *runner, size_t n, pz_error *err);
+/* Per-trial wall-clock limit in seconds (0: none) and the grace between
+ * SIGTERM and SIGKILL. PZ_EINVAL for negative or non-finite values. */
+int pz_runner_set_trial_timeout(pz_runner *runner, double seconds,
+                                pz_error *err);
+int pz_runner_set_kill_grace(pz_runner *runner, double seconds,
+                             pz_error *err);
+/* Bytes of stdout and of stderr kept per trial (the tail), >= 1. */
+int pz_runner_set_output_limit(pz_runner *runner, size_t bytes,
+                               pz_error *err);
+/* When to stop (copied). 'max_trials' is the study's total target of
+ * evaluated (DONE or ERROR) trials, counting those of earlier runs and
+ * other processes, so rerunning resumes; CANCEL trials do not count.
+ * 'timeout_s' counts from the start of pz_runner_run and cancels the
+ * running trials when it expires; 'loss_threshold' stops starting
+ * trials once the best loss is below it. */
+void pz_runner_set_stop_rules(pz_runner *runner, const pz_stop_rules *rules);
+/* Stop starting trials after 'n' consecutive trials of this run finished
+ * without improving the best loss (hyperopt's no_progress_loss); 0: off. */
+void pz_runner_set_no_progress(pz_runner *runner, size_t n);
+/* Store runs: re-run lost and interrupted (CANCEL) trials first. */
+void pz_runner_set_retry_lost(pz_runner *runner, int on);
+
+typedef enum pz_runner_event_kind {
+    PZ_RUNNER_START,  /* a trial's process was started */
+    PZ_RUNNER_FINISH, /* a trial's outcome was recorded */
+    PZ_RUNNER_TICK    /* time passed (see pz_runner_set_events) */
+} pz_runner_event_kind;
+
+/* What the event callback sees (pointers borrowed for the call). */
+typedef struct pz_runner_event {
+    pz_runner_event_kind kind;
+    int64_t trial_id;       /* START, FINISH */
+    const char *point_json; /* START, FINISH */
+    pz_trial_state state;   /* FINISH: DONE, ERROR or CANCEL */
+    double loss;            /* FINISH: NaN when none */
+    const char *status;     /* FINISH: "ok" or "fail" */
+    const char *error;      /* FINISH: the reason, or NULL */
+    double duration_s;      /* FINISH */
+    /* Progress of the study, every kind. */
+    size_t n_done;      /* DONE trials */
+    size_t n_failed;    /* ERROR trials */
+    size_t n_running;   /* trials this run has running */
+    size_t n_target;    /* the max_trials rule, 0: none */
+    size_t n_run;       /* trials this run finished */
+    double best_loss;   /* best DONE loss (pz_study_best), NaN: none */
+    double elapsed_s;   /* since the run started */
+} pz_runner_event;
+
+typedef void (*pz_runner_event_fn)(const pz_runner_event *ev, void *ud);
+
+/* Call 'fn(ev, ud)' on the runner's thread for every event, and a TICK
+ * every 'tick_s' seconds while trials run (0: no ticks). */
+void pz_runner_set_events(pz_runner *runner, pz_runner_event_fn fn, void *ud,
+                          double tick_s);
+
+/* Run trials of an in-memory study until a stop rule holds and every
+ * started trial has finished. Returns PZ_OK when a rule stopped the run
+ * (see pz_runner_stop_reason), PZ_ECANCELED after SIGINT/SIGTERM/SIGHUP
+ * (running trials killed and told CANCEL "interrupted"), or the error
+ * of an ask, tell or system call (running trials are then killed and
+ * told CANCEL). Failing objectives are data, not errors. */
+int pz_runner_run(pz_runner *runner, pz_study *study, pz_error *err);
+/* The same over a store's current study: trials are reserved with
+ * pz_store_ask (shared with other processes) and recorded with
+ * pz_store_tell, including output tails; leases are renewed. */
+int pz_runner_run_store(pz_runner *runner, pz_store *store, pz_error *err);
+
+/* Why the last run stopped: "max_trials", "timeout", "loss_threshold",
+ * "no_progress", "interrupted", "error", or "none" before any run. */
+const char *pz_runner_stop_reason(const pz_runner *runner);
+
 #ifdef __cplusplus
 }
 #endif

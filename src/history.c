@@ -184,10 +184,10 @@ double pz__history_effective_loss(const pz__history *h, size_t i)
     switch ((pz_trial_state)h->state[i]) {
     case PZ_TRIAL_NEW:
     case PZ_TRIAL_RUNNING:
-        return INFINITY;
+        return (double)INFINITY;
     case PZ_TRIAL_DONE:
         return h->loss[i];
     default:
-        return NAN;
+        return (double)NAN;
     }
 }

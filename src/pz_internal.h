@@ -169,6 +169,104 @@ size_t pz__history_find(const pz__history *h, int64_t id);
  * NaN for ERROR/CANCEL (invisible) and for NaN losses. */
 double pz__history_effective_loss(const pz__history *h, size_t i);
 
+/* --------------------------------------------------------------- mixture */
+
+/* Adaptive Parzen estimators (mixture.c), the densities TPE compares:
+ * 1-D Gaussian mixtures over x (GMM) or over log x (LGMM), optionally
+ * truncated to [low, high) and quantized, and categorical posteriors with
+ * prior pseudo-counts (hyperopt-spec.md section 6.3, steps 4 and 5).
+ * Everything is computed in log space; no function here allocates: the
+ * arrays are handed in (pz__mixture_alloc takes them from an arena). */
+
+#define PZ__MIXTURE_EPS 1e-12 /* hyperopt's EPS: floor of sigmas, logs */
+
+typedef struct pz__mixture_item pz__mixture_item; /* private */
+
+/* The prior component and forgetting of an adaptive Parzen fit. */
+typedef struct pz__parzen_prior {
+    double mu, sigma; /* prior component, mixture space; sigma > 0 */
+    double weight;    /* prior_weight > 0 (before normalisation) */
+    size_t lf;        /* linear forgetting: newest 'lf' obs weigh 1 */
+} pz__parzen_prior;
+
+typedef struct pz__mixture {
+    size_t n;         /* components in use (prior included) */
+    size_t cap;       /* capacity of every array */
+    double *w;        /* n weights, sum 1 */
+    double *mu;       /* n means in mixture space, ascending after fit */
+    double *sigma;    /* n standard deviations > 0 */
+    double low, high; /* truncation in mixture space; -inf/+inf: none */
+    double q;         /* quantum in value space; 0: continuous */
+    bool log_space;   /* LGMM: components over log(x); values are x */
+    bool normalise;   /* divide by the mass inside [low, high) */
+    /* Derived by pz__mixture_prepare; private to mixture.c. */
+    double *scratch;          /* cap doubles of scratch for the fit */
+    double *d_mu, *d_inv;     /* merged components: means, 1/sigma */
+    double *d_sig, *d_r;      /* sigma; coefficient relative to the max */
+    size_t n_d, n_narrow;     /* merged count; narrow ones come first */
+    double d_smin;            /* smallest merged sigma */
+    double reach;             /* narrow components further away vanish */
+    double log_scale;         /* log of what d_r is relative to */
+    double tail;              /* bound on the terms a window leaves out */
+    struct pz__mixture_item *items, *items2; /* sort scratch, cap each */
+    uint32_t *radix_cnt;                     /* radix counters or NULL */
+} pz__mixture;
+
+/* Take arrays for up to 'cap' components from 'arena' and clear 'm'
+ * (no bounds, continuous, normalised). PZ_ENOMEM when the arena fails. */
+int pz__mixture_alloc(pz__mixture *m, size_t cap, pz__arena *arena);
+/* Linear-forgetting weights of n observations in tid order: 1 for the
+ * newest 'lf', a ramp from 1/n up to 1 for the older ones. */
+void pz__mixture_lf_weights(double *w, size_t n, size_t lf);
+/* Hyperopt's adaptive_parzen_normal: one component per observation
+ * ('obs', n_obs values in mixture space, tid order) plus the prior,
+ * bandwidths from neighbour gaps clipped to [prior.sigma / min(100,
+ * n_obs + 2), prior.sigma], forgetting weights. Needs cap >= n_obs + 1.
+ * Sets w, mu (ascending), sigma and n, then prepares 'm' (bounds, q and
+ * log_space must already be set). */
+void pz__mixture_fit(pz__mixture *m, const double *obs, size_t n_obs,
+                     const pz__parzen_prior *prior);
+/* Derive the sampling and density tables after w/mu/sigma/n or the
+ * bounds changed. Components need not be sorted (sorted is faster). */
+void pz__mixture_prepare(pz__mixture *m);
+/* One draw in value space: a component by weight, a normal deviate
+ * (rejected until inside [low, high) when bounded), exp'd for an LGMM,
+ * rounded to q (half to even) when quantized. */
+double pz__mixture_sample(const pz__mixture *m, pz__rng *rng);
+/* Log-density (log-probability when quantized) of each of the 'n'
+ * values 'x' into 'out'. -inf outside the support. */
+void pz__mixture_logpdf(const pz__mixture *m, const double *x, size_t n,
+                        double *out);
+
+/* A categorical posterior: weighted counts of observed categories plus
+ * prior pseudo-counts, prior_weight each (choice, randint) or
+ * k * prior_weight * p0[i] (pchoice). Counts are looked up in 'counts'
+ * when given (k entries), else by scanning the observations, so a
+ * randint with a huge range costs no memory. */
+typedef struct pz__categorical {
+    size_t k;            /* categories */
+    double offset;       /* value of category 0: randint's low, else 0 */
+    const double *p0;    /* pchoice's k probabilities; NULL: uniform */
+    double prior_weight; /* > 0 */
+    const double *obs;   /* n observed values (offset included), borrowed */
+    const double *obs_w; /* their forgetting weights, borrowed */
+    size_t n;
+    double *counts; /* k weighted counts, or NULL */
+    double total;   /* sum of counts and pseudo-counts */
+} pz__categorical;
+
+/* Fill 'c' from the observations; 'obs_w' must hold the forgetting
+ * weights of 'obs' (pz__mixture_lf_weights). 'counts' may be NULL. */
+void pz__mixture_categorical(pz__categorical *c, size_t k, double offset,
+                             const double *p0, double prior_weight,
+                             const double *obs, const double *obs_w,
+                             size_t n, double *counts);
+/* log p(category 'i'), i in [0, k). */
+double pz__mixture_categorical_logp(const pz__categorical *c, size_t i);
+/* A category index drawn from the posterior. */
+size_t pz__mixture_categorical_sample(const pz__categorical *c,
+                                      pz__rng *rng);
+
 /* --------------------------------------------------------------- sampler */
 
 /* What a sampler sees when asked for one point. */
@@ -206,5 +304,64 @@ extern const pz__sampler_vt pz__sampler_random;
 extern const pz__sampler_vt pz__sampler_tpe;
 extern const pz__sampler_vt pz__sampler_anneal;
 extern const pz__sampler_vt pz__sampler_mix;
+
+/* ------------------------------------------------------------- runner_io */
+
+/* What the local process pool (runner.c) does around a trial's process
+ * without touching processes: bounded output tails, parsing a result,
+ * building a trial's argv from the {label} template (runner_io.c). */
+
+/* The last 'cap' bytes of a stream, in a ring. */
+typedef struct pz__tail {
+    char *buf;      /* cap bytes */
+    size_t cap;     /* > 0 */
+    size_t len;     /* bytes kept, <= cap */
+    size_t head;    /* index of the oldest kept byte */
+    uint64_t total; /* bytes pushed since the last reset */
+} pz__tail;
+
+int pz__runner_io_tail_init(pz__tail *t, size_t cap, pz_error *err);
+void pz__runner_io_tail_fini(pz__tail *t);
+void pz__runner_io_tail_reset(pz__tail *t);
+void pz__runner_io_tail_push(pz__tail *t, const char *p, size_t n);
+/* The kept bytes, oldest first (borrowed; rotates the ring in place). */
+const char *pz__runner_io_tail_bytes(pz__tail *t, size_t *len);
+/* The last line of 'buf' with any text (trailing blank lines skipped),
+ * without its newline; NULL when there is none. */
+const char *pz__runner_io_last_line(const char *buf, size_t len,
+                                    size_t *line_len);
+
+/* A trial's outcome as parsed from its result. */
+typedef struct pz__outcome {
+    pz_trial_state state; /* DONE or ERROR */
+    double loss;          /* NaN: none */
+    const char *status;   /* "ok" or "fail" (static) */
+    char *result_json;    /* owned (pz__free_str), or NULL */
+    char error[256];      /* the reason when ERROR, else "" */
+} pz__outcome;
+
+/* Parse a result: a number, or a JSON object with "loss", "status" and
+ * other keys kept. Anything unusable gives an ERROR outcome with the
+ * reason; the call fails only with PZ_ENOMEM. */
+int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
+                        pz_error *err);
+void pz__runner_io_outcome_fini(pz__outcome *o);
+
+/* Shortest decimal text that reads back as 'v' ("0.1", "16", "1e-05"). */
+void pz__runner_io_format_double(double v, char *buf, size_t n);
+
+/* A command template whose arguments may hold "{label}" placeholders. */
+typedef struct pz__cmdline pz__cmdline;
+/* 'sp' and 'argv' (NULL-terminated) are borrowed for the cmdline's
+ * life. */
+int pz__runner_io_cmdline_new(pz__cmdline **out, const pz_space *sp,
+                              char *const *argv, pz_error *err);
+void pz__runner_io_cmdline_free(pz__cmdline *c);
+/* The argv of one trial (borrowed until the next call): every "{label}"
+ * replaced by the value the label takes in the point ('values' and its
+ * JSON 'point_json'), "" when inactive; other braces are kept. */
+int pz__runner_io_cmdline_argv(pz__cmdline *c, const double *values,
+                               const char *point_json, char *const **argv,
+                               pz_error *err);
 
 #endif /* PZ_INTERNAL_H */

@@ -12,6 +12,9 @@
 
 static const pz__sampler_vt *const samplers[] = {
     &pz__sampler_random,
+    &pz__sampler_tpe,
+    &pz__sampler_anneal,
+    &pz__sampler_mix,
 };
 
 const pz__sampler_vt *pz__sampler_find(const char *name)
@@ -29,7 +32,7 @@ const pz__sampler_vt *pz__sampler_find(const char *name)
 
 const char *pz__sampler_names(void)
 {
-    return "random";
+    return "random, tpe, anneal, mix";
 }
 
 void pz__sampler_draw_prior(const pz_space *sp, pz__rng *rng, double *x)

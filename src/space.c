@@ -150,7 +150,56 @@ static int check_randint(const char *label, const pz_param_spec *s,
     return PZ_OK;
 }
 
-static int check_spec(const char *label, const pz_param_spec *s, pz_error *err)
+static bool is_log(pz_dist d)
+{
+    return d == PZ_LOGUNIFORM || d == PZ_QLOGUNIFORM || d == PZ_LOGNORMAL ||
+           d == PZ_QLOGNORMAL;
+}
+
+static bool is_q(pz_dist d)
+{
+    return d == PZ_QUNIFORM || d == PZ_QLOGUNIFORM || d == PZ_QNORMAL ||
+           d == PZ_QLOGNORMAL;
+}
+
+static bool is_normal(pz_dist d)
+{
+    return d == PZ_NORMAL || d == PZ_QNORMAL || d == PZ_LOGNORMAL ||
+           d == PZ_QLOGNORMAL;
+}
+
+/* Every value a parameter can take must be a finite double: the range
+ * must not overflow, exp() of a log-space range must stay finite and
+ * positive, and a q grid must be representable. Normal-like ranges are
+ * taken as mu +- 9 sigma, beyond any draw of the sampler (|z| < 8.6). */
+static int check_extent(const char *label, const pz_param_spec *s,
+                        pz_error *err)
+{
+    const double log_min = -708.0, log_max = 709.0;
+    bool normal = is_normal(s->dist);
+    double lo = normal ? s->mu - 9 * s->sigma : s->low;
+    double hi = normal ? s->mu + 9 * s->sigma : s->high;
+    if (!isfinite(lo) || !isfinite(hi) || !isfinite(hi - lo)) {
+        return bad(err, label, "the range of values overflows a double");
+    }
+    if (is_log(s->dist) && (lo < log_min || hi > log_max)) {
+        return bad(err, label,
+                   "log-space range [%g, %g] must lie within [%g, %g] so "
+                   "that exp() of it is a finite positive number",
+                   lo, hi, log_min, log_max);
+    }
+    double top = is_log(s->dist) ? exp(hi) : fmax(fabs(lo), fabs(hi));
+    if (is_q(s->dist) && top / s->q > 4503599627370496.0) {
+        return bad(err, label,
+                   "q (%g) is too small for values up to %g: the grid is "
+                   "not representable",
+                   s->q, top);
+    }
+    return PZ_OK;
+}
+
+/* The checks of one distribution, before its extent. */
+static int check_args(const char *label, const pz_param_spec *s, pz_error *err)
 {
     int rc;
     switch (s->dist) {
@@ -176,17 +225,24 @@ static int check_spec(const char *label, const pz_param_spec *s, pz_error *err)
         if ((rc = check_normal(label, s, err)) != PZ_OK) {
             return rc;
         }
-        return check_q(label, s, INFINITY, err);
-    case PZ_RANDINT:
-        return check_randint(label, s, err);
-    case PZ_CHOICE:
-    case PZ_PCHOICE:
-        return check_categorical(label, s, err);
+        return check_q(label, s, (double)INFINITY, err);
     default:
         return pz__fail(err, PZ_ESPACE,
                         "parameter '%s': unknown distribution %d", label,
                         (int)s->dist);
     }
+}
+
+static int check_spec(const char *label, const pz_param_spec *s, pz_error *err)
+{
+    if (s->dist == PZ_RANDINT) {
+        return check_randint(label, s, err);
+    }
+    if (s->dist == PZ_CHOICE || s->dist == PZ_PCHOICE) {
+        return check_categorical(label, s, err);
+    }
+    int rc = check_args(label, s, err);
+    return rc == PZ_OK ? check_extent(label, s, err) : rc;
 }
 
 /* ----------------------------------------------------------- label table */
@@ -293,15 +349,35 @@ static int check_parent(const pz_space *sp, const char *label, size_t parent,
     return PZ_OK;
 }
 
+/* Only the fields 'in->dist' uses (the header promises q == 0 for
+ * non-q variants, and so on), so that specs compare equal and serialize
+ * the same whatever the caller left in the other fields. */
+static pz_param_spec used_fields(const pz_param_spec *in)
+{
+    pz_dist d = in->dist;
+    pz_param_spec s = {.dist = d};
+    if (is_normal(d)) {
+        s.mu = in->mu;
+        s.sigma = in->sigma;
+    } else if (d != PZ_CHOICE && d != PZ_PCHOICE) {
+        s.low = in->low;
+        s.high = in->high;
+    }
+    if (is_q(d)) {
+        s.q = in->q;
+    }
+    if (d == PZ_CHOICE || d == PZ_PCHOICE) {
+        s.n_options = in->n_options;
+    }
+    return s;
+}
+
 static int fill_param(pz__param *p, const char *label,
                       const pz_param_spec *spec, size_t parent, size_t option)
 {
     memset(p, 0, sizeof *p);
-    p->spec = *spec;
-    p->spec.probs = NULL;
-    if (spec->dist != PZ_PCHOICE) {
-        p->spec.n_options = spec->dist == PZ_CHOICE ? spec->n_options : 0;
-    } else {
+    p->spec = used_fields(spec);
+    if (spec->dist == PZ_PCHOICE) {
         p->probs = pz__malloc(spec->n_options * sizeof *p->probs);
         if (p->probs == NULL) {
             return PZ_ENOMEM;
@@ -402,10 +478,16 @@ int pz_space_param(const pz_space *sp, size_t i, pz_param_spec *spec,
 
 bool pz__space_active(const pz_space *sp, size_t i, const double *values)
 {
-    /* Inactive values are NaN, which equals no option: one look at the
-     * parent's value settles the whole chain of ancestors. */
-    const pz__param *p = &sp->params[i];
-    return p->parent == PZ_NO_PARENT || values[p->parent] == (double)p->option;
+    /* Walk the whole chain of ancestors: a caller-given point (add,
+     * check_point) may hold stale values where parameters are inactive,
+     * so a parent's value alone does not prove the parent active. */
+    for (const pz__param *p = &sp->params[i]; p->parent != PZ_NO_PARENT;
+         p = &sp->params[p->parent]) {
+        if (values[p->parent] != (double)p->option) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void pz_space_activity(const pz_space *sp, const double *values,
@@ -454,7 +536,7 @@ double pz__space_draw(const pz__param *p, pz__rng *rng)
     case PZ_PCHOICE:
         return (double)pz__rng_categorical(rng, s->probs, s->n_options);
     default:
-        return NAN;
+        return (double)NAN;
     }
     switch (s->dist) {
     case PZ_QUNIFORM:

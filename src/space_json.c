@@ -129,6 +129,25 @@ static bool is_ident(const char *s)
     return true;
 }
 
+/* Append key 'k' as a JSON string: quotes, backslashes and control
+ * characters escaped, so the path is valid and stays on one line. */
+static size_t format_key(char *buf, size_t n, size_t used, const char *k)
+{
+    used += (size_t)snprintf(buf + used, n - used, "[\"");
+    for (; *k && used < n; k++) {
+        unsigned char ch = (unsigned char)*k;
+        if (ch < 0x20) {
+            used += (size_t)snprintf(buf + used, n - used, "\\u%04x", ch);
+        } else {
+            bool esc = ch == '"' || ch == '\\';
+            used += (size_t)snprintf(buf + used, n - used, "%s%c",
+                                     esc ? "\\" : "", ch);
+        }
+    }
+    return used < n ? used + (size_t)snprintf(buf + used, n - used, "\"]")
+                    : used;
+}
+
 /* "$.a.options[1][\"odd key\"]" into buf. */
 static void format_path(const parser *ps, char *buf, size_t n)
 {
@@ -140,7 +159,7 @@ static void format_path(const parser *ps, char *buf, size_t n)
         } else if (is_ident(s->key)) {
             used += (size_t)snprintf(buf + used, n - used, ".%s", s->key);
         } else {
-            used += (size_t)snprintf(buf + used, n - used, "[\"%s\"]", s->key);
+            used = format_key(buf, n, used, s->key);
         }
     }
 }
@@ -187,21 +206,93 @@ static void skip_ws(cursor *c)
     }
 }
 
-/* Skip a string; if 'out' is set, copy its raw (escaped) body, which is
- * enough to compare keys without escapes. */
-static void skip_string(cursor *c, char *out, size_t n)
+static uint32_t hex4(const char *s)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char h = s[i];
+        v = v * 16 + (uint32_t)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Decode the escape at the cursor (a backslash; the text is valid JSON)
+ * into a code point, joining a \uD8xx\uDCxx surrogate pair. */
+static uint32_t read_escape(cursor *c)
+{
+    adv(c); /* backslash */
+    char e = *c->s;
+    adv(c);
+    switch (e) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    case 'u':
+        break;
+    default:
+        return (unsigned char)e; /* " \ / */
+    }
+    uint32_t cp = hex4(c->s);
+    for (int i = 0; i < 4; i++) {
+        adv(c);
+    }
+    if (cp >= 0xD800 && cp < 0xDC00 && c->end - c->s >= 6 && c->s[0] == '\\' &&
+        c->s[1] == 'u') {
+        uint32_t lo = hex4(c->s + 2);
+        if (lo >= 0xDC00 && lo < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            for (int i = 0; i < 6; i++) {
+                adv(c);
+            }
+        }
+    }
+    return cp;
+}
+
+/* Append code point 'cp' as UTF-8 to out[*k..n-1]; false if it does not
+ * fit (with room for the terminating NUL). */
+static bool put_utf8(char *out, size_t n, size_t *k, uint32_t cp)
+{
+    unsigned char b[4];
+    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    for (size_t i = len - 1; i > 0; i--) {
+        b[i] = (unsigned char)(0x80 | (cp & 0x3F));
+        cp >>= 6;
+    }
+    b[0] = (unsigned char)(lead[len] | cp);
+    if (*k + len >= n) {
+        return false;
+    }
+    memcpy(out + *k, b, len);
+    *k += len;
+    return true;
+}
+
+/* Skip a string; if 'out' is set, decode it there (escapes resolved, as
+ * jansson gives keys). Returns false when it did not fit in 'n' bytes. */
+static bool skip_string(cursor *c, char *out, size_t n)
 {
     size_t k = 0;
+    bool fits = true;
     adv(c); /* opening quote */
     while (c->s < c->end && *c->s != '"') {
         if (*c->s == '\\' && c->s + 1 < c->end) {
-            if (out && k + 1 < n) {
-                out[k++] = *c->s;
-            }
-            adv(c);
+            uint32_t cp = read_escape(c);
+            fits = fits && (out == NULL || put_utf8(out, n, &k, cp));
+            continue;
         }
-        if (out && k + 1 < n) {
+        if (out != NULL && fits && k + 1 < n) {
             out[k++] = *c->s;
+        } else {
+            fits = out == NULL;
         }
         adv(c);
     }
@@ -211,6 +302,7 @@ static void skip_string(cursor *c, char *out, size_t n)
     if (out) {
         out[k] = '\0';
     }
+    return fits;
 }
 
 /* Skip one JSON value (the text is known to be valid JSON). */
@@ -256,10 +348,10 @@ static bool enter_key(cursor *c, const char *key)
         if (c->s >= c->end || *c->s != '"') {
             return false;
         }
-        skip_string(c, buf, sizeof buf);
+        bool whole = skip_string(c, buf, sizeof buf);
         skip_ws(c);
         adv(c); /* ':' */
-        if (strcmp(buf, key) == 0) {
+        if (whole && strcmp(buf, key) == 0) {
             skip_ws(c);
             return true;
         }
@@ -763,6 +855,13 @@ static int syntax_error(const json_error_t *je, size_t len, pz_error *err)
     if (len == 0) {
         return pz__fail(err, PZ_ESPACE, "the space is empty (no JSON value)");
     }
+    if (json_error_code(je) == json_error_null_character) {
+        /* jansson's text names its own flag; say what is wrong instead. */
+        return pz__fail(err, PZ_ESPACE,
+                        "invalid JSON at line %d, column %d: a string "
+                        "contains \\u0000 (NUL), which is not allowed",
+                        je->line, je->column);
+    }
     return pz__fail(err, PZ_ESPACE, "invalid JSON at line %d, column %d: %s",
                     je->line, je->column, je->text);
 }
@@ -831,7 +930,8 @@ static int read_file(const char *path, char **buf, size_t *len, size_t *cap_out,
         }
         if (got == 0) {
             if (ferror(f)) {
-                rc = pz__fail(err, PZ_EIO, "%s: read error", path);
+                rc = pz__fail(err, PZ_EIO, "%s: read error: %s", path,
+                              strerror(errno));
             }
             break;
         }
@@ -938,15 +1038,27 @@ static json_t *param_json(const pz_space *sp, size_t i, json_t *options)
     return j;
 }
 
+static bool in_level(const pz__param *p, size_t parent, size_t option)
+{
+    return p->parent == parent &&
+           (parent == PZ_NO_PARENT || p->option == option);
+}
+
 /* Spaces built with pz_space_add: children of a choice go inside the
- * option that activates them; an option with no children is its index. */
+ * option that activates them; an option with no children is its index.
+ * A level is an object keyed by label, or a list of labelled parameters
+ * when a label is "hp" (as a key it would mark the object a parameter). */
 static json_t *table_json(const pz_space *sp, size_t parent, size_t option)
 {
-    json_t *obj = json_object();
+    bool as_list = false;
+    for (size_t i = 0; i < sp->n_params; i++) {
+        as_list |= in_level(&sp->params[i], parent, option) &&
+                   strcmp(sp->params[i].label, "hp") == 0;
+    }
+    json_t *obj = as_list ? json_array() : json_object();
     for (size_t i = 0; obj && i < sp->n_params; i++) {
         const pz__param *p = &sp->params[i];
-        if (p->parent != parent ||
-            (parent != PZ_NO_PARENT && p->option != option)) {
+        if (!in_level(p, parent, option)) {
             continue;
         }
         json_t *options = NULL;
@@ -954,14 +1066,19 @@ static json_t *table_json(const pz_space *sp, size_t parent, size_t option)
             options = json_array();
             for (size_t k = 0; k < p->spec.n_options; k++) {
                 json_t *o = table_json(sp, i, k);
-                if (json_object_size(o) == 0) {
+                if (json_object_size(o) == 0 && json_array_size(o) == 0) {
                     json_decref(o);
                     o = json_integer((json_int_t)k);
                 }
                 json_array_append_new(options, o);
             }
         }
-        json_object_set_new(obj, p->label, param_json(sp, i, options));
+        json_t *pj = param_json(sp, i, options);
+        if (as_list) {
+            json_array_append_new(obj, pj);
+        } else {
+            json_object_set_new(obj, p->label, pj);
+        }
     }
     return obj;
 }
@@ -975,8 +1092,10 @@ int pz_space_to_json(const pz_space *sp, char **out, pz_error *err)
 
 static json_t *value_json(const pz__param *p, double v)
 {
-    if (p->spec.dist == PZ_RANDINT || p->spec.dist == PZ_UNIFORMINT) {
-        return json_integer((json_int_t)v);
+    pz_dist d = p->spec.dist;
+    if (d == PZ_RANDINT || d == PZ_UNIFORMINT || d == PZ_CHOICE ||
+        d == PZ_PCHOICE) {
+        return json_integer((json_int_t)v); /* a choice: its index */
     }
     return json_real(v);
 }

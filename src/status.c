@@ -69,7 +69,16 @@ int pz__fail_context(pz_error *err, int code, const char *fmt, ...)
     int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof err->msg) {
-        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", old);
+        /* Copied by hand: snprintf("%s", old) into the rest trips
+         * -Wformat-truncation at -O0 (a build error under -Werror). */
+        size_t used = (size_t)n;
+        const char *parts[2] = {": ", old};
+        for (int k = 0; k < 2; k++) {
+            for (const char *c = parts[k]; *c && used + 1 < sizeof err->msg;) {
+                err->msg[used++] = *c++;
+            }
+        }
+        err->msg[used] = '\0';
     }
     if (err->code == PZ_OK) {
         err->code = code;

@@ -10,7 +10,7 @@
 pz_stop_rules pz_stop_rules_none(void)
 {
     return (pz_stop_rules){
-        .max_trials = 0, .timeout_s = 0, .loss_threshold = NAN};
+        .max_trials = 0, .timeout_s = 0, .loss_threshold = (double)NAN};
 }
 
 /* hyperopt's best loss: any DONE trial's non-NaN loss, whatever its

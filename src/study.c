@@ -150,8 +150,10 @@ int pz_study_suggest(pz_study *st, int64_t trial_id, uint64_t seed,
 
 static void note_id(pz_study *st, int64_t id)
 {
+    /* Saturate: after INT64_MAX the next ask finds its id taken and
+     * fails with PZ_EINVAL instead of overflowing. */
     if (id >= st->next_id) {
-        st->next_id = id + 1;
+        st->next_id = id < INT64_MAX ? id + 1 : INT64_MAX;
     }
 }
 
@@ -160,8 +162,8 @@ int pz_study_ask(pz_study *st, int64_t *trial_id, double *values, pz_error *err)
     int64_t id = st->next_id;
     int rc = pz_study_suggest(st, id, st->seed, values, err);
     if (rc == PZ_OK) {
-        rc = pz__history_append(&st->hist, id, values, PZ_TRIAL_RUNNING, NAN,
-                                err);
+        rc = pz__history_append(&st->hist, id, values, PZ_TRIAL_RUNNING,
+                                (double)NAN, err);
     }
     if (rc != PZ_OK) {
         return rc;

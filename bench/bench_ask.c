@@ -1,0 +1,278 @@
+/*
+ * bench_ask.c -- latency of one TPE ask against history size and
+ * dimension, and proof that asking does not grow memory.
+ *
+ * For every space kind (all-uniform; mixed: loguniform, quniform,
+ * choice, uniform, qloguniform in turn), dimension d in {2, 10, 50} and
+ * history size n in {10, 100, 1000, 10000}: a study is filled with n
+ * DONE trials (points from the prior, loss = a shifted sphere, so the
+ * good set is a real cluster), then the TPE sampler proposes points for
+ * fresh trial ids with pz_study_suggest (the history stays at n). The
+ * table gives the median and 90th percentile of the per-ask wall time.
+ *
+ * Memory: a counting allocator (pz_set_allocator) records allocations
+ * and live bytes; after warm-up, 1000 further asks must allocate nothing
+ * and leave the live bytes and the peak RSS where they were.
+ *
+ * Usage: bench_ask [--quick]   (--quick: fewer repetitions)
+ * Not a test: it asserts nothing about time, it reports.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
+
+#include "parzen.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* ------------------------------------------------- counting allocator */
+
+typedef struct counter {
+    size_t n_allocs; /* successful allocations and growths */
+    size_t live;     /* bytes currently held */
+    size_t peak;     /* largest 'live' seen */
+} counter;
+
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    counter *c = ud;
+    if (nsize == 0) {
+        free(ptr);
+        c->live -= ptr ? osize : 0;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p != NULL) {
+        c->n_allocs++;
+        c->live += nsize - (ptr ? osize : 0);
+        c->peak = c->live > c->peak ? c->live : c->peak;
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------- spaces */
+
+typedef enum space_kind { UNIFORM_SPACE, MIXED_SPACE } space_kind;
+
+static pz_param_spec mixed_param(size_t i)
+{
+    switch (i % 5) {
+    case 0:
+        return (pz_param_spec){
+            .dist = PZ_LOGUNIFORM, .low = log(1e-4), .high = log(1.0)};
+    case 1:
+        return (pz_param_spec){
+            .dist = PZ_QUNIFORM, .low = -10, .high = 10, .q = 0.5};
+    case 2:
+        return (pz_param_spec){.dist = PZ_CHOICE, .n_options = 4};
+    case 3:
+        return (pz_param_spec){.dist = PZ_UNIFORM, .low = -5, .high = 5};
+    default:
+        return (pz_param_spec){
+            .dist = PZ_QLOGUNIFORM, .low = 0, .high = log(1000.0), .q = 1};
+    }
+}
+
+static pz_space *make_space(space_kind kind, size_t d)
+{
+    pz_space *sp = NULL;
+    pz_error err = {0};
+    if (pz_space_new(&sp, &err) != PZ_OK) {
+        return NULL;
+    }
+    for (size_t i = 0; i < d; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "p%zu", i);
+        pz_param_spec s =
+            kind == UNIFORM_SPACE
+                ? (pz_param_spec){.dist = PZ_UNIFORM, .low = -5, .high = 5}
+                : mixed_param(i);
+        if (pz_space_add(sp, label, &s, PZ_NO_PARENT, 0, NULL, &err) != 0) {
+            fprintf(stderr, "bench_ask: %s\n", err.msg);
+            pz_space_free(sp);
+            return NULL;
+        }
+    }
+    return sp;
+}
+
+/* A loss with its minimum inside the space, so good trials cluster. */
+static double sphere(const double *x, size_t d)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < d; i++) {
+        double v = x[i] > 0 ? log1p(x[i]) : x[i];
+        s += (v - 0.3) * (v - 0.3);
+    }
+    return s;
+}
+
+/* A study on 'sp' with n DONE trials drawn from the prior. */
+static pz_study *make_study(const pz_space *sp, size_t n, double *x)
+{
+    pz_study *st = NULL;
+    pz_error err = {0};
+    size_t d = pz_space_size(sp);
+    if (pz_study_new(&st, sp, &err) != PZ_OK) {
+        fprintf(stderr, "bench_ask: %s\n", err.msg);
+        return NULL;
+    }
+    pz_study_set_seed(st, 12345);
+    for (size_t i = 0; i < n; i++) {
+        int64_t id;
+        if (pz_study_ask(st, &id, x, &err) != PZ_OK ||
+            pz_study_tell(st, id, PZ_TRIAL_DONE, sphere(x, d), &err) != 0) {
+            fprintf(stderr, "bench_ask: %s\n", err.msg);
+            pz_study_free(st);
+            return NULL;
+        }
+    }
+    if (pz_study_set_sampler(st, "tpe", &err) != PZ_OK) {
+        fprintf(stderr, "bench_ask: %s\n", err.msg);
+        pz_study_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------- timing */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median and p90 of 'reps' asks, in milliseconds. */
+static int time_asks(pz_study *st, size_t reps, double *x, double *median,
+                     double *p90)
+{
+    double *t = malloc(reps * sizeof *t);
+    pz_error err = {0};
+    if (t == NULL) {
+        return -1;
+    }
+    int64_t base = 1000000;
+    for (size_t i = 0; i < 3; i++) { /* warm-up: arena, caches */
+        pz_study_suggest(st, base++, 7, x, &err);
+    }
+    for (size_t i = 0; i < reps; i++) {
+        double t0 = now_s();
+        if (pz_study_suggest(st, base++, 7, x, &err) != PZ_OK) {
+            fprintf(stderr, "bench_ask: %s\n", err.msg);
+            free(t);
+            return -1;
+        }
+        t[i] = 1e3 * (now_s() - t0);
+    }
+    qsort(t, reps, sizeof *t, cmp_double);
+    *median = t[reps / 2];
+    *p90 = t[(size_t)(0.9 * (double)(reps - 1))];
+    free(t);
+    return 0;
+}
+
+static size_t reps_for(size_t n, size_t d, int quick)
+{
+    size_t work = n * d;
+    size_t reps = work >= 100000 ? 50 : (work >= 10000 ? 200 : 1000);
+    return quick ? (reps + 9) / 10 : reps;
+}
+
+static int latency_table(int quick)
+{
+    static const size_t ns[] = {10, 100, 1000, 10000};
+    static const size_t ds[] = {2, 10, 50};
+    static const char *const kinds[] = {"uniform", "mixed"};
+    double x[64];
+    printf("| space | d | n | median ms/ask | p90 ms/ask |\n");
+    printf("|---|---:|---:|---:|---:|\n");
+    for (int k = 0; k < 2; k++) {
+        for (size_t di = 0; di < 3; di++) {
+            pz_space *sp = make_space((space_kind)k, ds[di]);
+            for (size_t ni = 0; sp != NULL && ni < 4; ni++) {
+                pz_study *st = make_study(sp, ns[ni], x);
+                double med, p90;
+                if (st == NULL || time_asks(st, reps_for(ns[ni], ds[di], quick),
+                                            x, &med, &p90) != 0) {
+                    pz_study_free(st);
+                    pz_space_free(sp);
+                    return 1;
+                }
+                printf("| %s | %zu | %zu | %.4f | %.4f |\n", kinds[k], ds[di],
+                       ns[ni], med, p90);
+                fflush(stdout);
+                pz_study_free(st);
+            }
+            pz_space_free(sp);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- memory */
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* 1000 asks after warm-up on the mixed space, d = 10, n = 10000. */
+static int memory_check(counter *c)
+{
+    double x[64];
+    pz_error err = {0};
+    pz_space *sp = make_space(MIXED_SPACE, 10);
+    pz_study *st = sp ? make_study(sp, 10000, x) : NULL;
+    if (st == NULL) {
+        pz_space_free(sp);
+        return 1;
+    }
+    for (int64_t i = 0; i < 20; i++) {
+        pz_study_suggest(st, 2000000 + i, 7, x, &err);
+    }
+    size_t allocs0 = c->n_allocs, live0 = c->live;
+    long rss0 = peak_rss_kb();
+    for (int64_t i = 0; i < 1000; i++) {
+        if (pz_study_suggest(st, 3000000 + i, 7, x, &err) != PZ_OK) {
+            fprintf(stderr, "bench_ask: %s\n", err.msg);
+            break;
+        }
+    }
+    printf("\nMemory over 1000 asks (mixed space, d=10, n=10000, after 20 "
+           "warm-up asks):\n");
+    printf("- allocations during the 1000 asks: %zu\n", c->n_allocs - allocs0);
+    printf("- live library bytes: %zu before, %zu after (peak %zu)\n", live0,
+           c->live, c->peak);
+    printf("- peak RSS: %ld kB before, %ld kB after\n", rss0, peak_rss_kb());
+    int flat = c->n_allocs == allocs0 && c->live == live0;
+    printf("- flat: %s\n", flat ? "yes" : "NO");
+    pz_study_free(st);
+    pz_space_free(sp);
+    return flat ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    static counter c;
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    pz_set_allocator(counting_alloc, &c);
+    int rc = latency_table(quick);
+    if (rc == 0) {
+        rc = memory_check(&c);
+    }
+    pz_set_allocator(NULL, NULL);
+    return rc;
+}

@@ -1,0 +1,135 @@
+/*
+ * module.c -- the parzen._core module: multi-phase init, module state
+ * (exception types and the Space/Study heap types) with traverse/clear
+ * hooks, and a few module-level constants.
+ */
+#include "binding.h"
+
+pz_py_state *pz_py_state_of_module(PyObject *module)
+{
+    return (pz_py_state *)PyModule_GetState(module);
+}
+
+pz_py_state *pz_py_state_of_type(PyTypeObject *type)
+{
+    return (pz_py_state *)PyType_GetModuleState(type);
+}
+
+static int add_int(PyObject *m, const char *name, long v)
+{
+    return PyModule_AddIntConstant(m, name, v);
+}
+
+static int add_constants(PyObject *m)
+{
+    if (PyModule_AddStringConstant(m, "__version__", pz_version()) < 0 ||
+        add_int(m, "STATE_NEW", PZ_TRIAL_NEW) < 0 ||
+        add_int(m, "STATE_RUNNING", PZ_TRIAL_RUNNING) < 0 ||
+        add_int(m, "STATE_DONE", PZ_TRIAL_DONE) < 0 ||
+        add_int(m, "STATE_ERROR", PZ_TRIAL_ERROR) < 0 ||
+        add_int(m, "STATE_CANCEL", PZ_TRIAL_CANCEL) < 0) {
+        return -1;
+    }
+    PyObject *names = PyTuple_New(PZ_DIST_COUNT);
+    if (names == NULL) {
+        return -1;
+    }
+    for (int d = 0; d < PZ_DIST_COUNT; d++) {
+        PyObject *s = PyUnicode_FromString(pz_dist_name((pz_dist)d));
+        if (s == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        PyTuple_SET_ITEM(names, d, s);
+    }
+    if (PyModule_AddObject(m, "DISTRIBUTIONS", names) < 0) {
+        Py_DECREF(names);
+        return -1;
+    }
+    return 0;
+}
+
+static int module_exec(PyObject *m)
+{
+    pz_py_state *st = pz_py_state_of_module(m);
+    if (pz_py_errors_init(m, st) < 0 || pz_py_space_type_init(m, st) < 0 ||
+        pz_py_study_type_init(m, st) < 0 || add_constants(m) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    pz_py_state *st = pz_py_state_of_module(m);
+    Py_VISIT(st->ParzenError);
+    Py_VISIT(st->InvalidArgumentError);
+    Py_VISIT(st->SearchSpaceError);
+    Py_VISIT(st->StorageError);
+    Py_VISIT(st->CanceledError);
+    Py_VISIT(st->NotFoundError);
+    Py_VISIT(st->SpaceType);
+    Py_VISIT(st->StudyType);
+    return 0;
+}
+
+static int module_clear(PyObject *m)
+{
+    pz_py_state *st = pz_py_state_of_module(m);
+    Py_CLEAR(st->ParzenError);
+    Py_CLEAR(st->InvalidArgumentError);
+    Py_CLEAR(st->SearchSpaceError);
+    Py_CLEAR(st->StorageError);
+    Py_CLEAR(st->CanceledError);
+    Py_CLEAR(st->NotFoundError);
+    Py_CLEAR(st->SpaceType);
+    Py_CLEAR(st->StudyType);
+    return 0;
+}
+
+static void module_free(void *m)
+{
+    (void)module_clear((PyObject *)m);
+}
+
+PyDoc_STRVAR(strerror_doc, "strerror(code, /)\n--\n\n"
+                           "The message of a pz_status code.");
+
+static PyObject *mod_strerror(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    long code = PyLong_AsLong(arg);
+    if (code == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyUnicode_FromString(pz_strerror((int)code));
+}
+
+static PyMethodDef module_methods[] = {
+    {"strerror", mod_strerror, METH_O, strerror_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)module_exec},
+    {0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+             "The C core of parzen: search spaces (Space) and studies (Study)\n"
+             "over include/parzen.h. Most users want the parzen package.");
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,         .m_name = "parzen._core",
+    .m_doc = module_doc,           .m_size = sizeof(pz_py_state),
+    .m_methods = module_methods,   .m_slots = module_slots,
+    .m_traverse = module_traverse, .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__core(void);
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    return PyModuleDef_Init(&core_module);
+}

@@ -1,0 +1,289 @@
+"""The bridge between hyperopt's suggest protocol and the C core.
+
+``suggest(new_ids, domain, trials, seed)`` functions read a Trials object;
+the C samplers read a study's history. A :class:`Mirror` keeps one C study
+in step with one Trials object **incrementally**: it remembers which
+documents it has seen and which were still NEW/RUNNING, so each call only
+adds the new documents and re-tells the ones whose state or loss changed
+(O(new + pending) per call, never a rebuild of the whole history). A full
+re-synchronisation (O(N)) happens only when the Trials' list was rebuilt,
+i.e. after an explicit ``trials.refresh()``, ``delete_all()`` or a trial
+leaving the listed states.
+
+Mirrors are cached on the Domain, keyed by the Trials (weakly) and by the
+sampler with its options.
+
+Loss fed to C (hyperopt's TPE rules): DONE -> float(result['loss']) whatever
+the status (a 'fail' result carrying a loss keeps it), missing loss -> +inf,
+NaN kept (the samplers ignore NaN trials); NEW/RUNNING keep their state;
+ERROR/CANCEL are invisible to the samplers. Documents injected with
+``misc['from_tid']`` form a group with their source; only the group member
+with the lowest loss is visible (the others are told CANCEL).
+"""
+
+import logging
+import math
+import weakref
+
+from . import _core
+
+logger = logging.getLogger(__name__)
+
+INF = math.inf
+NAN = math.nan
+_DONE = 2
+_CANCEL = 4
+
+
+class SamplerUnavailable(NotImplementedError):
+    """The C core was built without the requested sampler."""
+
+
+def _doc_state_loss(doc):
+    state = doc["state"]
+    if state == _DONE:
+        loss = doc["result"].get("loss")
+        if loss is None:
+            return state, INF
+        try:
+            return state, float(loss)
+        except (TypeError, ValueError):
+            return state, INF
+    if state in (0, 1):
+        return state, INF
+    return state, NAN
+
+
+class _Entry:
+    __slots__ = ("cid", "doc", "state", "loss", "gkey", "c_state", "c_loss",
+                 "counted")
+
+    def __init__(self, cid, doc, gkey):
+        self.cid = cid
+        self.doc = doc
+        self.gkey = gkey
+        self.state = None
+        self.loss = None
+        self.c_state = None
+        self.c_loss = None
+        self.counted = False
+
+    def eligible(self):
+        """Visible to a sampler: a listed state and a non-NaN loss."""
+        return self.cid is not None and self.state in (0, 1, 2) and \
+            self.loss == self.loss
+
+
+def new_study(compiled, sampler, options=()):
+    """A C study on the compiled space with a sampler and options."""
+    study = _core.Study(compiled.c_space)
+    try:
+        study.set_sampler(sampler)
+    except _core.InvalidArgumentError as e:
+        raise SamplerUnavailable(
+            "the parzen C core has no '%s' sampler (%s)" % (sampler, e)
+        ) from None
+    for key, value in options:
+        study.set_option(key, float(value))
+    return study
+
+
+class Mirror:
+    """A C study that follows one Trials object incrementally."""
+
+    def __init__(self, compiled, sampler, options):
+        self.compiled = compiled
+        self.study = new_study(compiled, sampler, options)
+        self.list_ref = None
+        self.gen = None
+        self.n_synced = 0
+        self.entries = {}  # id(doc) -> _Entry
+        self.pending = {}  # id(doc) -> _Entry whose state was NEW/RUNNING
+        self.groups = {}  # group key -> [entries] (only groups of size > 1)
+        self.first = {}  # group key -> the first entry of that key
+        self.next_cid = 0
+        self.n_groups = 0  # groups with a visible member (TPE's N)
+
+    # ------------------------------------------------------------- sync
+
+    def sync(self, trials):
+        lst = trials.trials
+        gen = getattr(trials, "_pz_gen", None)
+        if lst is self.list_ref and gen == self.gen and \
+                self.n_synced <= len(lst):
+            for doc in lst[self.n_synced:]:
+                self._add_doc(doc)
+        else:
+            self._full_sync(lst)
+        self.list_ref = lst
+        self.gen = gen
+        self.n_synced = len(lst)
+        if self.pending:
+            for key, e in list(self.pending.items()):
+                self._refresh_entry(e)
+                if e.state not in (0, 1):
+                    del self.pending[key]
+
+    def _full_sync(self, lst):
+        seen = set()
+        for doc in lst:
+            k = id(doc)
+            seen.add(k)
+            e = self.entries.get(k)
+            if e is None:
+                self._add_doc(doc)
+            else:
+                self._refresh_entry(e)
+        for k in [k for k in self.entries if k not in seen]:
+            e = self.entries.pop(k)
+            self.pending.pop(k, None)
+            e.state, e.loss = _CANCEL, NAN  # gone from the listed trials
+            members = self.groups.get(e.gkey)
+            if members is not None:
+                self._regroup(e.gkey)
+                members.remove(e)
+                if len(members) == 1:
+                    del self.groups[e.gkey]
+            else:
+                self._settle(e)
+                self._count(e, False)
+            if self.first.get(e.gkey) is e:
+                del self.first[e.gkey]
+                if members:
+                    self.first[e.gkey] = members[0]
+
+    def _add_doc(self, doc):
+        misc = doc["misc"]
+        gkey = misc.get("from_tid", doc["tid"])
+        try:
+            hash(gkey)
+        except TypeError:
+            gkey = id(doc)
+        values = self.compiled.values_for_doc(doc)
+        state, loss = _doc_state_loss(doc)
+        cid = self.next_cid
+        self.next_cid += 1
+        e = _Entry(cid, doc, gkey)
+        e.state, e.loss = state, loss
+        try:
+            self.study.add(cid, values, state, loss)
+            e.c_state, e.c_loss = state, loss
+        except (ValueError, TypeError) as exc:
+            logger.debug("trial %r not shown to the sampler: %s",
+                         doc.get("tid"), exc)
+            e.cid = None
+        self.entries[id(doc)] = e
+        if state in (0, 1):
+            self.pending[id(doc)] = e
+        first = self.first.get(gkey)
+        if first is None:
+            self.first[gkey] = e
+            self._count(e, e.eligible())
+        else:
+            members = self.groups.get(gkey)
+            if members is None:
+                members = self.groups[gkey] = [first]
+            members.append(e)
+            self._regroup(gkey)
+
+    def _refresh_entry(self, e):
+        state, loss = _doc_state_loss(e.doc)
+        if state == e.state and (loss == e.loss or (
+                loss != loss and e.loss != e.loss)):
+            return
+        e.state, e.loss = state, loss
+        if e.gkey in self.groups:
+            self._regroup(e.gkey)
+        else:
+            self._settle(e)
+            self._count(e, e.eligible())
+
+    def _settle(self, e, hidden=False):
+        """Tell C the entry's state (CANCEL when hidden by its group)."""
+        if e.cid is None:
+            return
+        state = _CANCEL if hidden else e.state
+        loss = e.loss
+        if state == e.c_state and (loss == e.c_loss or (
+                loss != loss and e.c_loss != e.c_loss)):
+            return
+        self.study.tell(e.cid, state, loss)
+        e.c_state, e.c_loss = state, loss
+
+    def _count(self, e, counted):
+        if counted != e.counted:
+            self.n_groups += 1 if counted else -1
+            e.counted = counted
+
+    def _regroup(self, gkey):
+        """Only the member with the lowest loss (later wins ties) stays
+        visible, as in hyperopt's TPE."""
+        members = self.groups[gkey]
+        best = None
+        for e in members:
+            if e.eligible() and (best is None or e.loss <= best.loss):
+                best = e
+        for e in members:
+            self._settle(e, hidden=e is not best)
+            self._count(e, e is best)
+
+    # ---------------------------------------------------------- propose
+
+    def propose(self, stream, seed):
+        """C values for one new point (nothing is recorded)."""
+        return self.study.suggest(stream, seed)
+
+
+def mirror_for(domain, trials, sampler, options):
+    """The Mirror of (domain, trials, sampler, options), created once."""
+    cache = domain.__dict__.get("_pz_mirrors")
+    if cache is None:
+        cache = domain._pz_mirrors = weakref.WeakKeyDictionary()
+    try:
+        per_trials = cache.get(trials)
+    except TypeError:  # not weak-referenceable / hashable
+        per_trials = None
+        cache = None
+    if per_trials is None:
+        per_trials = {}
+        if cache is not None:
+            cache[trials] = per_trials
+    key = (sampler, tuple(options))
+    m = per_trials.get(key)
+    if m is None:
+        m = per_trials[key] = Mirror(domain.compiled, sampler, options)
+    m.sync(trials)
+    return m
+
+
+def random_study(domain):
+    """A history-free study with the random sampler for a domain."""
+    st = domain.__dict__.get("_pz_random")
+    if st is None:
+        st = domain._pz_random = new_study(domain.compiled, "random")
+    return st
+
+
+def make_docs(domain, trials, tids, values_list):
+    """NEW trial documents for the proposed C values."""
+    compiled = domain.compiled
+    docs = []
+    for tid, values in zip(tids, values_list):
+        point = compiled.values_to_point(values)
+        if not compiled.exact:
+            compiled.remember(tid, values)
+        idxs, vals = compiled.misc_idxs_vals(tid, point)
+        misc = {"tid": tid, "cmd": domain.cmd, "workdir": domain.workdir,
+                "idxs": idxs, "vals": vals}
+        docs.extend(trials.new_trial_docs([tid], [None],
+                                          [domain.new_result()], [misc]))
+    return docs
+
+
+def seed_of(seed):
+    """A C seed from hyperopt's seed argument (an int, or anything numpy
+    can turn into one)."""
+    try:
+        return int(seed) & 0xFFFFFFFFFFFFFFFF
+    except (TypeError, ValueError):
+        return hash(seed) & 0xFFFFFFFFFFFFFFFF

@@ -1,0 +1,111 @@
+"""Spark backend of the dispatcher: one trial = one single-task Spark job.
+
+The driver builds each point; the executor only calls the user's
+objective. The task function is compiled from source in a namespace that
+is not an importable module, so cloudpickle ships it by value and
+executors need neither parzen nor its C extension installed.
+
+Each trial's job runs in its own job group, so a timeout, an early stop,
+a reached loss threshold or Ctrl-C cancels exactly the running trials.
+Objective exceptions come back as values (the Spark task succeeds), so
+Spark never retries a failing objective; a task that Spark does re-attempt
+(its executor was lost or killed) reports the loss instead of running the
+objective a second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from ._dispatch import Outcome, ThreadedBackend
+
+_TASK_SOURCE = '''
+def make_task(fn, point, tid):
+    def task(_partition):
+        import pickle
+        import traceback
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        if ctx is not None and ctx.attemptNumber() > 0:
+            yield ("lost", "<class 'parzen.spark.TrialLost'>",
+                   "trial %s: its Spark task failed (executor lost or task "
+                   "killed); parzen does not run a trial twice" % (tid,))
+            return
+        try:
+            value = fn(point)
+        except BaseException as e:
+            yield ("error", str(type(e)), "".join(
+                traceback.format_exception(type(e), e, e.__traceback__)))
+            return
+        try:
+            pickle.dumps(value)
+        except Exception as e:
+            yield ("error", str(type(e)),
+                   "the objective returned a value that cannot be sent to "
+                   "the driver: %s" % (e,))
+            return
+        yield ("ok", value)
+    return task
+'''
+
+
+def _compile_task_factory():
+    namespace = {"__name__": "parzen_spark_task"}
+    exec(compile(_TASK_SOURCE, "<parzen spark task>", "exec"), namespace)
+    return namespace["make_task"]
+
+
+_make_task = _compile_task_factory()
+
+
+class SparkBackend(ThreadedBackend):
+    """Run each trial as a single-task job on `spark_context`."""
+
+    def __init__(self, spark_context, parallelism: int):
+        self.sc = spark_context
+        self.parallelism = parallelism
+        self.group_prefix = "parzen-" + uuid.uuid4().hex[:12]
+        self.fn = None
+
+    def start(self, fn) -> None:
+        from pyspark import cloudpickle
+
+        try:
+            cloudpickle.dumps(fn)
+        except Exception as e:
+            raise TypeError(
+                "the objective cannot be sent to Spark executors: it does not "
+                "pickle with cloudpickle (%s: %s)" % (type(e).__name__, e)
+            ) from e
+        self.fn = fn
+
+    def group(self, tid) -> str:
+        return "%s-%s" % (self.group_prefix, tid)
+
+    def wrap_thread(self, target):
+        from pyspark import inheritable_thread_target
+
+        return inheritable_thread_target(target)
+
+    def run_one(self, tid, point) -> Outcome:
+        sc = self.sc
+        sc.setJobGroup(self.group(tid), "parzen trial %s" % (tid,),
+                       interruptOnCancel=True)
+        rdd = sc.parallelize([0], 1)
+        try:
+            reply = rdd.mapPartitions(_make_task(self.fn, point, tid)).collect()[0]
+        except Exception as e:  # cancelled, executor lost, task killed ...
+            return Outcome(tid, "lost", error=(str(type(e)), _first_line(e)))
+        if reply[0] == "ok":
+            return Outcome(tid, "ok", value=reply[1])
+        return Outcome(tid, reply[0], error=(reply[1], reply[2]))
+
+    def cancel(self, tid) -> None:
+        self.sc.cancelJobGroup(self.group(tid))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv (idempotent) and install parzen with its test dependencies.
+# Usage: scripts/setup-python.sh   (PYTHON=python3.X to choose the interpreter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$py" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "scikit-build-core>=0.10" numpy tqdm \
+    cloudpickle pytest scikit-learn matplotlib
+# An editable install rebuilds nothing by itself: re-running this script
+# recompiles the extension after C changes.
+.venv/bin/python -m pip install -q --no-build-isolation -e .
+.venv/bin/python -c "import parzen, parzen._core; print('parzen', parzen.__version__, 'installed in .venv')"

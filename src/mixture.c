@@ -1,0 +1,907 @@
+/*
+ * mixture.c -- adaptive Parzen estimators: the densities TPE compares.
+ *
+ * Bergstra, Bardenet, Bengio & Kegl, "Algorithms for Hyper-Parameter
+ * Optimization", NeurIPS 2011, section 4 (the Tree-structured Parzen
+ * Estimator), as hyperopt 0.2.7 implements it: adaptive_parzen_normal,
+ * GMM1/LGMM1 sampling and log-densities, categorical posteriors
+ * (hyperopt-spec.md section 6.3, steps 4 and 5, worked vectors included).
+ *
+ * A mixture has one component per observation plus a prior component.
+ * TPE asks for the log-density of ~24 candidates under a mixture of up
+ * to N components (N = history size, up to 10^4 and more), so the
+ * density is where the time goes. Two exact devices keep it cheap:
+ * - components with the same mean and sigma are merged (their weights
+ *   add up); quantized histories have many;
+ * - components are split into "narrow" ones (sorted by mean) and a few
+ *   "wide" ones. A candidate sums every wide component but only the
+ *   narrow ones within 'reach' = 8.5 of their sigmas; each left-out term
+ *   is below exp(-8.5^2 / 2) of its weight, and 'tail' bounds their sum.
+ *   When the kept sum is not 1e9 times that bound (or underflows), the
+ *   candidate is recomputed over every component, in linear scale or,
+ *   failing that, with a log-sum-exp. Either way the result matches the
+ *   full log-sum-exp to ~1e-9 relative.
+ *
+ * Deliberate deviations from hyperopt (none changes a decision):
+ * - Interval masses use erfc in the tails instead of differences of
+ *   0.5 * (1 + erf), so far-away quantized candidates get a finite
+ *   log-probability rather than log(0).
+ * - A bounded draw that keeps being rejected (1000 times: the mixture
+ *   has almost no mass inside the bounds, e.g. every observation was
+ *   given by the user outside them) is drawn exactly by inverting the
+ *   truncated normal CDF instead of looping for ever.
+ * Nothing here allocates; the arrays come from the caller's arena.
+ */
+#include "pz_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define REACH_SIGMAS 8.5 /* narrow window half-width, in sigmas */
+#define REL_TOL 1e-9     /* accepted relative error of a windowed sum */
+#define TINY_SUM 1e-280  /* a linear sum this small may have underflowed */
+#define MAX_REJECTIONS 1000
+#define N_BUCKETS 16 /* sigma classes, powers of 2 above the smallest */
+
+static const double LOG_SQRT_2PI = 0.91893853320467274178;
+static const double SQRT1_2 = 0.70710678118654752440;
+
+/* ------------------------------------------------------------ arrays */
+
+/* One element of the radix sort: an observation's key and tid position. */
+struct pz__mixture_item {
+    uint64_t key; /* order-preserving image of the value */
+    uint64_t pos; /* position in tid order */
+};
+
+int pz__mixture_alloc(pz__mixture *m, size_t cap, pz__arena *arena)
+{
+    memset(m, 0, sizeof *m);
+    size_t nd = cap ? cap : 1;
+    double *d = pz__arena_alloc(arena, 8 * nd * sizeof *d);
+    pz__mixture_item *it = pz__arena_alloc(arena, 2 * nd * sizeof *it);
+    uint32_t *cnt = NULL;
+    if (cap >= 64) { /* radix sorts need counters: 6 x 2^11 or 8 x 2^8 */
+        cnt = pz__arena_alloc(arena, 6 * 2048 * sizeof *cnt);
+    }
+    if (d == NULL || it == NULL || (cap >= 64 && cnt == NULL)) {
+        return PZ_ENOMEM;
+    }
+    m->cap = cap;
+    m->w = d;
+    m->mu = d + nd;
+    m->sigma = d + 2 * nd;
+    m->scratch = d + 3 * nd;
+    m->d_mu = d + 4 * nd;
+    m->d_inv = d + 5 * nd;
+    m->d_r = d + 6 * nd;
+    m->d_sig = d + 7 * nd;
+    m->items = it;
+    m->items2 = it + nd;
+    m->radix_cnt = cnt;
+    m->low = -(double)INFINITY;
+    m->high = (double)INFINITY;
+    m->normalise = true;
+    return PZ_OK;
+}
+
+static double dmax(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+static double dmin(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+/* ----------------------------------------------------------- weights */
+
+/* Sum with four accumulators: no long chain of dependent additions. */
+static double sum_of(const double *a, size_t n)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s[0] += a[i];
+        s[1] += a[i + 1];
+        s[2] += a[i + 2];
+        s[3] += a[i + 3];
+    }
+    for (; i < n; i++) {
+        s[0] += a[i];
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* numpy.linspace(1/n, 1, n - lf) for the oldest n - lf, then ones. */
+void pz__mixture_lf_weights(double *w, size_t n, size_t lf)
+{
+    size_t ramp = n > lf ? n - lf : 0;
+    double start = n ? 1.0 / (double)n : 0.0;
+    double step = ramp > 1 ? (1.0 - start) / (double)(ramp - 1) : 0.0;
+    for (size_t i = 0; i < ramp; i++) {
+        w[i] = (double)i * step + start;
+    }
+    if (ramp > 1) {
+        w[ramp - 1] = 1.0;
+    }
+    for (size_t i = ramp; i < n; i++) {
+        w[i] = 1.0;
+    }
+}
+
+/* ----------------------------------------------------------- sorting */
+
+/* Doubles as unsigned keys in the same order (no NaN expected). */
+static uint64_t key_of(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+static double value_of(uint64_t k)
+{
+    uint64_t u = (k >> 63) ? k & ~(UINT64_C(1) << 63) : ~k;
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static bool item_less(const pz__mixture_item *a, const pz__mixture_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->pos < b->pos);
+}
+
+/* Insertion sort by (key, pos); gives up (returns false) once it has
+ * moved more than 'budget' items, leaving a permutation behind. */
+static bool insertion_sort(pz__mixture_item *a, size_t n, size_t budget)
+{
+    size_t moves = 0;
+    for (size_t i = 1; i < n; i++) {
+        pz__mixture_item x = a[i];
+        size_t j = i;
+        for (; j > 0 && item_less(&x, &a[j - 1]); j--) {
+            a[j] = a[j - 1];
+        }
+        a[j] = x;
+        moves += i - j;
+        if (moves > budget) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Stable LSD radix sort of m->items[0..n) by the key bits from 'low_bit'
+ * up, 'bits' bits a pass (8 or 11); passes where every key has the same
+ * digit are skipped. */
+static void radix_sort(pz__mixture *m, size_t n, unsigned bits,
+                       unsigned low_bit)
+{
+    size_t n_buckets = (size_t)1 << bits;
+    size_t passes = (64 - low_bit + bits - 1) / bits;
+    uint64_t mask = n_buckets - 1;
+    uint32_t *cnt = m->radix_cnt; /* passes x n_buckets counters */
+    memset(cnt, 0, passes * n_buckets * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = m->items[i].key >> low_bit;
+        for (size_t d = 0; d < passes; d++) {
+            cnt[d * n_buckets + ((k >> (bits * d)) & mask)]++;
+        }
+    }
+    pz__mixture_item *src = m->items, *dst = m->items2;
+    for (size_t d = 0; d < passes; d++) {
+        uint32_t *c = cnt + d * n_buckets;
+        unsigned shift = low_bit + bits * (unsigned)d;
+        if (c[(src[0].key >> shift) & mask] == n) {
+            continue;
+        }
+        uint32_t off = 0;
+        for (size_t b = 0; b < n_buckets; b++) {
+            uint32_t t = c[b];
+            c[b] = off;
+            off += t;
+        }
+        for (size_t i = 0; i < n; i++) {
+            dst[c[(src[i].key >> shift) & mask]++] = src[i];
+        }
+        pz__mixture_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != m->items) {
+        memcpy(m->items, src, n * sizeof *src);
+    }
+}
+
+static void load_items(pz__mixture *m, const double *obs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        m->items[i].key = key_of(obs[i]);
+        m->items[i].pos = i;
+    }
+}
+
+/* Sort 'obs' into m->items by (value, tid position). Larger arrays are
+ * radix-sorted on their top 32 or 33 bits (3 or 4 passes), then finished
+ * by an insertion sort that only reorders keys sharing those bits;
+ * should that take long (many nearly equal values), a full 64-bit radix
+ * sort runs instead. */
+static void sort_obs(pz__mixture *m, const double *obs, size_t n)
+{
+    load_items(m, obs, n);
+    if (n < 64) {
+        insertion_sort(m->items, n, SIZE_MAX);
+        return;
+    }
+    unsigned bits = n < 2048 ? 8 : 11;
+    radix_sort(m, n, bits, bits == 8 ? 32 : 31);
+    if (!insertion_sort(m->items, n, 4 * n)) {
+        load_items(m, obs, n);
+        radix_sort(m, n, bits, 0);
+    }
+}
+
+/* --------------------------------------------------------------- fit */
+
+/* Sorted observations with the prior inserted at 'prior_pos' into mu,
+ * weights (normalised) into w; returns prior_pos. The forgetting
+ * weights by tid position go through m->scratch. */
+static size_t place_components(pz__mixture *m, size_t n,
+                               const pz__parzen_prior *pr)
+{
+    const pz__mixture_item *it = m->items;
+    size_t pp = 0;
+    if (n == 1) {
+        pp = pr->mu < value_of(it[0].key) ? 0 : 1;
+    } else {
+        size_t lo = 0, hi = n; /* left insertion point (searchsorted) */
+        uint64_t kp = key_of(pr->mu);
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (it[mid].key < kp) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        pp = lo;
+    }
+    double *lf_w = m->scratch;
+    pz__mixture_lf_weights(lf_w, n, pr->lf);
+    double inv = 1.0 / (sum_of(lf_w, n) + pr->weight);
+    for (size_t i = 0; i < pp; i++) {
+        m->mu[i] = value_of(it[i].key);
+        m->w[i] = lf_w[it[i].pos] * inv;
+    }
+    m->mu[pp] = pr->mu;
+    m->w[pp] = pr->weight * inv;
+    for (size_t i = pp; i < n; i++) {
+        m->mu[i + 1] = value_of(it[i].key);
+        m->w[i + 1] = lf_w[it[i].pos] * inv;
+    }
+    return pp;
+}
+
+/* Neighbour-gap bandwidths, clipped, the prior's forced to its own. */
+static void bandwidths(pz__mixture *m, size_t n, size_t pp,
+                       const pz__parzen_prior *pr)
+{
+    double *mu = m->mu, *s = m->sigma;
+    double lo = pr->sigma / dmin(100.0, (double)n + 2.0), hi = pr->sigma;
+    if (n == 1) {
+        s[0] = s[1] = dmin(dmax(0.5 * pr->sigma, lo), hi);
+    } else { /* n observations + prior: indices 0..n */
+        s[0] = dmin(dmax(mu[1] - mu[0], lo), hi);
+        s[n] = dmin(dmax(mu[n] - mu[n - 1], lo), hi);
+        double left = mu[1] - mu[0];
+        for (size_t i = 1; i < n; i++) {
+            double right = mu[i + 1] - mu[i];
+            s[i] = dmin(dmax(dmax(left, right), lo), hi);
+            left = right;
+        }
+    }
+    s[pp] = pr->sigma;
+}
+
+void pz__mixture_fit(pz__mixture *m, const double *obs, size_t n_obs,
+                     const pz__parzen_prior *prior)
+{
+    pz_assert(n_obs + 1 <= m->cap);
+    if (n_obs == 0) {
+        m->n = 1;
+        m->w[0] = 1.0;
+        m->mu[0] = prior->mu;
+        m->sigma[0] = prior->sigma;
+        pz__mixture_prepare(m);
+        return;
+    }
+    sort_obs(m, obs, n_obs);
+    size_t pp = place_components(m, n_obs, prior);
+    bandwidths(m, n_obs, pp, prior);
+    m->n = n_obs + 1;
+    pz__mixture_prepare(m);
+}
+
+/* -------------------------------------------------- normal functions */
+
+/* Phi(zu) - Phi(zl) for zl <= zu, accurate in both tails. */
+static double gauss_mass(double zl, double zu)
+{
+    if (zl >= 0.0) {
+        return 0.5 * (erfc(zl * SQRT1_2) - erfc(zu * SQRT1_2));
+    }
+    if (zu <= 0.0) {
+        return 0.5 * (erfc(-zu * SQRT1_2) - erfc(-zl * SQRT1_2));
+    }
+    return 0.5 * (erf(zu * SQRT1_2) - erf(zl * SQRT1_2));
+}
+
+/* log Phi(z), also far in the lower tail where Phi underflows. */
+static double log_phi(double z)
+{
+    if (z > -35.0) {
+        return log(0.5 * erfc(-z * SQRT1_2));
+    }
+    double r = 1.0 / (z * z); /* asymptotic series of Mills' ratio */
+    double s = 1.0 - r * (1.0 - 3.0 * r * (1.0 - 5.0 * r * (1.0 - 7.0 * r)));
+    return -0.5 * z * z - log(-z) - LOG_SQRT_2PI + log(s);
+}
+
+/* log(Phi(zu) - Phi(zl)) for zl <= zu; -inf for an empty interval. */
+static double log_gauss_mass(double zl, double zu)
+{
+    if (!(zl < zu)) {
+        return -(double)INFINITY;
+    }
+    if (zl >= 0.0) {
+        double t = zl;
+        zl = -zu;
+        zu = -t;
+    }
+    if (zu <= 0.0) {
+        double a = log_phi(zu), b = log_phi(zl);
+        return a + log1p(-exp(b - a));
+    }
+    return log(gauss_mass(zl, zu));
+}
+
+/* Acklam's rational approximation of the normal quantile, polished by
+ * one Halley step; p in (0, 1). */
+static double ndtri(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00,  2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    if (!(p > 0.0)) {
+        return -(double)INFINITY;
+    }
+    if (!(p < 1.0)) {
+        return (double)INFINITY;
+    }
+    double x;
+    if (p < 0.02425 || p > 0.97575) {
+        double t = sqrt(-2.0 * log(p < 0.5 ? p : 1.0 - p));
+        x = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t +
+             c[5]) /
+            ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1.0);
+        x = p < 0.5 ? x : -x;
+    } else {
+        double t = p - 0.5, r = t * t;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
+             a[5]) *
+            t /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r +
+             1.0);
+    }
+    double e = 0.5 * erfc(-x * SQRT1_2) - p;
+    double u = e * sqrt(2.0 * PZ_PI) * exp(0.5 * x * x);
+    return x - u / (1.0 + 0.5 * x * u);
+}
+
+/* A standard normal deviate conditioned on [a, b), a < b, a <= 0 side
+ * handled by symmetry: inverse CDF, or an exponential tail far out. */
+static double truncated_std_normal(double a, double b, pz__rng *rng)
+{
+    if (a >= 0.0) {
+        return -truncated_std_normal(-b, -a, rng);
+    }
+    double u = pz__rng_uniform(rng);
+    double pa = 0.5 * erfc(-a * SQRT1_2);
+    double pb = 0.5 * erfc(-b * SQRT1_2);
+    if (pb > 1e-300 && pb - pa > 0.0) {
+        double z = ndtri(pa + u * (pb - pa));
+        return fmin(fmax(z, a), nextafter(b, a));
+    }
+    /* Both ends far in the lower tail: phi(z) ~ phi(b) exp(|b|(z - b)). */
+    double lam = -b;
+    double e = -log1p(-u * -expm1(-lam * (b - a))) / lam;
+    return fmax(b - e, a);
+}
+
+/* ----------------------------------------------------------- prepare */
+
+/* Log of the mass of the mixture inside [low, high). */
+static double log_accept(const pz__mixture *m)
+{
+    double p = 0.0;
+    for (size_t i = 0; i < m->n; i++) {
+        double inv = 1.0 / fmax(m->sigma[i], PZ__MIXTURE_EPS);
+        p += m->w[i] *
+             gauss_mass((m->low - m->mu[i]) * inv, (m->high - m->mu[i]) * inv);
+    }
+    return log(p);
+}
+
+static bool is_bounded(const pz__mixture *m)
+{
+    return isfinite(m->low) || isfinite(m->high);
+}
+
+/* Merge runs of identical (mu, sigma) into d_*; d_r holds raw weights.
+ * Returns whether the means are ascending. */
+static bool merge_components(pz__mixture *m)
+{
+    bool sorted = true;
+    size_t nd = 0;
+    double last_s = 0.0, last_inv = 0.0;
+    m->d_smin = (double)INFINITY;
+    for (size_t i = 0; i < m->n; i++) {
+        double s = dmax(m->sigma[i], PZ__MIXTURE_EPS);
+        if (nd > 0 && m->mu[i] == m->d_mu[nd - 1] && s == m->d_sig[nd - 1]) {
+            m->d_r[nd - 1] += m->w[i];
+            continue;
+        }
+        sorted = sorted && (nd == 0 || m->mu[i] >= m->d_mu[nd - 1]);
+        if (s != last_s) { /* most sigmas repeat: spare the division */
+            last_s = s;
+            last_inv = 1.0 / s;
+            m->d_smin = dmin(m->d_smin, s);
+        }
+        m->d_mu[nd] = m->mu[i];
+        m->d_sig[nd] = s;
+        m->d_inv[nd] = last_inv;
+        m->d_r[nd] = m->w[i];
+        nd++;
+    }
+    m->n_d = nd;
+    return sorted;
+}
+
+/* Turn raw weights into coefficients relative to the largest. */
+static void scale_coefficients(pz__mixture *m, double log_norm)
+{
+    double cmax = 0.0;
+    for (size_t i = 0; i < m->n_d; i++) {
+        if (m->q == 0.0) {
+            m->d_r[i] *= m->d_inv[i];
+        }
+        cmax = dmax(cmax, m->d_r[i]);
+    }
+    double inv = 1.0 / cmax;
+    for (size_t i = 0; i < m->n_d; i++) {
+        m->d_r[i] *= inv;
+    }
+    m->log_scale = log(cmax) - log_norm - (m->q == 0.0 ? LOG_SQRT_2PI : 0.0);
+}
+
+/* Sigma class of a component with sigma / smallest sigma = 'ratio' >= 1:
+ * the smallest b with ratio <= 2^b, capped at N_BUCKETS - 1. */
+static size_t sigma_bucket(double ratio)
+{
+    uint64_t u;
+    memcpy(&u, &ratio, sizeof u);
+    int64_t e = (int64_t)((u >> 52) & 0x7ff) - 1023; /* 2^e <= ratio */
+    int64_t b = e + ((u & ((UINT64_C(1) << 52) - 1)) != 0);
+    return b <= 0 ? 0 : (b >= N_BUCKETS ? N_BUCKETS - 1 : (size_t)b);
+}
+
+/* The narrow/wide split minimising the expected work of a candidate:
+ * wide components are summed for every candidate, narrow ones only
+ * within reach (estimated as spread evenly over the span of means).
+ * Returns the sigma threshold, +inf for "all narrow". */
+static double choose_threshold(const pz__mixture *m)
+{
+    size_t cnt[N_BUCKETS] = {0}, c4[4][N_BUCKETS] = {{0}};
+    double smin = m->d_smin;
+    double inv_smin = 1.0 / smin;
+    for (size_t i = 0; i < m->n_d; i++) { /* 4 tables: no store chains */
+        c4[i & 3][sigma_bucket(m->d_sig[i] * inv_smin)]++;
+    }
+    for (size_t b = 0; b < N_BUCKETS; b++) {
+        cnt[b] = c4[0][b] + c4[1][b] + c4[2][b] + c4[3][b];
+    }
+    double span = m->d_mu[m->n_d - 1] - m->d_mu[0];
+    double best_cost = (double)INFINITY, best = (double)INFINITY;
+    size_t narrow = 0;
+    for (size_t b = 0; b < N_BUCKETS; b++) {
+        narrow += cnt[b];
+        double thr = ldexp(smin, (int)b);
+        double frac = span > 0 ? dmin(1.0, 2 * REACH_SIGMAS * thr / span) : 1;
+        double cost = (double)(m->n_d - narrow) + (double)narrow * frac;
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = b + 1 == N_BUCKETS ? (double)INFINITY : thr;
+        }
+    }
+    return best;
+}
+
+static void move_component(pz__mixture *m, size_t to, const double *from)
+{
+    m->d_mu[to] = from[0];
+    m->d_sig[to] = from[1];
+    m->d_inv[to] = from[2];
+    m->d_r[to] = from[3];
+}
+
+/* Move components with sigma > thr behind the narrow ones (stable);
+ * 'tmp' holds 4 doubles per wide component. */
+static void partition(pz__mixture *m, double thr, double *tmp)
+{
+    size_t nn = 0, nw = 0;
+    for (size_t i = 0; i < m->n_d; i++) {
+        double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
+        if (c[1] <= thr) {
+            move_component(m, nn++, c);
+        } else {
+            memcpy(tmp + 4 * nw++, c, sizeof c);
+        }
+    }
+    for (size_t i = 0; i < nw; i++) {
+        move_component(m, nn + i, tmp + 4 * i);
+    }
+    m->n_narrow = nn;
+}
+
+/* Split into narrow and wide, and bound what a window leaves out. The
+ * sort items (2 x 16 bytes per component) serve as scratch. */
+static void split_components(pz__mixture *m, bool sorted)
+{
+    m->n_narrow = 0;
+    m->reach = 0.0;
+    m->tail = 0.0;
+    if (!sorted || m->n_d < 8) {
+        return; /* all wide: small or unsorted */
+    }
+    double thr = choose_threshold(m);
+    if (isinf(thr)) {
+        m->n_narrow = m->n_d;
+        thr = 0.0;
+        for (size_t i = 0; i < m->n_d; i++) {
+            thr = dmax(thr, m->d_sig[i]);
+        }
+    } else {
+        partition(m, thr, (double *)(void *)m->items);
+    }
+    m->reach = REACH_SIGMAS * thr;
+    m->tail =
+        sum_of(m->d_r, m->n_narrow) * exp(-0.5 * REACH_SIGMAS * REACH_SIGMAS);
+}
+
+void pz__mixture_prepare(pz__mixture *m)
+{
+    double log_norm = 0.0;
+    if (m->normalise && is_bounded(m) && !(m->log_space && m->q == 0.0)) {
+        log_norm = log_accept(m);
+    }
+    bool sorted = merge_components(m);
+    scale_coefficients(m, log_norm);
+    split_components(m, sorted);
+}
+
+/* ---------------------------------------------------------- sampling */
+
+/* A component by weight: a linear scan, fine for the few components of
+ * the good-set mixture TPE samples from. */
+static size_t pick_component(const pz__mixture *m, pz__rng *rng)
+{
+    return pz__rng_categorical(rng, m->w, m->n);
+}
+
+/* Exact draw from the truncated mixture: a component by its weight times
+ * its mass inside the bounds, then an inverse-CDF truncated normal. */
+static double sample_truncated_exact(const pz__mixture *m, pz__rng *rng)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < m->n; i++) {
+        total += m->w[i] * gauss_mass((m->low - m->mu[i]) / m->sigma[i],
+                                      (m->high - m->mu[i]) / m->sigma[i]);
+    }
+    double u = pz__rng_uniform(rng) * total, acc = 0.0;
+    size_t k = m->n - 1;
+    for (size_t i = 0; i < m->n; i++) {
+        acc += m->w[i] * gauss_mass((m->low - m->mu[i]) / m->sigma[i],
+                                    (m->high - m->mu[i]) / m->sigma[i]);
+        if (u < acc) {
+            k = i;
+            break;
+        }
+    }
+    double s = m->sigma[k];
+    double z = truncated_std_normal((m->low - m->mu[k]) / s,
+                                    (m->high - m->mu[k]) / s, rng);
+    return fmin(fmax(m->mu[k] + s * z, m->low), nextafter(m->high, m->low));
+}
+
+static double draw_in_bounds(const pz__mixture *m, pz__rng *rng)
+{
+    for (int t = 0; t < MAX_REJECTIONS; t++) {
+        size_t k = pick_component(m, rng);
+        double y = m->mu[k] + m->sigma[k] * pz__rng_normal(rng);
+        if (y >= m->low && y < m->high) {
+            return y;
+        }
+    }
+    return sample_truncated_exact(m, rng);
+}
+
+double pz__mixture_sample(const pz__mixture *m, pz__rng *rng)
+{
+    double y;
+    if (is_bounded(m)) {
+        y = draw_in_bounds(m, rng);
+    } else {
+        size_t k = pick_component(m, rng);
+        y = m->mu[k] + m->sigma[k] * pz__rng_normal(rng);
+    }
+    double x = m->log_space ? exp(y) : y;
+    return m->q > 0.0 ? pz__space_quantize(x, m->q) : x;
+}
+
+/* ----------------------------------------------------------- density */
+
+/* Index of the first of a[0..n) that is >= v. */
+static size_t lower_bound(const double *a, size_t n, double v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Index of the first of a[0..n) that is > v. */
+static size_t upper_bound(const double *a, size_t n, double v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] <= v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Sum of r * exp(-z^2 / 2) over d_*[a, b). */
+static double sum_pdf(const pz__mixture *m, double y, size_t a, size_t b)
+{
+    double s = 0.0;
+    for (size_t i = a; i < b; i++) {
+        double z = (y - m->d_mu[i]) * m->d_inv[i];
+        s += m->d_r[i] * exp(-0.5 * z * z);
+    }
+    return s;
+}
+
+/* Sum of r * (Phi(zu) - Phi(zl)) over d_*[a, b). */
+static double sum_mass(const pz__mixture *m, double yl, double yu, size_t a,
+                       size_t b)
+{
+    double s = 0.0;
+    for (size_t i = a; i < b; i++) {
+        double zl = (yl - m->d_mu[i]) * m->d_inv[i];
+        double zu = (yu - m->d_mu[i]) * m->d_inv[i];
+        s += m->d_r[i] * gauss_mass(zl, zu);
+    }
+    return s;
+}
+
+/* The windowed sum for [yl, yu] (yl == yu: a density), or -1 when the
+ * window's error bound is not small enough to trust it. */
+static double windowed_sum(const pz__mixture *m, double yl, double yu)
+{
+    bool cont = m->q == 0.0;
+    size_t a = lower_bound(m->d_mu, m->n_narrow, yl - m->reach);
+    size_t b = upper_bound(m->d_mu, m->n_narrow, yu + m->reach);
+    double s = cont ? sum_pdf(m, yl, a, b) + sum_pdf(m, yl, m->n_narrow, m->n_d)
+                    : sum_mass(m, yl, yu, a, b) +
+                          sum_mass(m, yl, yu, m->n_narrow, m->n_d);
+    bool cut = a > 0 || b < m->n_narrow;
+    return (cut && s * REL_TOL < m->tail) ? -1.0 : s;
+}
+
+/* Log-sum-exp over every component: the path that cannot underflow. */
+static double log_sum_all(const pz__mixture *m, double yl, double yu)
+{
+    double mx = -(double)INFINITY, s = 0.0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < m->n_d; i++) {
+            double t = log(m->d_r[i]);
+            if (m->q == 0.0) {
+                double z = (yl - m->d_mu[i]) * m->d_inv[i];
+                t -= 0.5 * z * z;
+            } else {
+                t += log_gauss_mass((yl - m->d_mu[i]) * m->d_inv[i],
+                                    (yu - m->d_mu[i]) * m->d_inv[i]);
+            }
+            if (pass == 0) {
+                mx = fmax(mx, t);
+            } else if (t > -(double)INFINITY) {
+                s += exp(t - mx);
+            }
+        }
+        if (isinf(mx)) {
+            return mx;
+        }
+    }
+    return mx + log(s);
+}
+
+/* log of sum_i r_i * term_i(yl, yu), by the cheapest exact path. */
+static double log_sum(const pz__mixture *m, double yl, double yu)
+{
+    double s = windowed_sum(m, yl, yu);
+    if (s < 0.0) {
+        s = m->q == 0.0 ? sum_pdf(m, yl, 0, m->n_d)
+                        : sum_mass(m, yl, yu, 0, m->n_d);
+    }
+    return s > TINY_SUM ? log(s) : log_sum_all(m, yl, yu);
+}
+
+/* The interval [*yl, *yu] (mixture space) a quantized value covers. */
+static void quantum_interval(const pz__mixture *m, double x, double *yl,
+                             double *yu)
+{
+    double lb = x - 0.5 * m->q, ub = x + 0.5 * m->q;
+    if (m->log_space) {
+        if (is_bounded(m)) {
+            lb = fmax(lb, exp(m->low));
+            ub = fmin(ub, exp(m->high));
+        }
+        *yl = log(fmax(lb, PZ__MIXTURE_EPS));
+        *yu = log(fmax(ub, PZ__MIXTURE_EPS));
+    } else {
+        *yl = fmax(lb, m->low);
+        *yu = fmin(ub, m->high);
+    }
+}
+
+static double logpdf_one(const pz__mixture *m, double x)
+{
+    if (isnan(x)) {
+        return x;
+    }
+    if (m->q > 0.0) {
+        double yl, yu;
+        quantum_interval(m, x, &yl, &yu);
+        if (!(yl < yu)) {
+            return -(double)INFINITY;
+        }
+        return m->log_scale + log_sum(m, yl, yu);
+    }
+    if (m->log_space) {
+        if (!(x > 0.0)) {
+            return -(double)INFINITY;
+        }
+        double y = log(x);
+        return m->log_scale + log_sum(m, y, y) - y;
+    }
+    if (x < m->low || x > m->high) {
+        return -(double)INFINITY;
+    }
+    return m->log_scale + log_sum(m, x, x);
+}
+
+void pz__mixture_logpdf(const pz__mixture *m, const double *x, size_t n,
+                        double *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = logpdf_one(m, x[i]);
+    }
+}
+
+/* ------------------------------------------------------- categorical */
+
+static bool category_of(const pz__categorical *c, double v, size_t *i)
+{
+    double d = v - c->offset;
+    if (!(d >= 0.0 && d < (double)c->k)) {
+        return false;
+    }
+    *i = (size_t)d;
+    return true;
+}
+
+void pz__mixture_categorical(pz__categorical *c, size_t k, double offset,
+                             const double *p0, double prior_weight,
+                             const double *obs, const double *obs_w, size_t n,
+                             double *counts)
+{
+    *c = (pz__categorical){.k = k,
+                           .offset = offset,
+                           .p0 = p0,
+                           .prior_weight = prior_weight,
+                           .obs = obs,
+                           .obs_w = obs_w,
+                           .n = n,
+                           .counts = counts};
+    if (counts != NULL) {
+        memset(counts, 0, k * sizeof *counts);
+    }
+    double total = (double)k * prior_weight;
+    for (size_t j = 0; j < n; j++) {
+        size_t i;
+        if (category_of(c, obs[j], &i)) {
+            total += obs_w[j];
+            if (counts != NULL) {
+                counts[i] += obs_w[j];
+            }
+        }
+    }
+    c->total = total;
+}
+
+double pz__mixture_categorical_logp(const pz__categorical *c, size_t i)
+{
+    double count = 0.0;
+    if (c->counts != NULL) {
+        count = c->counts[i];
+    } else {
+        for (size_t j = 0; j < c->n; j++) {
+            size_t cat;
+            if (category_of(c, c->obs[j], &cat) && cat == i) {
+                count += c->obs_w[j];
+            }
+        }
+    }
+    double pseudo = c->prior_weight * (c->p0 ? (double)c->k * c->p0[i] : 1.0);
+    return log((count + pseudo) / c->total);
+}
+
+/* The posterior is a mixture of the prior (mass k * prior_weight) and
+ * the observations (mass their weights): draw from one of the two. */
+size_t pz__mixture_categorical_sample(const pz__categorical *c, pz__rng *rng)
+{
+    double u = pz__rng_uniform(rng) * c->total;
+    double prior_mass = (double)c->k * c->prior_weight;
+    if (u >= prior_mass) {
+        double acc = prior_mass;
+        size_t last = c->k;
+        for (size_t j = 0; j < c->n; j++) {
+            size_t cat;
+            if (category_of(c, c->obs[j], &cat)) {
+                acc += c->obs_w[j];
+                last = cat;
+                if (u < acc) {
+                    return cat;
+                }
+            }
+        }
+        if (last < c->k) {
+            return last; /* rounding left u >= acc */
+        }
+    }
+    if (c->p0 != NULL) {
+        return pz__rng_categorical(rng, c->p0, c->k);
+    }
+    return (size_t)pz__rng_below(rng, c->k);
+}

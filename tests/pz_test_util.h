@@ -1,0 +1,87 @@
+/*
+ * pz_test_util.h -- small helpers shared by the C tests: spec builders
+ * and assertions on pz_error messages.
+ */
+#ifndef PZ_TEST_UTIL_H
+#define PZ_TEST_UTIL_H
+
+#include "parzen.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PZT_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PZT_LSAN 1
+#endif
+#endif
+#ifdef PZT_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* Under ASan, fail the test if any block is unreachable now. LSan's own
+ * report at exit does not fail a Criterion test (the worker has already
+ * reported), so tests that exercise failure paths call this. A no-op in
+ * plain builds. */
+static inline void pzt_assert_no_leaks(void)
+{
+#ifdef PZT_LSAN
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+                 "memory leaked: see the LeakSanitizer report above");
+#endif
+}
+
+static inline pz_param_spec pzt_range(pz_dist d, double low, double high)
+{
+    return (pz_param_spec){.dist = d, .low = low, .high = high};
+}
+
+static inline pz_param_spec pzt_qrange(pz_dist d, double low, double high,
+                                       double q)
+{
+    return (pz_param_spec){.dist = d, .low = low, .high = high, .q = q};
+}
+
+static inline pz_param_spec pzt_normal(pz_dist d, double mu, double sigma)
+{
+    return (pz_param_spec){.dist = d, .mu = mu, .sigma = sigma};
+}
+
+static inline pz_param_spec pzt_qnormal(pz_dist d, double mu, double sigma,
+                                        double q)
+{
+    return (pz_param_spec){.dist = d, .mu = mu, .sigma = sigma, .q = q};
+}
+
+static inline pz_param_spec pzt_choice(size_t n)
+{
+    return (pz_param_spec){.dist = PZ_CHOICE, .n_options = n};
+}
+
+static inline pz_param_spec pzt_pchoice(size_t n, const double *probs)
+{
+    return (pz_param_spec){.dist = PZ_PCHOICE, .n_options = n, .probs = probs};
+}
+
+/* Assert a failure with 'code' whose message contains every given
+ * fragment (NULL-terminated list). */
+#define pzt_assert_fails(rc, e, want_code, ...)                                \
+    do {                                                                       \
+        int pzt_rc_ = (rc);                                                    \
+        cr_assert_eq(pzt_rc_, (want_code), "rc = %s (%s), want %s",            \
+                     pz_status_name(pzt_rc_), (e).msg,                         \
+                     pz_status_name(want_code));                               \
+        cr_assert_eq((e).code, (want_code), "err.code = %d", (e).code);        \
+        const char *pzt_frags_[] = {__VA_ARGS__, NULL};                        \
+        for (size_t pzt_i_ = 0; pzt_frags_[pzt_i_] != NULL; pzt_i_++) {        \
+            cr_assert(strstr((e).msg, pzt_frags_[pzt_i_]) != NULL,             \
+                      "message \"%s\" lacks \"%s\"", (e).msg,                  \
+                      pzt_frags_[pzt_i_]);                                     \
+        }                                                                      \
+        cr_assert(strchr((e).msg, '\n') == NULL, "newline in message");        \
+    } while (0)
+
+#endif
