@@ -16,10 +16,11 @@
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2
-                               : (s[0] & 0xf0) == 0xe0   ? 3
-                               : (s[0] & 0xf8) == 0xf0   ? 4
-                                                         : 0;
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xe0) == 0xc0 ? 2
+                 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
     if (len == 0 || len > n || (len == 2 && s[0] < 0xc2)) {
         return 0;
     }
@@ -111,8 +112,7 @@ int pz_cli_parse_double(const char *opt, const char *text, bool positive,
     if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
         (positive && !(v > 0))) {
         return pz_cli_fail(err, PZ_EINVAL, "%s expects %s, got '%s'", opt,
-                           positive ? "a number > 0" : "a finite number",
-                           text);
+                           positive ? "a number > 0" : "a finite number", text);
     }
     *out = v;
     return PZ_OK;

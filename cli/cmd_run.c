@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #define RUN_USAGE                                                              \
-    "usage: parzen run SPACE.json --max-evals N [options] -- COMMAND "        \
+    "usage: parzen run SPACE.json --max-evals N [options] -- COMMAND "         \
     "[ARGS...]"
 
-static const char run_help[] =
-    RUN_USAGE "\n"
+static const char run_help[] = RUN_USAGE
+    "\n"
     "\n"
     "Runs COMMAND once per trial (never through a shell) until N trials\n"
     "were evaluated in the study; the same line run again resumes.\n"
@@ -103,8 +103,7 @@ static int opt_seed(run_args *a, const char *o, const char *v, pz_error *err)
     return pz_cli_parse_u64(o, v, 0, UINT64_MAX, &a->seed, err);
 }
 
-static int opt_timeout(run_args *a, const char *o, const char *v,
-                       pz_error *err)
+static int opt_timeout(run_args *a, const char *o, const char *v, pz_error *err)
 {
     return pz_cli_parse_double(o, v, true, &a->timeout_s, err);
 }
@@ -195,8 +194,7 @@ static const run_opt *find_opt(const char *name, size_t len)
 }
 
 /* One option at argv[*i] ("--opt VALUE" or "--opt=VALUE"). */
-static int parse_opt(run_args *a, int argc, char **argv, int *i,
-                     pz_error *err)
+static int parse_opt(run_args *a, int argc, char **argv, int *i, pz_error *err)
 {
     const char *arg = argv[*i];
     const char *eq = strchr(arg, '=');
@@ -205,8 +203,10 @@ static int parse_opt(run_args *a, int argc, char **argv, int *i,
     char name[64];
     snprintf(name, sizeof name, "%.*s", (int)len, arg);
     if (o == NULL) {
-        return pz_cli_fail(err, PZ_EINVAL, "run: unknown option '%s' (try "
-                           "'parzen run --help')", name);
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: unknown option '%s' (try "
+                           "'parzen run --help')",
+                           name);
     }
     if (!o->takes_value) {
         return eq ? pz_cli_fail(err, PZ_EINVAL, "%s takes no value", name)
@@ -225,11 +225,13 @@ static int check_args(const run_args *a, pz_error *err)
                            "run: missing SPACE.json (" RUN_USAGE ")");
     }
     if (a->max_evals == 0) {
-        return pz_cli_fail(err, PZ_EINVAL, "run: --max-evals N is required "
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: --max-evals N is required "
                            "(" RUN_USAGE ")");
     }
     if (a->cmd == NULL || a->cmd[0] == NULL) {
-        return pz_cli_fail(err, PZ_EINVAL, "run: missing '-- COMMAND "
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: missing '-- COMMAND "
                            "[ARGS...]' after the options");
     }
     return PZ_OK;
@@ -247,8 +249,10 @@ static int parse_run_args(int argc, char **argv, run_args *a, pz_error *err)
         if (arg[0] == '-' && arg[1] != '\0') {
             rc = parse_opt(a, argc, argv, &i, err);
         } else if (a->space_path != NULL) {
-            rc = pz_cli_fail(err, PZ_EINVAL, "run: unexpected argument '%s' "
-                             "(the command goes after '--')", arg);
+            rc = pz_cli_fail(err, PZ_EINVAL,
+                             "run: unexpected argument '%s' "
+                             "(the command goes after '--')",
+                             arg);
         } else {
             a->space_path = arg;
         }
@@ -289,8 +293,8 @@ static void progress_line(run_ctx *c, const pz_runner_event *ev)
     fprintf(stderr,
             "\r\033[K[%zu/%zu] %zu running, %zu failed, best %s | %s "
             "elapsed, ETA %s",
-            finished, ev->n_target, ev->n_running, ev->n_failed, best,
-            elapsed, eta);
+            finished, ev->n_target, ev->n_running, ev->n_failed, best, elapsed,
+            eta);
     fflush(stderr);
     c->line_shown = true;
 }
@@ -418,9 +422,10 @@ static void announce(const run_args *a, pz_store *store, size_t n_lost)
     }
     fputc('\n', stderr);
     if (n_lost > 0) {
-        fprintf(stderr, "parzen: marked %zu lost trial%s CANCEL (its runner "
-                "died); --retry-lost re-runs them\n", n_lost,
-                n_lost == 1 ? "" : "s");
+        fprintf(stderr,
+                "parzen: marked %zu lost trial%s CANCEL (its runner "
+                "died); --retry-lost re-runs them\n",
+                n_lost, n_lost == 1 ? "" : "s");
     }
 }
 
@@ -462,8 +467,8 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
         printf("{\"event\": \"end\", \"reason\": \"%s\", \"done\": %zu, "
                "\"failed\": %zu, \"canceled\": %zu, \"best_id\": ",
                reason, done, failed, canceled);
-        best.id == PZ_NO_TRIAL ? printf("null") : printf("%lld",
-                                                          (long long)best.id);
+        best.id == PZ_NO_TRIAL ? printf("null")
+                               : printf("%lld", (long long)best.id);
         printf(", \"best_loss\": ");
         pz_cli_json_number(stdout, best.loss);
         puts("}");
@@ -471,8 +476,10 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
     if (a->quiet) {
         return;
     }
-    fprintf(stderr, "parzen: stopped (%s): %zu done, %zu failed, %zu "
-            "canceled", reason_text(reason), done, failed, canceled);
+    fprintf(stderr,
+            "parzen: stopped (%s): %zu done, %zu failed, %zu "
+            "canceled",
+            reason_text(reason), done, failed, canceled);
     if (running > 0) {
         fprintf(stderr, ", %zu running elsewhere", running);
     }

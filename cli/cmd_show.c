@@ -58,21 +58,23 @@ static int parse_one(const char *cmd, unsigned allowed, int argc, char **argv,
     if ((allowed & O_TRIAL) && is_opt(arg, "--trial")) {
         int rc = value_of(cmd, argc, argv, i, &v, err);
         a->have_trial = true;
-        return rc ? rc : pz_cli_parse_u64("--trial", v, 0, INT64_MAX,
-                                          &a->trial, err);
+        return rc ? rc
+                  : pz_cli_parse_u64("--trial", v, 0, INT64_MAX, &a->trial,
+                                     err);
     }
     if ((allowed & O_FORMAT) && is_opt(arg, "--format")) {
         int rc = value_of(cmd, argc, argv, i, &a->format, err);
         if (rc == PZ_OK && strcmp(a->format, "csv") != 0 &&
             strcmp(a->format, "jsonl") != 0) {
-            rc = pz_cli_fail(err, PZ_EINVAL, "%s: --format expects csv or "
-                             "jsonl, got '%s'", cmd, a->format);
+            rc = pz_cli_fail(err, PZ_EINVAL,
+                             "%s: --format expects csv or "
+                             "jsonl, got '%s'",
+                             cmd, a->format);
         }
         return rc;
     }
     if (arg[0] == '-') {
-        return pz_cli_fail(err, PZ_EINVAL, "%s: unknown option '%s'", cmd,
-                           arg);
+        return pz_cli_fail(err, PZ_EINVAL, "%s: unknown option '%s'", cmd, arg);
     }
     return pz_cli_fail(err, PZ_EINVAL, "%s: unexpected argument '%s'", cmd,
                        arg);
@@ -88,8 +90,10 @@ static int parse_store_args(const char *cmd, unsigned allowed, int argc,
     }
     if (rc == PZ_OK && ((a->store_path[0] == '\0') ||
                         (a->study != NULL && a->study[0] == '\0'))) {
-        rc = pz_cli_fail(err, PZ_EINVAL, "%s: --store and --study expect "
-                         "a non-empty value", cmd);
+        rc = pz_cli_fail(err, PZ_EINVAL,
+                         "%s: --store and --study expect "
+                         "a non-empty value",
+                         cmd);
     }
     return rc;
 }
@@ -104,8 +108,8 @@ static int open_for(const char *cmd, unsigned allowed, int argc, char **argv,
         rc = pz_store_open(store, a->store_path, 0, err);
     }
     if (rc == PZ_OK && (allowed & O_STUDY_OPT) == 0) {
-        rc = pz_store_open_study(*store, a->study ? a->study : "default",
-                                 NULL, err);
+        rc = pz_store_open_study(*store, a->study ? a->study : "default", NULL,
+                                 err);
     }
     return rc;
 }
@@ -150,7 +154,7 @@ static void time_field(const char *name, double t)
 
 static void output_block(const char *name, const char *p, size_t n)
 {
-    if (p == NULL) {
+    if (p == NULL || n == 0) {
         return;
     }
     printf("--- %s (last %zu bytes) ---\n", name, n);
@@ -209,8 +213,7 @@ static int best_json(const pz_trial_record *r, void *ud)
     (void)ud;
     printf("{\"id\": %lld, \"loss\": ", (long long)r->id);
     pz_cli_json_number(stdout, r->loss);
-    printf(", \"point\": %s, \"params\": %s}\n", r->point_json,
-           r->params_json);
+    printf(", \"point\": %s, \"params\": %s}\n", r->point_json, r->params_json);
     return 0;
 }
 
@@ -407,14 +410,12 @@ static void study_line(pz_store *store)
     pz_store_study_info_get(store, &info, NULL);
     const pz_study *st = pz_store_study(store);
     printf("study '%s': sampler %s, seed %llu, %zu trials\n", info.name,
-           info.sampler, (unsigned long long)info.seed,
-           pz_study_n_trials(st));
-    printf("  done %zu, error %zu, cancel %zu, running %zu, queued %zu",
-           pz_study_count(st, PZ_TRIAL_DONE),
-           pz_study_count(st, PZ_TRIAL_ERROR),
-           pz_study_count(st, PZ_TRIAL_CANCEL),
-           pz_study_count(st, PZ_TRIAL_RUNNING),
-           pz_study_count(st, PZ_TRIAL_NEW));
+           info.sampler, (unsigned long long)info.seed, pz_study_n_trials(st));
+    printf(
+        "  done %zu, error %zu, cancel %zu, running %zu, queued %zu",
+        pz_study_count(st, PZ_TRIAL_DONE), pz_study_count(st, PZ_TRIAL_ERROR),
+        pz_study_count(st, PZ_TRIAL_CANCEL),
+        pz_study_count(st, PZ_TRIAL_RUNNING), pz_study_count(st, PZ_TRIAL_NEW));
 }
 
 static int best_loss_of(const pz_trial_record *r, void *ud)
@@ -444,10 +445,12 @@ static int print_status(pz_store *store, const store_args *a, pz_error *err)
     name_list l = {.only = a->study};
     int rc = pz_store_each_study(store, collect_name, &l, err);
     if (rc == PZ_OK && l.n == 0) {
-        rc = a->study ? pz_cli_fail(err, PZ_ENOTFOUND, "no study '%s' in "
-                                    "'%s'", a->study, a->store_path)
-                      : (printf("store %s: no studies\n", a->store_path),
-                         PZ_OK);
+        rc = a->study
+                 ? pz_cli_fail(err, PZ_ENOTFOUND,
+                               "no study '%s' in "
+                               "'%s'",
+                               a->study, a->store_path)
+                 : (printf("store %s: no studies\n", a->store_path), PZ_OK);
     }
     for (size_t i = 0; rc == PZ_OK && i < l.n; i++) {
         rc = print_study(store, l.names[i], err);

@@ -43,6 +43,7 @@ typedef struct command {
     int (*run)(int argc, char **argv, pz_error *err);
 } command;
 
+/* clang-format off */
 static const command commands[] = {
     {"sample", pz_cli_sample},
     {"validate", pz_cli_validate},
@@ -52,6 +53,7 @@ static const command commands[] = {
     {"export", pz_cli_export},
     {"status", pz_cli_status},
 };
+/* clang-format on */
 
 static int exit_status(int rc)
 {

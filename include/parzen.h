@@ -362,7 +362,7 @@ int pz_store_open_study(pz_store *store, const char *name,
 
 /* The current study, kept in sync by the calls below (borrowed; valid
  * until the next pz_store_open_study or pz_store_close), or NULL. Read
- * it, set sampler options on it; record trials only through the store. */
+ * it only: its trials and settings change through the store. */
 pz_study *pz_store_study(pz_store *store);
 
 /* Settings of the current study (strings borrowed from the handle). */
@@ -391,7 +391,8 @@ typedef struct pz_store_study_summary {
 } pz_store_study_summary;
 
 /* Walk callbacks: a non-zero return stops the walk, and the walking
- * function returns that value (with a generic message in 'err'). */
+ * function returns that value (with a generic message in 'err'). They
+ * run inside a read transaction and must not call the same handle. */
 typedef int (*pz_store_study_fn)(const pz_store_study_summary *s, void *ud);
 /* Every study of the file, by name. */
 int pz_store_each_study(pz_store *store, pz_store_study_fn fn, void *ud,
@@ -409,11 +410,13 @@ int pz_store_each_study(pz_store *store, pz_store_study_fn fn, void *ud,
  *     PZ_NO_TRIAL and the call returns PZ_OK;
  *   - else claim the oldest NEW trial (a queued point, pz_store_add),
  *     else with PZ_ASK_RETRY_LOST the oldest CANCEL trial (same id and
- *     point), else reserve id = 1 + the largest id of the study and ask
- *     the sampler for its point (pz_study_suggest with the study seed).
+ *     point), else reserve id = 1 + the largest id of the study (0 for
+ *     the first) and ask the sampler for its point (pz_study_suggest
+ *     with the study seed).
  * The trial is stored RUNNING, owned by this handle (host, pid, lease).
  * 'values' receives pz_space_size() values as pz_study_ask gives them.
- * On failure nothing is stored and no trial starts. */
+ * On failure no trial starts (after an out-of-memory past the commit the
+ * stored trial is marked CANCEL when the handle closes). */
 int pz_store_ask(pz_store *store, size_t max_trials, unsigned flags,
                  int64_t *trial_id, double *values, pz_error *err);
 
@@ -442,8 +445,8 @@ typedef struct pz_trial_result {
  * lost trial) keeps its result and the call still returns PZ_OK. A
  * result for a trial marked lost is recorded. PZ_ENOTFOUND for an id the
  * study does not have; PZ_EINVAL for a state that is not an outcome. */
-int pz_store_tell(pz_store *store, int64_t trial_id,
-                  const pz_trial_result *res, pz_error *err);
+int pz_store_tell(pz_store *store, int64_t trial_id, const pz_trial_result *res,
+                  pz_error *err);
 
 /* Load the changes other handles made since the last call into the
  * study (Trials.refresh). */
@@ -479,9 +482,9 @@ typedef struct pz_trial_record {
     const char *owner_host; /* who ran it last, or NULL */
     int64_t owner_pid;
     double lease_until;
-    int owner_gone; /* RUNNING trials: 1 when pz_store_mark_lost would
-                       mark it lost now */
-    int attempts;   /* times it was started (> 1 after retries) */
+    int owner_gone;          /* RUNNING trials: 1 when pz_store_mark_lost would
+                                mark it lost now */
+    int attempts;            /* times it was started (> 1 after retries) */
     const char *stdout_tail; /* captured output tails, or NULL */
     size_t stdout_len;
     const char *stderr_tail;
@@ -491,12 +494,14 @@ typedef struct pz_trial_record {
 typedef int (*pz_trial_record_fn)(const pz_trial_record *rec, void *ud);
 
 /* Every trial of the current study, in id order, read from the file (a
- * consistent snapshot; the study is not changed). */
+ * consistent snapshot; the study is not changed). Output tails are NULL
+ * here: pz_store_get_trial has them. A callback must not call functions
+ * of the same store handle. */
 int pz_store_each_trial(pz_store *store, pz_trial_record_fn fn, void *ud,
                         pz_error *err);
 /* Trial 'trial_id'; PZ_ENOTFOUND if the study has none. */
-int pz_store_get_trial(pz_store *store, int64_t trial_id,
-                       pz_trial_record_fn fn, void *ud, pz_error *err);
+int pz_store_get_trial(pz_store *store, int64_t trial_id, pz_trial_record_fn fn,
+                       void *ud, pz_error *err);
 /* The DONE trial with status "ok" and the smallest loss (lowest id on
  * ties); PZ_ENOTFOUND when there is none. */
 int pz_store_best(pz_store *store, pz_trial_record_fn fn, void *ud,
@@ -544,11 +549,9 @@ int pz_runner_set_parallelism(pz_runner *runner, size_t n, pz_error *err);
  * SIGTERM and SIGKILL. PZ_EINVAL for negative or non-finite values. */
 int pz_runner_set_trial_timeout(pz_runner *runner, double seconds,
                                 pz_error *err);
-int pz_runner_set_kill_grace(pz_runner *runner, double seconds,
-                             pz_error *err);
+int pz_runner_set_kill_grace(pz_runner *runner, double seconds, pz_error *err);
 /* Bytes of stdout and of stderr kept per trial (the tail), >= 1. */
-int pz_runner_set_output_limit(pz_runner *runner, size_t bytes,
-                               pz_error *err);
+int pz_runner_set_output_limit(pz_runner *runner, size_t bytes, pz_error *err);
 /* When to stop (copied). 'max_trials' is the study's total target of
  * evaluated (DONE or ERROR) trials, counting those of earlier runs and
  * other processes, so rerunning resumes; CANCEL trials do not count.
@@ -579,13 +582,13 @@ typedef struct pz_runner_event {
     const char *error;      /* FINISH: the reason, or NULL */
     double duration_s;      /* FINISH */
     /* Progress of the study, every kind. */
-    size_t n_done;      /* DONE trials */
-    size_t n_failed;    /* ERROR trials */
-    size_t n_running;   /* trials this run has running */
-    size_t n_target;    /* the max_trials rule, 0: none */
-    size_t n_run;       /* trials this run finished */
-    double best_loss;   /* best DONE loss (pz_study_best), NaN: none */
-    double elapsed_s;   /* since the run started */
+    size_t n_done;    /* DONE trials */
+    size_t n_failed;  /* ERROR trials */
+    size_t n_running; /* trials this run has running */
+    size_t n_target;  /* the max_trials rule, 0: none */
+    size_t n_run;     /* trials this run finished */
+    double best_loss; /* best DONE loss (pz_study_best), NaN: none */
+    double elapsed_s; /* since the run started */
 } pz_runner_event;
 
 typedef void (*pz_runner_event_fn)(const pz_runner_event *ev, void *ud);

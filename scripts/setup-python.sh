@@ -8,6 +8,10 @@ if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# scikit-build-core uses the system cmake (>= 3.16) when there is one.
+if ! command -v cmake >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q cmake
+fi
 .venv/bin/python -m pip install -q "scikit-build-core>=0.10" numpy tqdm \
     cloudpickle pytest scikit-learn matplotlib
 # An editable install rebuilds nothing by itself: re-running this script

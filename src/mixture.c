@@ -38,6 +38,7 @@
 #include <string.h>
 
 #define REACH_SIGMAS 8.5 /* narrow window half-width, in sigmas */
+#define CORE_SIGMAS 3.0  /* window of the cheap lower bound, in sigmas */
 #define REL_TOL 1e-9     /* accepted relative error of a windowed sum */
 #define TINY_SUM 1e-280  /* a linear sum this small may have underflowed */
 #define MAX_REJECTIONS 1000
@@ -45,6 +46,7 @@
 
 static const double LOG_SQRT_2PI = 0.91893853320467274178;
 static const double SQRT1_2 = 0.70710678118654752440;
+static const double SQRT2 = 1.41421356237309504880;
 
 /* ------------------------------------------------------------ arrays */
 
@@ -93,6 +95,23 @@ static double dmax(double a, double b)
 static double dmin(double a, double b)
 {
     return a < b ? a : b;
+}
+
+/* Index of the first of a[0..n) that is >= v ('upper': > v). Written
+ * without a data-dependent branch, which mispredicts half the time. */
+static size_t bound(const double *a, size_t n, double v, bool upper)
+{
+    if (n == 0) {
+        return 0;
+    }
+    const double *base = a;
+    while (n > 1) {
+        size_t half = n / 2;
+        double x = base[half - 1];
+        base = (upper ? x <= v : x < v) ? base + half : base;
+        n -= half;
+    }
+    return (size_t)(base - a) + (upper ? *base <= v : *base < v);
 }
 
 /* ----------------------------------------------------------- weights */
@@ -236,7 +255,7 @@ static void sort_obs(pz__mixture *m, const double *obs, size_t n)
         insertion_sort(m->items, n, SIZE_MAX);
         return;
     }
-    unsigned bits = n < 2048 ? 8 : 11;
+    unsigned bits = n < 512 ? 8 : 11;
     radix_sort(m, n, bits, bits == 8 ? 32 : 31);
     if (!insertion_sort(m->items, n, 4 * n)) {
         load_items(m, obs, n);
@@ -569,7 +588,7 @@ static void partition(pz__mixture *m, double thr, double *tmp)
 static void split_components(pz__mixture *m, bool sorted)
 {
     m->n_narrow = 0;
-    m->reach = 0.0;
+    m->reach = m->core = 0.0;
     m->tail = 0.0;
     if (!sorted || m->n_d < 8) {
         return; /* all wide: small or unsorted */
@@ -585,8 +604,188 @@ static void split_components(pz__mixture *m, bool sorted)
         partition(m, thr, (double *)(void *)m->items);
     }
     m->reach = REACH_SIGMAS * thr;
+    m->core = CORE_SIGMAS * thr;
     m->tail =
         sum_of(m->d_r, m->n_narrow) * exp(-0.5 * REACH_SIGMAS * REACH_SIGMAS);
+}
+
+/* Group the narrow components into bins no wider than half their
+ * smallest sigma: [bin_lo, bin_hi] spans their means, bin_r sums their
+ * coefficients, bin_s is their smallest sigma. A bin at distance <= d
+ * from a point contributes at least bin_r * exp(-(d / bin_s)^2 / 2) to
+ * the density there, which bounds a density from below in a few dozen
+ * terms. The sort items (no longer needed) hold the bins. */
+static void build_bins(pz__mixture *m)
+{
+    size_t nb = 0;
+    m->bin_lo = (double *)(void *)m->items;
+    m->bin_hi = m->bin_lo + m->cap;
+    m->bin_r = m->bin_hi + m->cap;
+    m->bin_s = m->bin_r + m->cap;
+    for (size_t i = 0; i < m->n_narrow; i++) {
+        double s = m->d_sig[i];
+        if (nb == 0 ||
+            m->d_mu[i] > m->bin_lo[nb - 1] + 0.5 * dmin(s, m->bin_s[nb - 1])) {
+            m->bin_lo[nb] = m->d_mu[i];
+            m->bin_r[nb] = 0.0;
+            m->bin_s[nb++] = s;
+        }
+        m->bin_hi[nb - 1] = m->d_mu[i];
+        m->bin_r[nb - 1] += m->d_r[i];
+        m->bin_s[nb - 1] = dmin(m->bin_s[nb - 1], s);
+    }
+    m->n_bins = nb;
+}
+
+/* ------------------------------------------------ fast Gauss transform */
+
+/*
+ * Greengard & Strain, "The fast Gauss transform", SIAM J. Sci. Stat.
+ * Comput. 12 (1991), with the truncation bound of Baxter & Roussos, "A
+ * new error estimate of the fast Gauss transform", SIAM J. Sci. Comput.
+ * 24 (2002). In a history TPE itself produced, most observations crowd
+ * around the optimum: their bandwidths are all clipped to the smallest
+ * sigma and one window holds most of them, so summing them one exp each
+ * costs O(candidates x N). Components sharing the smallest sigma are
+ * then grouped into boxes FGT_RHO * delta wide on each side (delta =
+ * sqrt(2) sigma); a box is summed from FGT_TERMS moments and Hermite
+ * functions: one exp and a short recurrence per box within reach. The
+ * truncation error is bounded per point (|h_n(t)| <= K 2^(n/2) sqrt(n!)
+ * exp(-t^2/2), Cramer's inequality, K < 1.09) and checked with the
+ * window's tail, so the result keeps its 1e-9 relative accuracy.
+ */
+#define FGT_TERMS 16
+#define FGT_RHO 0.25 /* box half-width, in units of delta */
+#define FGT_ERR                                                                \
+    3e-14             /* K (sqrt2 rho)^16 / sqrt(16!) / (1 - sqrt2 rho),       \
+                         plus rounding */
+#define FGT_MIN 256   /* fewer equal-sigma components: not worth it */
+#define FGT_SHARE 0.3 /* worth it when a window holds this share */
+
+static bool fgt_member(const pz__mixture *m, size_t i)
+{
+    return m->d_sig[i] == m->d_smin;
+}
+
+/* Is the FGT worth its set-up (FGT_TERMS operations per component)?
+ * Yes when there are enough equal-sigma components, windows hold on
+ * average FGT_SHARE of the narrow ones (estimated from 64 evenly spaced
+ * components), and the boxes fit the scratch. Counts the boxes. */
+static bool fgt_pays_off(pz__mixture *m)
+{
+    size_t n = m->n_narrow, n_eq = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_eq += fgt_member(m, i);
+    }
+    double in_reach = 0.0;
+    for (size_t k = 0; k < 64; k++) {
+        double y = m->d_mu[k * (n - 1) / 63];
+        in_reach += (double)(bound(m->d_mu, n, y + m->reach, true) -
+                             bound(m->d_mu, n, y - m->reach, false));
+    }
+    if (n_eq < FGT_MIN || in_reach < 64 * FGT_SHARE * (double)n) {
+        return false;
+    }
+    double width = 2 * FGT_RHO * SQRT2 * m->d_smin;
+    double box_lo = -(double)INFINITY;
+    size_t n_boxes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fgt_member(m, i) && m->d_mu[i] > box_lo + width) {
+            box_lo = m->d_mu[i];
+            n_boxes++;
+        }
+    }
+    m->n_boxes = n_boxes;
+    return n_boxes * (FGT_TERMS + 2) <= 4 * m->cap;
+}
+
+/* Equal-sigma components first, then the other narrow ones, both in
+ * ascending order of mean; 'tmp' holds 4 doubles per component. */
+static void fgt_partition(pz__mixture *m, double *tmp)
+{
+    size_t ne = 0, no = 0;
+    for (size_t i = 0; i < m->n_narrow; i++) {
+        double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
+        if (fgt_member(m, i)) {
+            move_component(m, ne++, c);
+        } else {
+            memcpy(tmp + 4 * no++, c, sizeof c);
+        }
+    }
+    for (size_t i = 0; i < no; i++) {
+        move_component(m, ne + i, tmp + 4 * i);
+    }
+    m->n_eq = ne;
+}
+
+/* 1 / (n + 1), n < FGT_TERMS: turns s^n / n! into s^(n+1) / (n+1)!. */
+static const double fgt_inv[FGT_TERMS] = {
+    1.0,      1.0 / 2,  1.0 / 3,  1.0 / 4,  1.0 / 5,  1.0 / 6,
+    1.0 / 7,  1.0 / 8,  1.0 / 9,  1.0 / 10, 1.0 / 11, 1.0 / 12,
+    1.0 / 13, 1.0 / 14, 1.0 / 15, 1.0 / 16};
+
+/* Moments of box [i, j): A_n = sum r s^n / n!, s = (mu - c) / delta.
+ * Four components at a time, so four chains of products overlap. */
+static void fgt_moments(const pz__mixture *m, size_t i, size_t j, double c,
+                        double *a)
+{
+    const double *mu = m->d_mu, *r = m->d_r, id = m->inv_delta;
+    for (size_t n = 0; n < FGT_TERMS; n++) {
+        a[n] = 0.0;
+    }
+    size_t k = i;
+    for (; k + 4 <= j; k += 4) {
+        double s0 = (mu[k] - c) * id, s1 = (mu[k + 1] - c) * id;
+        double s2 = (mu[k + 2] - c) * id, s3 = (mu[k + 3] - c) * id;
+        double p0 = r[k], p1 = r[k + 1], p2 = r[k + 2], p3 = r[k + 3];
+        for (size_t n = 0; n < FGT_TERMS; n++) {
+            a[n] += (p0 + p1) + (p2 + p3);
+            p0 *= s0 * fgt_inv[n];
+            p1 *= s1 * fgt_inv[n];
+            p2 *= s2 * fgt_inv[n];
+            p3 *= s3 * fgt_inv[n];
+        }
+    }
+    for (; k < j; k++) {
+        double sk = (mu[k] - c) * id, p = r[k];
+        for (size_t n = 0; n < FGT_TERMS; n++) {
+            a[n] += p;
+            p *= sk * fgt_inv[n];
+        }
+    }
+}
+
+/* Boxes over the equal-sigma components; the sort items hold them. */
+static void fgt_build(pz__mixture *m)
+{
+    double delta = SQRT2 * m->d_smin, width = 2 * FGT_RHO * delta;
+    m->inv_delta = 1.0 / delta;
+    m->box_c = (double *)(void *)m->items;
+    m->box_r = m->box_c + m->n_boxes;
+    m->box_a = m->box_r + m->n_boxes;
+    size_t nb = 0;
+    for (size_t i = 0, j; i < m->n_eq; i = j) {
+        for (j = i; j < m->n_eq && m->d_mu[j] <= m->d_mu[i] + width; j++) {
+        }
+        double c = 0.5 * (m->d_mu[i] + m->d_mu[j - 1]);
+        m->box_c[nb] = c;
+        fgt_moments(m, i, j, c, m->box_a + FGT_TERMS * nb);
+        m->box_r[nb] = m->box_a[FGT_TERMS * nb]; /* A_0 = sum of r */
+        nb++;
+    }
+    pz_assert(nb == m->n_boxes);
+}
+
+/* Choose and build the FGT for a continuous mixture, or leave it off. */
+static void setup_fgt(pz__mixture *m)
+{
+    m->n_eq = m->n_boxes = 0;
+    if (m->q != 0.0 || m->n_narrow < FGT_MIN || !fgt_pays_off(m)) {
+        m->n_boxes = 0;
+        return;
+    }
+    fgt_partition(m, (double *)(void *)m->items);
+    fgt_build(m);
 }
 
 void pz__mixture_prepare(pz__mixture *m)
@@ -598,6 +797,11 @@ void pz__mixture_prepare(pz__mixture *m)
     bool sorted = merge_components(m);
     scale_coefficients(m, log_norm);
     split_components(m, sorted);
+    setup_fgt(m);
+    m->n_bins = 0;
+    if (m->q == 0.0 && m->n_narrow > 0 && m->n_boxes == 0) {
+        build_bins(m);
+    }
 }
 
 /* ---------------------------------------------------------- sampling */
@@ -661,45 +865,85 @@ double pz__mixture_sample(const pz__mixture *m, pz__rng *rng)
 
 /* ----------------------------------------------------------- density */
 
-/* Index of the first of a[0..n) that is >= v. */
-static size_t lower_bound(const double *a, size_t n, double v)
+/* 2^(j/64), j = 0..63, correctly rounded. */
+static const double two_j64[64] = {
+        0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0,
+        0x1.0874518759bc8p+0, 0x1.0b5586cf9890fp+0, 0x1.0e3ec32d3d1a2p+0,
+        0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0, 0x1.172b83c7d517bp+0,
+        0x1.1a35beb6fcb75p+0, 0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0,
+        0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0,
+        0x1.2d285a6e4030bp+0, 0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0,
+        0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0, 0x1.3dea64c123422p+0,
+        0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0,
+        0x1.4bfdad5362a27p+0, 0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0,
+        0x1.56f4736b527dap+0, 0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0,
+        0x1.6247eb03a5585p+0, 0x1.6623882552225p+0, 0x1.6a09e667f3bcdp+0,
+        0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, 0x1.75feb564267c9p+0,
+        0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0,
+        0x1.868d99b4492edp+0, 0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0,
+        0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0, 0x1.9c49182a3f090p+0,
+        0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0,
+        0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, 0x1.b7f76f2fb5e47p+0,
+        0x1.bcc1e904bc1d2p+0, 0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0,
+        0x1.cb720dcef9069p+0, 0x1.d072d4a07897cp+0, 0x1.d5818dcfba487p+0,
+        0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0,
+        0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0,
+        0x1.fa7c1819e90d8p+0};
+
+/* exp(x) for x <= 0, inlined for the density sums (a libm call costs
+ * twice as much there, errno handling included): 2^(k/64) from a table
+ * times a degree-5 polynomial on |r| <= ln 2 / 128, within 2 ulp. x is
+ * clamped at -708: smaller results (< 3.3e-308) only matter when every
+ * term is that small, and log_sum then redoes the sum in log space. */
+static inline double exp_core(double x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
+    const double shift = 0x1.8p52, inv_ln2_64 = 0x1.71547652b82fep+6;
+    const double ln2_64_hi = 0x1.62e42fee00000p-7;
+    const double ln2_64_lo = 0x1.a39ef35793c76p-39;
+    double kd = x * inv_ln2_64 + shift; /* round(x * 64 / ln 2) + shift */
+    uint64_t ki;
+    memcpy(&ki, &kd, sizeof ki);
+    kd -= shift;
+    double r = (x - kd * ln2_64_hi) - kd * ln2_64_lo;
+    double p = 1.0 + r +
+               r * r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120))));
+    int64_t k = (int64_t)(ki - UINT64_C(0x4338000000000000));
+    int64_t j = (int64_t)(ki & 63), e = (k - j) / 64; /* exact division */
+    uint64_t sb;
+    memcpy(&sb, &two_j64[j], sizeof sb);
+    sb += (uint64_t)e << 52;
+    double scale;
+    memcpy(&scale, &sb, sizeof scale);
+    return scale * p;
 }
 
-/* Index of the first of a[0..n) that is > v. */
-static size_t upper_bound(const double *a, size_t n, double v)
+static inline double exp_nonpos(double x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] <= v) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
+    return exp_core(x < -708.0 ? -708.0 : x);
 }
 
-/* Sum of r * exp(-z^2 / 2) over d_*[a, b). */
+static inline double pdf_term(const pz__mixture *m, double y, size_t i)
+{
+    double z = (y - m->d_mu[i]) * m->d_inv[i];
+    return m->d_r[i] * exp_nonpos(-0.5 * z * z);
+}
+
+/* Sum of r * exp(-z^2 / 2) over d_*[a, b), four sums at a time so the
+ * additions do not wait on each other. */
 static double sum_pdf(const pz__mixture *m, double y, size_t a, size_t b)
 {
-    double s = 0.0;
-    for (size_t i = a; i < b; i++) {
-        double z = (y - m->d_mu[i]) * m->d_inv[i];
-        s += m->d_r[i] * exp(-0.5 * z * z);
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = a;
+    for (; i + 4 <= b; i += 4) {
+        s[0] += pdf_term(m, y, i);
+        s[1] += pdf_term(m, y, i + 1);
+        s[2] += pdf_term(m, y, i + 2);
+        s[3] += pdf_term(m, y, i + 3);
     }
-    return s;
+    for (; i < b; i++) {
+        s[0] += pdf_term(m, y, i);
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 /* Sum of r * (Phi(zu) - Phi(zl)) over d_*[a, b). */
@@ -717,11 +961,48 @@ static double sum_mass(const pz__mixture *m, double yl, double yu, size_t a,
 
 /* The windowed sum for [yl, yu] (yl == yu: a density), or -1 when the
  * window's error bound is not small enough to trust it. */
+/* Sum over the FGT boxes within reach of y; *err bounds its error. */
+static double fgt_sum(const pz__mixture *m, double y, double *err)
+{
+    double hw = FGT_RHO * SQRT2 * m->d_smin, s = 0.0, e = 0.0;
+    size_t b = bound(m->box_c, m->n_boxes, y - m->reach - hw, false);
+    for (; b < m->n_boxes && m->box_c[b] <= y + m->reach + hw; b++) {
+        double t = (y - m->box_c[b]) * m->inv_delta, g = exp_nonpos(-t * t);
+        const double *a = m->box_a + FGT_TERMS * b;
+        double h0 = g, h1 = 2 * t * g, v = a[0] * h0 + a[1] * h1;
+        for (size_t n = 2; n < FGT_TERMS; n++) {
+            double h2 = 2 * t * h1 - 2 * (double)(n - 1) * h0;
+            v += a[n] * h2;
+            h0 = h1;
+            h1 = h2;
+        }
+        s += v;
+        e += m->box_r[b] * sqrt(g);
+    }
+    *err = FGT_ERR * e;
+    return s;
+}
+
+/* The windowed density sum at y when the FGT is on, or -1. */
+static double windowed_fgt(const pz__mixture *m, double y)
+{
+    double err, s = fgt_sum(m, y, &err);
+    size_t n_other = m->n_narrow - m->n_eq;
+    const double *mu = m->d_mu + m->n_eq;
+    size_t a = m->n_eq + bound(mu, n_other, y - m->reach, false);
+    size_t b = m->n_eq + bound(mu, n_other, y + m->reach, true);
+    s += sum_pdf(m, y, a, b) + sum_pdf(m, y, m->n_narrow, m->n_d);
+    return s * REL_TOL < m->tail + err ? -1.0 : s;
+}
+
 static double windowed_sum(const pz__mixture *m, double yl, double yu)
 {
     bool cont = m->q == 0.0;
-    size_t a = lower_bound(m->d_mu, m->n_narrow, yl - m->reach);
-    size_t b = upper_bound(m->d_mu, m->n_narrow, yu + m->reach);
+    if (m->n_boxes > 0) {
+        return windowed_fgt(m, yl);
+    }
+    size_t a = bound(m->d_mu, m->n_narrow, yl - m->reach, false);
+    size_t b = bound(m->d_mu, m->n_narrow, yu + m->reach, true);
     double s = cont ? sum_pdf(m, yl, a, b) + sum_pdf(m, yl, m->n_narrow, m->n_d)
                     : sum_mass(m, yl, yu, a, b) +
                           sum_mass(m, yl, yu, m->n_narrow, m->n_d);
@@ -785,38 +1066,135 @@ static void quantum_interval(const pz__mixture *m, double x, double *yl,
     }
 }
 
-static double logpdf_one(const pz__mixture *m, double x)
+/* Where x falls in mixture space: [*yl, *yu] (a point unless quantized)
+ * and the log-Jacobian *jac an LGMM density subtracts. False when x is
+ * outside the support; *out then holds its log-density. */
+static bool locate(const pz__mixture *m, double x, double *yl, double *yu,
+                   double *jac, double *out)
 {
+    *jac = 0.0;
+    *out = -(double)INFINITY;
     if (isnan(x)) {
-        return x;
+        *out = x;
+        return false;
     }
     if (m->q > 0.0) {
-        double yl, yu;
-        quantum_interval(m, x, &yl, &yu);
-        if (!(yl < yu)) {
-            return -(double)INFINITY;
-        }
-        return m->log_scale + log_sum(m, yl, yu);
+        quantum_interval(m, x, yl, yu);
+        return *yl < *yu;
     }
     if (m->log_space) {
-        if (!(x > 0.0)) {
-            return -(double)INFINITY;
-        }
-        double y = log(x);
-        return m->log_scale + log_sum(m, y, y) - y;
+        *yl = *yu = *jac = log(x); /* NaN or -inf for x <= 0 */
+        return x > 0.0;
     }
-    if (x < m->low || x > m->high) {
-        return -(double)INFINITY;
+    *yl = *yu = x;
+    return x >= m->low && x <= m->high;
+}
+
+static double logpdf_one(const pz__mixture *m, double x)
+{
+    double yl, yu, jac, out;
+    if (!locate(m, x, &yl, &yu, &jac, &out)) {
+        return out;
     }
-    return m->log_scale + log_sum(m, x, x);
+    return m->log_scale + log_sum(m, yl, yu) - jac;
+}
+
+/* Lower bound of the narrow terms at y from the bins within reach. */
+static double sum_bins(const pz__mixture *m, double y)
+{
+    size_t a = bound(m->bin_hi, m->n_bins, y - m->reach, false);
+    double s = 0.0;
+    for (size_t i = a; i < m->n_bins && m->bin_lo[i] <= y + m->reach; i++) {
+        double d =
+            dmax(fabs(y - m->bin_lo[i]), fabs(y - m->bin_hi[i])) / m->bin_s[i];
+        s += m->bin_r[i] * exp_nonpos(-0.5 * d * d);
+    }
+    return s;
+}
+
+/* A lower bound of the log-density at x, exact outside the support: the
+ * wide components plus, for the narrow ones, the bins (continuous) or
+ * the components within 'core' (quantized). -inf when the partial sum
+ * may have underflowed. */
+static double logpdf_lower_bound(const pz__mixture *m, double x)
+{
+    double yl, yu, jac, out;
+    if (!locate(m, x, &yl, &yu, &jac, &out)) {
+        return out;
+    }
+    double s;
+    if (m->n_boxes > 0) {
+        return -(double)INFINITY; /* exact sums are cheap: no bound */
+    }
+    if (m->q == 0.0) {
+        s = sum_bins(m, yl) + sum_pdf(m, yl, m->n_narrow, m->n_d);
+    } else {
+        size_t a = bound(m->d_mu, m->n_narrow, yl - m->core, false);
+        size_t b = bound(m->d_mu, m->n_narrow, yu + m->core, true);
+        s = sum_mass(m, yl, yu, a, b) +
+            sum_mass(m, yl, yu, m->n_narrow, m->n_d);
+    }
+    return s > TINY_SUM ? m->log_scale + log(s) - jac : -(double)INFINITY;
 }
 
 void pz__mixture_logpdf(const pz__mixture *m, const double *x, size_t n,
                         double *out)
 {
     for (size_t i = 0; i < n; i++) {
-        out[i] = logpdf_one(m, x[i]);
+        size_t j = 0; /* quantized candidates repeat: reuse their result */
+        while (j < i && !(x[j] == x[i])) {
+            j++;
+        }
+        out[i] = j < i ? out[j] : logpdf_one(m, x[i]);
     }
+}
+
+/* Does score s of candidate i beat 'best' held by candidate 'bi'? NaN
+ * and -inf never win; among equal scores the first candidate does. */
+static bool beats(double s, size_t i, double best, size_t bi)
+{
+    return s > best || (s == best && s > -(double)INFINITY && i < bi);
+}
+
+/* Has x[i] appeared before in x? Its first occurrence decides. */
+static bool repeated(const double *x, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (x[j] == x[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t pz__mixture_argmax_ratio(const pz__mixture *l, const pz__mixture *g,
+                                const double *x, size_t n, double *ll,
+                                double *ub)
+{
+    pz__mixture_logpdf(l, x, n, ll);
+    size_t first = 0; /* candidate with the largest upper bound */
+    for (size_t i = 0; i < n; i++) {
+        ub[i] =
+            repeated(x, i) ? (double)NAN : ll[i] - logpdf_lower_bound(g, x[i]);
+        if (beats(ub[i], i, ub[first], first) || isnan(ub[first])) {
+            first = i;
+        }
+    }
+    double best = ll[first] - logpdf_one(g, x[first]);
+    size_t bi = isnan(best) ? n : first;
+    best = isnan(best) ? -(double)INFINITY : best;
+    for (size_t i = 0; i < n; i++) {
+        double margin = 1e-9 * (1.0 + fabs(best)); /* rounding of bounds */
+        if (i == first || isnan(ub[i]) || ub[i] < best - margin) {
+            continue; /* repeated, done, or cannot win */
+        }
+        double sc = ll[i] - logpdf_one(g, x[i]);
+        if (beats(sc, i, best, bi)) {
+            best = sc;
+            bi = i;
+        }
+    }
+    return bi < n ? bi : 0;
 }
 
 /* ------------------------------------------------------- categorical */

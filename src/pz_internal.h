@@ -4,13 +4,17 @@
  * Layering: calls only go downward.
  *
  *   cli/, python/_core/     ->  parzen.h only (never this file)
+ *   runner.c                ->  runner_io.c, store_sqlite.c, study.c
+ *   store_sqlite.c          ->  study.c, space_json.c (via parzen.h)
  *   study.c, stop.c         ->  sampler.c, history.c, space*.c
  *   sampler_*.c, mixture.c  ->  space.c, rng.c, arena.c, history.c (read)
  *   space_json.c            ->  space.c
  *   everything              ->  status.c, alloc.c
  *
  * Samplers never include sqlite3.h, never take locks and never allocate
- * per call outside the arena they are handed.
+ * per call outside the arena they are handed. store_sqlite.c is the only
+ * file that includes sqlite3.h; runner.c the only one that creates
+ * processes or installs signal handlers.
  *
  * Internal names are pz__<file>_<verb>.
  */
@@ -206,6 +210,16 @@ typedef struct pz__mixture {
     size_t n_d, n_narrow;     /* merged count; narrow ones come first */
     double d_smin;            /* smallest merged sigma */
     double reach;             /* narrow components further away vanish */
+    double core;              /* window of the cheap lower bound */
+    double *bin_lo, *bin_hi;  /* continuous: narrow means, binned */
+    double *bin_r, *bin_s;    /* per bin: summed coefficients, min sigma */
+    size_t n_bins;
+    size_t n_eq;              /* fast Gauss transform: narrow components of
+                                 the smallest sigma, first; 0 when off */
+    size_t n_boxes;           /* their boxes, ascending centres */
+    double *box_c, *box_r;    /* box centre, summed coefficients */
+    double *box_a;            /* moments, FGT_TERMS per box */
+    double inv_delta;         /* 1 / (sqrt(2) smallest sigma) */
     double log_scale;         /* log of what d_r is relative to */
     double tail;              /* bound on the terms a window leaves out */
     struct pz__mixture_item *items, *items2; /* sort scratch, cap each */
@@ -237,6 +251,15 @@ double pz__mixture_sample(const pz__mixture *m, pz__rng *rng);
  * values 'x' into 'out'. -inf outside the support. */
 void pz__mixture_logpdf(const pz__mixture *m, const double *x, size_t n,
                         double *out);
+/* TPE's choice: the index of the first of the n candidates 'x' that
+ * maximises log l(x) - log g(x) (NaN scores never win; 0 when none is a
+ * number). The same index as comparing pz__mixture_logpdf under both,
+ * but g is only evaluated in full where a cheap lower bound of it (its
+ * nearest components) cannot rule the candidate out. 'll' and 'ub' are
+ * n doubles of scratch ('ll' ends up holding log l). */
+size_t pz__mixture_argmax_ratio(const pz__mixture *l, const pz__mixture *g,
+                                const double *x, size_t n, double *ll,
+                                double *ub);
 
 /* A categorical posterior: weighted counts of observed categories plus
  * prior pseudo-counts, prior_weight each (choice, randint) or

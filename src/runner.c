@@ -46,7 +46,7 @@
 #define READ_CHUNK 65536
 
 struct pz_runner {
-    char **argv;    /* owned, NULL-terminated */
+    char **argv; /* owned, NULL-terminated */
     size_t argc;
     size_t parallelism;
     double trial_timeout_s; /* 0: none */
@@ -108,8 +108,7 @@ int pz_runner_new(pz_runner **out, const char *const *argv, pz_error *err)
     }
     if (!executable(argv[0])) {
         return pz__fail(err, PZ_EINVAL,
-                        "command not found or not executable: '%s'",
-                        argv[0]);
+                        "command not found or not executable: '%s'", argv[0]);
     }
     pz_runner *r = pz__calloc(1, sizeof *r);
     if (r == NULL) {
@@ -154,8 +153,10 @@ int pz_runner_set_parallelism(pz_runner *r, size_t n, pz_error *err)
 static int check_seconds(const char *what, double s, pz_error *err)
 {
     if (!(s >= 0) || !isfinite(s)) {
-        return pz__fail(err, PZ_EINVAL, "%s must be a finite number of "
-                        "seconds >= 0, got %g", what, s);
+        return pz__fail(err, PZ_EINVAL,
+                        "%s must be a finite number of "
+                        "seconds >= 0, got %g",
+                        what, s);
     }
     return PZ_OK;
 }
@@ -181,8 +182,10 @@ int pz_runner_set_kill_grace(pz_runner *r, double s, pz_error *err)
 int pz_runner_set_output_limit(pz_runner *r, size_t bytes, pz_error *err)
 {
     if (bytes < 1 || bytes > ((size_t)1 << 30)) {
-        return pz__fail(err, PZ_EINVAL, "output limit must be from 1 byte "
-                        "to 1 GiB, got %zu", bytes);
+        return pz__fail(err, PZ_EINVAL,
+                        "output limit must be from 1 byte "
+                        "to 1 GiB, got %zu",
+                        bytes);
     }
     r->output_limit = bytes;
     return PZ_OK;
@@ -252,7 +255,8 @@ static void signals_restore(size_t n_installed)
 static int signals_install(pz_error *err)
 {
     if (active) {
-        return pz__fail(err, PZ_EBUSY, "another run is active in this "
+        return pz__fail(err, PZ_EBUSY,
+                        "another run is active in this "
                         "process");
     }
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -276,15 +280,15 @@ static int signals_install(pz_error *err)
 /* ----------------------------------------------------------------- loop */
 
 typedef struct slot {
-    pid_t pid;           /* 0: free */
-    int64_t id;          /* trial */
-    int fd_out, fd_err;  /* read ends, -1 once closed */
-    pz__tail out, err;   /* kept output */
-    char *point_json;    /* owned (pz_free) */
-    double t_start;      /* monotonic seconds */
-    double deadline;     /* trial timeout, INFINITY: none */
-    double kill_at;      /* SIGKILL after SIGTERM, INFINITY: not yet */
-    int kills;           /* 0, 1 (SIGTERM sent), 2 (SIGKILL sent) */
+    pid_t pid;                 /* 0: free */
+    int64_t id;                /* trial */
+    int fd_out, fd_err;        /* read ends, -1 once closed */
+    pz__tail out, err;         /* kept output */
+    char *point_json;          /* owned (pz_free) */
+    double t_start;            /* monotonic seconds */
+    double deadline;           /* trial timeout, INFINITY: none */
+    double kill_at;            /* SIGKILL after SIGTERM, INFINITY: not yet */
+    int kills;                 /* 0, 1 (SIGTERM sent), 2 (SIGKILL sent) */
     pz_trial_state kill_state; /* outcome of a killed trial */
     char kill_why[96];
 } slot;
@@ -292,8 +296,8 @@ typedef struct slot {
 typedef struct loop {
     pz_runner *r;
     pz_study *study;
-    pz_store *store;    /* NULL: in-memory study */
-    slot *slots;        /* r->parallelism */
+    pz_store *store; /* NULL: in-memory study */
+    slot *slots;     /* r->parallelism */
     size_t n_running;
     struct pollfd *pfd; /* 1 + 2 * parallelism */
     slot **pfd_slot;    /* owner of each pfd entry, NULL for the pipe */
@@ -304,12 +308,12 @@ typedef struct loop {
     pz__cmdline *cmd;
     double *values;
     double t0, next_tick, next_renew;
-    bool stopping;      /* start no more trials */
-    bool aborting;      /* after an error: ignore tell failures */
+    bool stopping; /* start no more trials */
+    bool aborting; /* after an error: ignore tell failures */
     int interrupts;
     size_t n_run, since_best, n_canceled;
     double best;
-    char *readbuf;      /* READ_CHUNK */
+    char *readbuf; /* READ_CHUNK */
 } loop;
 
 static double mono_s(void)
@@ -643,8 +647,8 @@ static void emit_finish(loop *L, const slot *s, const pz__outcome *o)
 
 static void slot_clear(loop *L, slot *s)
 {
-    for (int *fd = &s->fd_out; fd != NULL; fd = fd == &s->fd_out ? &s->fd_err
-                                                                : NULL) {
+    for (int *fd = &s->fd_out; fd != NULL;
+         fd = fd == &s->fd_out ? &s->fd_err : NULL) {
         if (*fd >= 0) {
             close(*fd);
         }
@@ -667,7 +671,13 @@ static int finish(loop *L, slot *s, int wstatus, pz_error *err)
 {
     pz__outcome o;
     int rc = build_outcome(L, s, wstatus, &o, err);
-    if (rc == PZ_OK) {
+    if (rc != PZ_OK) { /* out of memory: still record the trial */
+        pz__runner_io_outcome_fini(&o);
+        o = (pz__outcome){
+            .state = PZ_TRIAL_ERROR, .status = "fail", .loss = (double)NAN};
+        snprintf(o.error, sizeof o.error, "out of memory reading its result");
+        tell(L, s, &o, NULL);
+    } else {
         rc = tell(L, s, &o, err);
         rc = L->aborting ? PZ_OK : rc;
     }
@@ -705,8 +715,7 @@ static int make_pipe(int fds[2])
     }
     fds[0] = above_stdio(fds[0]);
     fds[1] = above_stdio(fds[1]);
-    if (fds[0] < 0 || fds[1] < 0 ||
-        fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
+    if (fds[0] < 0 || fds[1] < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);
@@ -749,22 +758,30 @@ static int point_file(const loop *L, int64_t id, const char *point, int *fd)
     return e;
 }
 
+/* "NAME=value" in an exact-size allocation (pz__free_str), or NULL. */
+static char *env_var(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *v = pz__malloc(n);
+    if (v != NULL) {
+        snprintf(v, n, "%s=%s", name, value);
+    }
+    return v;
+}
+
 /* The three PARZEN_ variables of a trial, at the end of L->envp. */
 static int trial_env(loop *L, int64_t id, const char *point, char *vars[3])
 {
-    char path[4096];
+    char path[4096], tid[32];
     trial_path(L, id, "result", path, sizeof path);
     unlink(path);
-    size_t n_params = strlen(point) + 16, n_path = strlen(path) + 32;
-    vars[0] = pz__malloc(n_params);
-    vars[1] = pz__malloc(48);
-    vars[2] = pz__malloc(n_path);
+    snprintf(tid, sizeof tid, "%lld", (long long)id);
+    vars[0] = env_var("PARZEN_PARAMS", point);
+    vars[1] = env_var("PARZEN_TRIAL_ID", tid);
+    vars[2] = env_var("PARZEN_RESULT_FILE", path);
     if (!vars[0] || !vars[1] || !vars[2]) {
         return ENOMEM;
     }
-    snprintf(vars[0], n_params, "PARZEN_PARAMS=%s", point);
-    snprintf(vars[1], 48, "PARZEN_TRIAL_ID=%lld", (long long)id);
-    snprintf(vars[2], n_path, "PARZEN_RESULT_FILE=%s", path);
     for (int i = 0; i < 3; i++) {
         L->envp[L->n_env + (size_t)i] = vars[i];
     }
@@ -850,10 +867,10 @@ static slot *free_slot(loop *L)
 /* A trial that could not start: an ERROR outcome, told at once. */
 static int start_failed(loop *L, slot *s, int e, pz_error *err)
 {
-    pz__outcome o = {.state = PZ_TRIAL_ERROR, .status = "fail",
-                     .loss = (double)NAN};
-    snprintf(o.error, sizeof o.error, "cannot start '%s': %s",
-             L->r->argv[0], strerror(e));
+    pz__outcome o = {
+        .state = PZ_TRIAL_ERROR, .status = "fail", .loss = (double)NAN};
+    snprintf(o.error, sizeof o.error, "cannot start '%s': %s", L->r->argv[0],
+             strerror(e));
     s->pid = 0;
     int rc = tell(L, s, &o, err);
     if (rc == PZ_OK) {
@@ -871,9 +888,8 @@ static int start_trial(loop *L, int64_t id, pz_error *err)
     s->id = id;
     s->t_start = mono_s();
     s->kill_at = (double)INFINITY;
-    s->deadline = L->r->trial_timeout_s > 0
-                      ? s->t_start + L->r->trial_timeout_s
-                      : (double)INFINITY;
+    s->deadline = L->r->trial_timeout_s > 0 ? s->t_start + L->r->trial_timeout_s
+                                            : (double)INFINITY;
     int rc = pz_space_point_json(pz_study_space(L->study), L->values,
                                  &s->point_json, err);
     int e = rc == PZ_OK ? launch(L, s, err) : ENOMEM;
@@ -881,9 +897,8 @@ static int start_trial(loop *L, int64_t id, pz_error *err)
         return start_failed(L, s, e, err);
     }
     L->n_running++;
-    pz_runner_event ev = {.kind = PZ_RUNNER_START,
-                          .trial_id = id,
-                          .point_json = s->point_json};
+    pz_runner_event ev = {
+        .kind = PZ_RUNNER_START, .trial_id = id, .point_json = s->point_json};
     emit(L, &ev);
     return PZ_OK;
 }
@@ -936,8 +951,7 @@ static void check_stop(loop *L)
 static int fill(loop *L, pz_error *err)
 {
     int rc = PZ_OK;
-    while (rc == PZ_OK && !L->stopping &&
-           L->n_running < L->r->parallelism) {
+    while (rc == PZ_OK && !L->stopping && L->n_running < L->r->parallelism) {
         check_stop(L);
         if (L->stopping) {
             break;
@@ -1079,23 +1093,26 @@ static void check_timers(loop *L)
 static int reap(loop *L, pz_error *err)
 {
     int rc = PZ_OK;
-    for (size_t i = 0; i < L->r->parallelism && rc == PZ_OK; i++) {
+    for (size_t i = 0; i < L->r->parallelism; i++) {
         slot *s = &L->slots[i];
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        if (s->pid == 0 ||
-            (waitid(P_PID, (id_t)s->pid, &si,
-                    WEXITED | WNOHANG | WNOWAIT) == 0 &&
-             si.si_pid == 0)) {
+        int w = s->pid ? waitid(P_PID, (id_t)s->pid, &si,
+                                WEXITED | WNOHANG | WNOWAIT)
+                       : 0;
+        if (s->pid == 0 || (w == 0 && si.si_pid == 0)) {
             continue;
         }
-        killpg(s->pid, SIGKILL); /* the zombie leader pins the group id */
+        if (w == 0) { /* not when someone else reaped it: pid reusable */
+            killpg(s->pid, SIGKILL); /* the zombie leader pins the group */
+        }
         read_fd(L, &s->fd_out, &s->out);
         read_fd(L, &s->fd_err, &s->err);
-        int wstatus = 0;
+        int wstatus = 255 << 8; /* "exit status 255" if it was reaped */
         while (waitpid(s->pid, &wstatus, 0) < 0 && errno == EINTR) {
         }
-        rc = finish(L, s, wstatus, err);
+        int f = finish(L, s, wstatus, rc == PZ_OK ? err : NULL);
+        rc = rc == PZ_OK ? f : rc; /* the first error; reap them all */
     }
     return rc;
 }
@@ -1136,6 +1153,7 @@ static void abort_running(loop *L)
 {
     L->aborting = true;
     L->stopping = true;
+    reap(L, NULL); /* what exited already sent its SIGCHLD */
     cancel_all(L, "canceled: the run failed");
     for (int guard = 0; L->n_running > 0 && guard < 100000; guard++) {
         if (step(L, NULL) != PZ_OK) {
@@ -1161,7 +1179,9 @@ static int run(pz_runner *r, pz_study *study, pz_store *store, pz_error *err)
         rc = run_loop(&L, err);
     }
     if (rc != PZ_OK) {
-        abort_running(&L);
+        if (L.n_running > 0) { /* only after loop_init succeeded */
+            abort_running(&L);
+        }
         r->stop_reason = "error";
     }
     size_t n_canceled = L.n_canceled;

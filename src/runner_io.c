@@ -163,13 +163,30 @@ static bool loss_ok(double loss, pz__outcome *o)
     return true;
 }
 
-static int set_result(pz__outcome *o, json_t *obj, pz_error *err)
+/* The result document: the objective's own JSON text, kept as written
+ * (numbers keep their digits), on one line, with "status" added when it
+ * was left out. Raw line breaks can only be whitespace in valid JSON. */
+static int keep_text(const char *text, size_t len, bool add_status,
+                     pz__outcome *o, pz_error *err)
 {
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    o->result_json = text ? pz__strdup(text) : NULL;
-    free(text);
-    return o->result_json ? PZ_OK
-                          : pz__fail(err, PZ_ENOMEM, "out of memory");
+    static const char status[] = "\"status\":\"ok\",";
+    size_t extra = add_status ? sizeof status - 1 : 0;
+    char *out = pz__malloc(len + extra + 1);
+    if (out == NULL) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        out[k++] = text[i] == '\n' || text[i] == '\r' ? ' ' : text[i];
+        if (i == 0 && add_status) {
+            memcpy(out + k, status, extra);
+            k += extra;
+        }
+    }
+    out[k] = '\0';
+    o->result_json = pz__strdup(out);
+    pz__free(out, len + extra + 1);
+    return o->result_json ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
 }
 
 static int parse_number(const char *text, size_t len, pz__outcome *o,
@@ -185,8 +202,10 @@ static int parse_number(const char *text, size_t len, pz__outcome *o,
     if (end == NULL || end == buf || *end != '\0') {
         char ex[80];
         excerpt(text, len, ex, sizeof ex);
-        fail_outcome(o, "unparsable result '%s' (expected a number or a "
-                     "JSON object)", ex);
+        fail_outcome(o,
+                     "unparsable result '%s' (expected a number or a "
+                     "JSON object)",
+                     ex);
         return PZ_OK;
     }
     if (!loss_ok(v, o)) {
@@ -195,11 +214,11 @@ static int parse_number(const char *text, size_t len, pz__outcome *o,
     o->state = PZ_TRIAL_DONE;
     o->status = "ok";
     o->loss = v;
-    json_t *obj = json_pack("{s:f, s:s}", "loss", v, "status", "ok");
-    int rc = obj ? set_result(o, obj, err)
-                 : pz__fail(err, PZ_ENOMEM, "out of memory");
-    json_decref(obj);
-    return rc;
+    char doc[96], num[40];
+    pz__runner_io_format_double(v, num, sizeof num);
+    snprintf(doc, sizeof doc, "{\"loss\":%s,\"status\":\"ok\"}", num);
+    o->result_json = pz__strdup(doc);
+    return o->result_json ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
 }
 
 /* The "loss" of a result object: a number, a numeric string, or none
@@ -231,12 +250,12 @@ static const char *object_status(json_t *obj, pz__outcome *o)
     if (s != NULL && (strcmp(s, "ok") == 0 || strcmp(s, "fail") == 0)) {
         return strcmp(s, "ok") == 0 ? "ok" : "fail";
     }
-    fail_outcome(o, "the result's \"status\" must be \"ok\" or \"fail\"%s",
-                 "");
+    fail_outcome(o, "the result's \"status\" must be \"ok\" or \"fail\"%s", "");
     return NULL;
 }
 
-static int parse_object(json_t *obj, pz__outcome *o, pz_error *err)
+static int parse_object(json_t *obj, const char *text, size_t len,
+                        pz__outcome *o, pz_error *err)
 {
     double loss;
     bool present;
@@ -255,13 +274,10 @@ static int parse_object(json_t *obj, pz__outcome *o, pz_error *err)
     if (present && !loss_ok(loss, o)) {
         return PZ_OK;
     }
-    if (json_object_set_new(obj, "status", json_string(status)) != 0) {
-        return pz__fail(err, PZ_ENOMEM, "out of memory");
-    }
     o->state = PZ_TRIAL_DONE;
     o->status = status;
     o->loss = loss;
-    return set_result(o, obj, err);
+    return keep_text(text, len, json_object_get(obj, "status") == NULL, o, err);
 }
 
 int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
@@ -290,7 +306,7 @@ int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
         fail_outcome(o, "the result is not a valid JSON object: %s", je.text);
         return PZ_OK;
     }
-    int rc = parse_object(obj, o, err);
+    int rc = parse_object(obj, text, len, o, err);
     json_decref(obj);
     return rc;
 }
@@ -307,11 +323,11 @@ struct pz__cmdline {
     const pz_space *sp; /* borrowed */
     char *const *tmpl;  /* borrowed, argc + NULL */
     size_t argc;
-    bool expand;    /* some argument holds a '{' */
-    json_t *form;   /* the space's JSON form (spaces with a template) */
-    char **text;    /* n_params texts of the current trial, or NULL */
-    char **argv;    /* argc + 1: expanded (owned) or template pointers */
-    bool *owned;    /* argc: argv[i] is ours */
+    bool expand;  /* some argument holds a '{' */
+    json_t *form; /* the space's JSON form (spaces with a template) */
+    char **text;  /* n_params texts of the current trial, or NULL */
+    char **argv;  /* argc + 1: expanded (owned) or template pointers */
+    bool *owned;  /* argc: argv[i] is ours */
     size_t n_params;
 };
 
@@ -395,8 +411,8 @@ static char *value_text(json_t *v)
         pz__runner_io_format_double(json_real_value(v), buf, sizeof buf);
         return pz__strdup(buf);
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-                                JSON_REAL_PRECISION(17));
+    char *s =
+        json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     char *out = s ? pz__strdup(s) : NULL;
     free(s);
     return out;
@@ -489,8 +505,7 @@ static int label_texts(pz__cmdline *c, const double *values,
 }
 
 /* Append n bytes to a growing string. */
-static int append(char **s, size_t *len, size_t *cap, const char *p,
-                  size_t n)
+static int append(char **s, size_t *len, size_t *cap, const char *p, size_t n)
 {
     if (pz__grow((void **)s, cap, *len + n + 1, 1) != PZ_OK) {
         return PZ_ENOMEM;

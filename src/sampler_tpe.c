@@ -323,9 +323,8 @@ static double choose_numeric(const tpe_state *t, tpe_work *w,
     for (size_t i = 0; i < nc; i++) {
         w->cand[i] = pz__mixture_sample(&w->l, rng);
     }
-    pz__mixture_logpdf(&w->l, w->cand, nc, w->ll);
-    pz__mixture_logpdf(&w->g, w->cand, nc, w->lg);
-    return w->cand[argmax_score(w->ll, w->lg, nc)];
+    return w->cand[pz__mixture_argmax_ratio(&w->l, &w->g, w->cand, nc, w->ll,
+                                            w->lg)];
 }
 
 /* --------------------------------------------------------- categorical */

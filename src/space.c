@@ -324,6 +324,22 @@ void pz_space_free(pz_space *sp)
     pz__free(sp, sizeof *sp);
 }
 
+/* Control characters would let a label break the one-line messages that
+ * name it (and the CLI's output); no real label needs them. */
+static int check_label_chars(const char *label, pz_error *err)
+{
+    for (size_t i = 0; label[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)label[i];
+        if (c < 0x20 || c == 0x7f) {
+            return pz__fail(err, PZ_ESPACE,
+                            "a label contains control character 0x%02x at "
+                            "byte %zu (labels are printable text)",
+                            c, i);
+        }
+    }
+    return PZ_OK;
+}
+
 static int check_parent(const pz_space *sp, const char *label, size_t parent,
                         size_t option, pz_error *err)
 {
@@ -404,7 +420,11 @@ int pz_space_add(pz_space *sp, const char *label, const pz_param_spec *spec,
     if (label[0] == '\0') {
         return pz__fail(err, PZ_ESPACE, "a parameter has an empty label");
     }
-    int rc = check_spec(label, spec, err);
+    int rc = check_label_chars(label, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    rc = check_spec(label, spec, err);
     if (rc == PZ_OK) {
         rc = check_parent(sp, label, parent, option, err);
     }

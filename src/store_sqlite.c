@@ -16,8 +16,9 @@
  *   Each write transaction takes the next value of the study's change
  *   counter 'studies.seq' and stamps it on every trial row it touches;
  *   'binding.seq' is the last value whose rows the in-memory study has.
- *   Trial ids are max(id) + 1 under the write lock, so ids are unique
- *   across processes and grow with seq.
+ *   Trial ids are max(id) + 1 (0 for the first, as in pz_study_ask)
+ *   under the write lock, so ids are unique across processes and grow
+ *   with seq.
  * - The in-memory study is changed only after a commit (or by a sync,
  *   which applies committed rows), and applying a row is idempotent
  *   (tell if the id is known, else add), so a failure between commit and
@@ -94,8 +95,8 @@ static const migration migrations[] = {
 
 /* Columns of a trial record, shared by S_ALL, S_GET and S_BEST. */
 #define RECORD_COLS                                                            \
-    "t.id, t.state, t.loss, t.status, t.params, t.point, t.result, t.error," \
-    " t.queued_at, t.started_at, t.finished_at, t.owner_host, t.owner_pid,"  \
+    "t.id, t.state, t.loss, t.status, t.params, t.point, t.result, t.error,"   \
+    " t.queued_at, t.started_at, t.finished_at, t.owner_host, t.owner_pid,"    \
     " t.owner_start, t.lease_until, t.attempts"
 #define RECORD_OUTPUT ", o.stdout, o.stderr"
 #define RECORD_JOIN                                                            \
@@ -155,7 +156,8 @@ static const char *const sql_text[N_STMT] = {
     [S_BEST] = "SELECT " RECORD_COLS RECORD_OUTPUT RECORD_JOIN
                " WHERE t.study = ?1 AND t.state = 2 AND t.status = 'ok'"
                " AND t.loss IS NOT NULL ORDER BY t.loss, t.id LIMIT 1",
-    [S_MAX_ID] = "SELECT coalesce(max(id), 0) FROM trials WHERE study = ?1",
+    [S_MAX_ID] = "SELECT coalesce(max(id) + 1, 0) FROM trials"
+                 " WHERE study = ?1",
     [S_BUDGET] = "SELECT count(*) FROM trials WHERE study = ?1"
                  " AND state IN (1, 2, 3)",
     [S_PICK] = "SELECT id, params FROM trials WHERE study = ?1"
@@ -238,15 +240,15 @@ typedef struct change {
 
 struct pz_store {
     sqlite3 *db;
-    char *path;                 /* owned copy */
-    sqlite3_stmt *st[N_STMT];   /* prepared at open */
-    char host[256];             /* owner identity of this handle */
-    int64_t pid, start, token;  /* start: /proc start time, 0 unknown */
-    double lease_s;             /* lease of the trials it starts */
-    bool started_any;           /* asked at least once (close abandons) */
-    binding cur;                /* current study */
-    int64_t txn_seq;            /* seq of the open write txn, 0: none */
-    change *changes;            /* of the open write txn */
+    char *path;                /* owned copy */
+    sqlite3_stmt *st[N_STMT];  /* prepared at open */
+    char host[256];            /* owner identity of this handle */
+    int64_t pid, start, token; /* start: /proc start time, 0 unknown */
+    double lease_s;            /* lease of the trials it starts */
+    bool started_any;          /* asked at least once (close abandons) */
+    binding cur;               /* current study */
+    int64_t txn_seq;           /* seq of the open write txn, 0: none */
+    change *changes;           /* of the open write txn */
     size_t n_changes, cap_changes;
 };
 
@@ -322,8 +324,7 @@ static void bind_blob(sqlite3_stmt *q, int i, const char *p, size_t n)
     if (p == NULL) {
         sqlite3_bind_null(q, i);
     } else {
-        sqlite3_bind_blob64(q, i, n ? p : "", (sqlite3_uint64)n,
-                            SQLITE_STATIC);
+        sqlite3_bind_blob64(q, i, n ? p : "", (sqlite3_uint64)n, SQLITE_STATIC);
     }
 }
 
@@ -404,8 +405,7 @@ static int note_change(pz_store *s, int64_t id, pz_trial_state state,
 /* -------------------------------------------------------------- values */
 
 /* The loss the study records for a stored outcome (see pz_study_tell). */
-static double study_loss(pz_trial_state state, const char *status,
-                         double loss)
+static double study_loss(pz_trial_state state, const char *status, double loss)
 {
     if (state != PZ_TRIAL_DONE) {
         return (double)NAN;
@@ -424,8 +424,8 @@ static bool int_valued(pz_dist d)
 
 /* {label: value} of the active parameters (NaN is inactive), compact;
  * transferred (pz__free_str). */
-static int params_to_json(const pz_space *sp, const double *values,
-                          char **out, pz_error *err)
+static int params_to_json(const pz_space *sp, const double *values, char **out,
+                          pz_error *err)
 {
     json_t *obj = json_object();
     for (size_t i = 0; obj != NULL && i < pz_space_size(sp); i++) {
@@ -441,8 +441,8 @@ static int params_to_json(const pz_space *sp, const double *values,
             obj = NULL;
         }
     }
-    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                     : NULL;
+    char *text =
+        obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(obj);
     *out = text ? pz__strdup(text) : NULL;
     free(text);
@@ -569,8 +569,7 @@ static int exec_sql(pz_store *s, const char *sql, pz_error *err)
 }
 
 /* One integer from a one-off query ("PRAGMA user_version"). */
-static int query_int(pz_store *s, const char *sql, int64_t *out,
-                     pz_error *err)
+static int query_int(pz_store *s, const char *sql, int64_t *out, pz_error *err)
 {
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
@@ -586,17 +585,26 @@ static int query_int(pz_store *s, const char *sql, int64_t *out,
     return out_rc;
 }
 
+/* WAL mode, with a retry: when several processes open a new file at
+ * once, the switch to WAL needs an exclusive lock for which SQLite does
+ * not call the busy handler. On a file system without shared memory
+ * SQLite keeps its journal mode; the store then works one process at a
+ * time. */
 static int set_wal(pz_store *s, pz_error *err)
 {
-    /* On a file system without shared memory SQLite keeps its journal
-     * mode; the store still works, one process at a time. */
-    int64_t ignored;
-    int rc = query_int(s, "PRAGMA journal_mode = WAL", &ignored, err);
-    if (rc == PZ_OK) {
-        rc = exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
-                      err);
+    int rc;
+    for (int waited_ms = 0;; waited_ms += 2) {
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS) {
+            break;
+        }
+        sqlite3_sleep(2);
     }
-    return rc;
+    if (rc != SQLITE_OK) {
+        return store_fail(s, rc, err);
+    }
+    return exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+                    err);
 }
 
 static int open_db(pz_store *s, unsigned flags, pz_error *err)
@@ -622,8 +630,7 @@ static int schema_version(pz_store *s, int64_t *version, pz_error *err)
         rc = query_int(s, "PRAGMA user_version", version, err);
     }
     if (rc == PZ_OK) {
-        rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &n_tables,
-                       err);
+        rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &n_tables, err);
     }
     if (rc != PZ_OK) {
         return rc;
@@ -691,8 +698,7 @@ static int prepare_all(pz_store *s, pz_error *err)
 {
     for (int i = 0; i < N_STMT; i++) {
         int rc = sqlite3_prepare_v3(s->db, sql_text[i], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                    NULL);
+                                    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             return store_fail(s, rc, err);
         }
@@ -792,8 +798,8 @@ const char *pz_store_path(const pz_store *s)
 
 /* Bring trial 'id' of the study to a stored row: tell it if the study
  * has it, else add it with its stored point. Idempotent. */
-static int apply_row(binding *b, int64_t id, pz_trial_state state,
-                     double loss, const char *params, pz_error *err)
+static int apply_row(binding *b, int64_t id, pz_trial_state state, double loss,
+                     const char *params, pz_error *err)
 {
     pz_error tell_err = {0};
     int rc = pz_study_tell(b->study, id, state, loss, &tell_err);
@@ -840,8 +846,8 @@ static int apply_changes(pz_store *s, const double *values, pz_error *err)
 {
     for (size_t i = 0; i < s->n_changes; i++) {
         const change *c = &s->changes[i];
-        int rc = c->added ? pz_study_add(s->cur.study, c->id, values,
-                                         c->state, c->loss, err)
+        int rc = c->added ? pz_study_add(s->cur.study, c->id, values, c->state,
+                                         c->loss, err)
                           : pz_study_tell(s->cur.study, c->id, c->state,
                                           c->loss, err);
         if (rc != PZ_OK) {
@@ -924,9 +930,9 @@ static int mark_one(pz_store *s, const lost_trial *t, int64_t seq,
     sqlite3_bind_double(q, 4, now_s());
     sqlite3_bind_int64(q, 5, seq);
     int rc = step_done(s, q, err);
-    return rc == PZ_OK ? note_change(s, t->id, PZ_TRIAL_CANCEL, (double)NAN, false,
-                                     err)
-                       : rc;
+    return rc == PZ_OK
+               ? note_change(s, t->id, PZ_TRIAL_CANCEL, (double)NAN, false, err)
+               : rc;
 }
 
 /* Inside a write txn: mark lost trials CANCEL. */
@@ -1003,12 +1009,14 @@ static int apply_options(pz_study *study, const char *options, pz_error *err)
     json_object_foreach(obj, key, v)
     {
         if (!json_is_number(v)) {
-            rc = pz__fail(err, PZ_EINVAL, "sampler option '%s' is not a "
-                          "number", key);
+            rc = pz__fail(err, PZ_EINVAL,
+                          "sampler option '%s' is not a "
+                          "number",
+                          key);
             break;
         }
-        if ((rc = pz_study_set_option(study, key, json_number_value(v),
-                                      err)) != PZ_OK) {
+        if ((rc = pz_study_set_option(study, key, json_number_value(v), err)) !=
+            PZ_OK) {
             break;
         }
     }
@@ -1066,7 +1074,8 @@ static int canon_options(const char *options, char **out, pz_error *err)
 static int want_config(const pz_study_config *cfg, binding *b, pz_error *err)
 {
     if (cfg->space_json == NULL || cfg->sampler == NULL) {
-        return pz__fail(err, PZ_EINVAL, "study config needs a space and a "
+        return pz__fail(err, PZ_EINVAL,
+                        "study config needs a space and a "
                         "sampler");
     }
     int rc = canon_options(cfg->options_json, &b->options_json, err);
@@ -1077,8 +1086,8 @@ static int want_config(const pz_study_config *cfg, binding *b, pz_error *err)
     if (rc == PZ_OK) {
         rc = pz_space_to_json(pz_study_space(b->study), &b->space_json, err);
     }
-    if (rc == PZ_OK && (b->sampler = pz__strdup(pz_study_sampler(
-                            b->study))) == NULL) {
+    if (rc == PZ_OK &&
+        (b->sampler = pz__strdup(pz_study_sampler(b->study))) == NULL) {
         rc = pz__fail(err, PZ_ENOMEM, "out of memory");
     }
     pz_study_free(b->study);
@@ -1137,8 +1146,8 @@ static int check_same(const pz_store *s, sqlite3_stmt *q, const binding *want,
     uint64_t seed = (uint64_t)sqlite3_column_int64(q, 4);
     if (rc == PZ_OK && !(flags & PZ_STUDY_DEFAULT_SEED) && seed != want->seed) {
         rc = pz__fail(err, PZ_EINVAL,
-                      "study '%s' in '%s' has seed %llu, not %llu",
-                      want->name, s->path, (unsigned long long)seed,
+                      "study '%s' in '%s' has seed %llu, not %llu", want->name,
+                      s->path, (unsigned long long)seed,
                       (unsigned long long)want->seed);
     }
     return rc;
@@ -1246,10 +1255,10 @@ static int load_study(pz_store *s, binding *b, pz_error *err)
     int rc = build_study(b->space_json, b->sampler, b->options_json, b->seed,
                          &b->study, err);
     if (rc != PZ_OK) {
-        return rc == PZ_ENOMEM ? rc
-                               : pz__fail_context(err, PZ_ESTORE,
-                                                  "%s: study '%s'", s->path,
-                                                  b->name);
+        return rc == PZ_ENOMEM
+                   ? rc
+                   : pz__fail_context(err, PZ_ESTORE, "%s: study '%s'", s->path,
+                                      b->name);
     }
     b->n_params = pz_space_size(pz_study_space(b->study));
     b->row = pz__calloc(b->n_params ? b->n_params : 1, sizeof *b->row);
@@ -1322,8 +1331,8 @@ static int stopped(int rc, pz_error *err)
 }
 
 /* Trial counts and best loss of study 'rowid' into 'sum'. */
-static int study_counts(pz_store *s, int64_t rowid,
-                        pz_store_study_summary *sum, pz_error *err)
+static int study_counts(pz_store *s, int64_t rowid, pz_store_study_summary *sum,
+                        pz_error *err)
 {
     sqlite3_stmt *q = stmt(s, S_STUDY_COUNTS);
     sqlite3_bind_int64(q, 1, rowid);
@@ -1430,9 +1439,9 @@ static int claim(pz_store *s, int64_t id, int64_t seq, pz_error *err)
     bind_owner(s, q, 4, now);
     sqlite3_bind_int64(q, 9, seq);
     int rc = step_done(s, q, err);
-    return rc == PZ_OK ? note_change(s, id, PZ_TRIAL_RUNNING, (double)NAN,
-                                     false, err)
-                       : rc;
+    return rc == PZ_OK
+               ? note_change(s, id, PZ_TRIAL_RUNNING, (double)NAN, false, err)
+               : rc;
 }
 
 static int next_id(pz_store *s, int64_t *id, pz_error *err)
@@ -1440,7 +1449,7 @@ static int next_id(pz_store *s, int64_t *id, pz_error *err)
     sqlite3_stmt *q = stmt(s, S_MAX_ID);
     sqlite3_bind_int64(q, 1, s->cur.rowid);
     int rc = sqlite3_step(q);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) + 1 : PZ_NO_TRIAL;
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : PZ_NO_TRIAL;
     int out = rc == SQLITE_ROW ? PZ_OK : store_fail(s, rc, err);
     sqlite3_reset(q);
     return out;
@@ -1475,8 +1484,7 @@ static int insert_trial(pz_store *s, int64_t id, pz_trial_state state,
     }
     pz__free_str(params);
     pz_free(point);
-    return rc == PZ_OK ? note_change(s, id, state, (double)NAN, true, err)
-                       : rc;
+    return rc == PZ_OK ? note_change(s, id, state, (double)NAN, true, err) : rc;
 }
 
 /* Inside a write txn, after sync and lost marking: start a trial. */
@@ -1503,9 +1511,9 @@ static int ask_in_txn(pz_store *s, size_t max_trials, unsigned flags,
     if (rc == PZ_OK) {
         rc = pz_study_suggest(s->cur.study, *id, s->cur.seed, values, err);
     }
-    return rc == PZ_OK ? insert_trial(s, *id, PZ_TRIAL_RUNNING, values, seq,
-                                      err)
-                       : rc;
+    return rc == PZ_OK
+               ? insert_trial(s, *id, PZ_TRIAL_RUNNING, values, seq, err)
+               : rc;
 }
 
 int pz_store_ask(pz_store *s, size_t max_trials, unsigned flags,
@@ -1625,8 +1633,7 @@ static int tell_in_txn(pz_store *s, int64_t id, const pz_trial_result *res,
         rc = write_output(s, id, res, err);
     }
     return rc == PZ_OK ? note_change(s, id, res->state,
-                                     study_loss(res->state, status,
-                                                res->loss),
+                                     study_loss(res->state, status, res->loss),
                                      false, err)
                        : rc;
 }
@@ -1638,15 +1645,15 @@ int pz_store_tell(pz_store *s, int64_t trial_id, const pz_trial_result *res,
     if (rc != PZ_OK) {
         return rc;
     }
-    if (res == NULL || (res->state != PZ_TRIAL_DONE &&
-                        res->state != PZ_TRIAL_ERROR &&
-                        res->state != PZ_TRIAL_CANCEL)) {
+    if (res == NULL ||
+        (res->state != PZ_TRIAL_DONE && res->state != PZ_TRIAL_ERROR &&
+         res->state != PZ_TRIAL_CANCEL)) {
         return pz__fail(err, PZ_EINVAL,
                         "trial %lld: an outcome must be DONE, ERROR or "
                         "CANCEL",
                         (long long)trial_id);
     }
-    const char *status = res->status ? res->status
+    const char *status = res->status                   ? res->status
                          : res->state == PZ_TRIAL_DONE ? "ok"
                                                        : "fail";
     if ((rc = begin_write(s, err)) != PZ_OK) {
@@ -1705,8 +1712,8 @@ static int read_record(pz_store *s, sqlite3_stmt *q, bool with_output,
         read_output(q, r);
     }
     r->values = s->cur.row;
-    return params_from_json(pz_study_space(s->cur.study), r->id,
-                            r->params_json, s->cur.row, err);
+    return params_from_json(pz_study_space(s->cur.study), r->id, r->params_json,
+                            s->cur.row, err);
 }
 
 /* Call 'fn' on every row of 'q'; '*n' counts them. */
@@ -1768,8 +1775,7 @@ int pz_store_get_trial(pz_store *s, int64_t trial_id, pz_trial_record_fn fn,
     return rc;
 }
 
-int pz_store_best(pz_store *s, pz_trial_record_fn fn, void *ud,
-                  pz_error *err)
+int pz_store_best(pz_store *s, pz_trial_record_fn fn, void *ud, pz_error *err)
 {
     size_t n = 0;
     int rc = walk(s, S_BEST, PZ_NO_TRIAL, fn, ud, &n, err);

@@ -17,6 +17,7 @@
 #include "pz_test_stats.h"
 
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -178,8 +179,8 @@ Test(mixture, quantized_gmm_log_probability_matches_hyperopt)
 
 Test(mixture, lgmm_log_density_matches_hyperopt_unbounded)
 {
-    pz__mixture m = given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 0,
-                          true);
+    pz__mixture m =
+        given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 0, true);
     double x[] = {0.5, 2.0}, out[2], want[] = {-0.791543, -2.057905};
     pz__mixture_logpdf(&m, x, 2, out);
     assert_vec(out, want, 2, 1e-6, "LGMM1_lpdf");
@@ -199,8 +200,8 @@ Test(mixture, densities_outside_the_support_are_minus_infinity)
     double x[] = {-1.5, 3.5}, out[2];
     pz__mixture_logpdf(&m, x, 2, out);
     cr_assert(isinf(out[0]) && out[0] < 0 && isinf(out[1]) && out[1] < 0);
-    pz__mixture l = given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 0,
-                          true);
+    pz__mixture l =
+        given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 0, true);
     double y[] = {0.0, -1.0};
     pz__mixture_logpdf(&l, y, 2, out);
     cr_assert(isinf(out[0]) && out[0] < 0 && isinf(out[1]) && out[1] < 0);
@@ -211,8 +212,8 @@ Test(mixture, far_tails_stay_finite_where_plain_erf_differences_vanish)
     /* 60 sigmas out, 0.5 * (1 + erf) differences are exactly 0 and
      * hyperopt's log gives -inf; the log-space path stays finite and
      * ordered. */
-    pz__mixture m = given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 1,
-                          false);
+    pz__mixture m =
+        given(ref_w, ref_mu, ref_s, 2, -INFINITY, INFINITY, 1, false);
     double x[] = {120, 140, -121}, out[3];
     pz__mixture_logpdf(&m, x, 3, out);
     for (size_t i = 0; i < 3; i++) {
@@ -228,9 +229,8 @@ Test(mixture, far_tails_stay_finite_where_plain_erf_differences_vanish)
 /* -------------------------------------------------- naive reference */
 
 /* O(n^2) adaptive_parzen_normal straight from the definition. */
-static size_t naive_fit(const double *obs, size_t n,
-                        const pz__parzen_prior *pr, double *w, double *mu,
-                        double *s)
+static size_t naive_fit(const double *obs, size_t n, const pz__parzen_prior *pr,
+                        double *w, double *mu, double *s)
 {
     double *v = malloc((n + 1) * sizeof *v), *lw = malloc((n + 1) * sizeof *lw);
     bool *used = calloc(n + 1, sizeof *used);
@@ -245,10 +245,10 @@ static size_t naive_fit(const double *obs, size_t n,
         v[k] = obs[best];
         size_t ramp = n > pr->lf ? n - pr->lf : 0;
         lw[k] = best >= ramp ? 1.0
-                : ramp == 1  ? 1.0 / (double)n
-                             : 1.0 / (double)n + (1 - 1.0 / (double)n) *
-                                                     (double)best /
-                                                     (double)(ramp - 1);
+                : ramp == 1
+                    ? 1.0 / (double)n
+                    : 1.0 / (double)n + (1 - 1.0 / (double)n) * (double)best /
+                                            (double)(ramp - 1);
     }
     size_t pp = 0;
     while (pp < n && (n == 1 ? !(pr->mu < v[0]) : v[pp] < pr->mu)) {
@@ -265,8 +265,8 @@ static size_t naive_fit(const double *obs, size_t n,
         double left = i > 0 ? mu[i] - mu[i - 1] : -1;
         double right = i < n ? mu[i + 1] - mu[i] : -1;
         s[i] = n == 1 ? 0.5 * pr->sigma : fmax(left, right);
-        s[i] = fmin(fmax(s[i], pr->sigma / fmin(100, (double)n + 2)),
-                    pr->sigma);
+        s[i] =
+            fmin(fmax(s[i], pr->sigma / fmin(100, (double)n + 2)), pr->sigma);
         w[i] /= total;
     }
     s[pp] = pr->sigma;
@@ -276,9 +276,14 @@ static size_t naive_fit(const double *obs, size_t n,
     return n + 1;
 }
 
-static double naive_phi(double z)
+/* Phi(b) - Phi(a), a <= b, by erfc on the side where it is accurate
+ * (upper tail for a > 0): plain differences of Phi near 1 cancel. */
+static double naive_mass(double a, double b)
 {
-    return 0.5 * erfc(-z / sqrt(2.0));
+    if (a > 0) {
+        return 0.5 * (erfc(a / sqrt(2.0)) - erfc(b / sqrt(2.0)));
+    }
+    return 0.5 * (erfc(-b / sqrt(2.0)) - erfc(-a / sqrt(2.0)));
 }
 
 /* log density by a plain log-sum-exp over every component. */
@@ -294,9 +299,9 @@ static double naive_logpdf(const pz__mixture *m, double x)
     for (size_t k = 0; k < m->n; k++) {
         double z;
         if (m->q > 0) {
-            double a = naive_phi((lb - m->mu[k]) / m->sigma[k]);
-            double b = naive_phi((ub - m->mu[k]) / m->sigma[k]);
-            t[k] = log(m->w[k]) + log(b - a);
+            double a = (lb - m->mu[k]) / m->sigma[k];
+            double b = (ub - m->mu[k]) / m->sigma[k];
+            t[k] = log(m->w[k]) + log(naive_mass(a, b));
         } else {
             double y = m->log_space ? log(x) : x;
             z = (y - m->mu[k]) / m->sigma[k];
@@ -330,8 +335,8 @@ static void random_obs(pz__rng *rng, double *obs, size_t n)
 
 static void compare_fit(const double *obs, size_t n)
 {
-    const pz__parzen_prior pr = {.mu = 0.5, .sigma = 20, .weight = 0.7,
-                                 .lf = 25};
+    const pz__parzen_prior pr = {
+        .mu = 0.5, .sigma = 20, .weight = 0.7, .lf = 25};
     double *w = malloc((n + 1) * sizeof *w), *mu = malloc((n + 1) * sizeof *w),
            *s = malloc((n + 1) * sizeof *w);
     naive_fit(obs, n, &pr, w, mu, s);
@@ -404,7 +409,15 @@ static void compare_density(pz__mixture *m, pz__rng *rng, double q,
             cr_assert(out[i] < -600 || !isfinite(out[i]));
             continue;
         }
-        cr_assert(fabs(out[i] - want) <= 1e-8 * fmax(1, fabs(want)),
+        /* A quantum tiny next to a log-space value leaves the interval a
+         * few ulps of log(x) wide: both sides only know its mass to
+         * ~ulp(log x) / width (relative). */
+        double tol = 1e-8 * fmax(1, fabs(want));
+        if (q > 0 && log_space && x[i] > q) {
+            double y = log(x[i] + q / 2);
+            tol += 4 * y * DBL_EPSILON / log1p(q / (x[i] - q / 2));
+        }
+        cr_assert(fabs(out[i] - want) <= tol,
                   "n=%zu q=%g log=%d x=%.17g: %.15g vs naive %.15g", m->n, q,
                   log_space, x[i], out[i], want);
     }
@@ -436,6 +449,64 @@ Test(mixture, densities_match_the_naive_reference)
     free(obs);
 }
 
+/* The brute-force choice: both densities everywhere, first best score,
+ * NaN and -inf never winning (0 when nothing wins). */
+static size_t brute_argmax(const pz__mixture *l, const pz__mixture *g,
+                           const double *x, size_t n)
+{
+    double ll[64], lg[64], best = -INFINITY;
+    size_t bi = 0;
+    pz__mixture_logpdf(l, x, n, ll);
+    pz__mixture_logpdf(g, x, n, lg);
+    for (size_t i = 0; i < n; i++) {
+        if (ll[i] - lg[i] > best) {
+            best = ll[i] - lg[i];
+            bi = i;
+        }
+    }
+    return bi;
+}
+
+Test(mixture, argmax_ratio_matches_brute_force)
+{
+    pz__rng rng;
+    pz__rng_seed(&rng, 14, 0);
+    double *obs = malloc(5000 * sizeof *obs);
+    const pz__parzen_prior pr = {.mu = 0, .sigma = 20, .weight = 1, .lf = 25};
+    size_t sizes[] = {3, 60, 800, 5000}, agree = 0, total = 0;
+    for (size_t t = 0; t < 4; t++) {
+        for (int shape = 0; shape < 4; shape++) {
+            double q = shape & 1 ? 0.5 : 0.0;
+            bool lsp = shape & 2;
+            pz__mixture l = new_mixture(26), g = new_mixture(sizes[t] + 1);
+            l.q = g.q = q;
+            l.log_space = g.log_space = lsp;
+            l.low = g.low = lsp ? log(1e-3) : -10; /* truncated */
+            l.high = g.high = lsp ? log(1e3) : 10;
+            l.normalise = g.normalise = false;
+            random_obs(&rng, obs, sizes[t]);
+            pz__mixture_fit(&g, obs, sizes[t], &pr);
+            random_obs(&rng, obs, 25);
+            pz__mixture_fit(&l, obs, 25, &pr);
+            for (int rep = 0; rep < 50; rep++) {
+                double x[24], ll[24], ub[24];
+                for (size_t i = 0; i < 24; i++) {
+                    x[i] = pz__mixture_sample(&l, &rng);
+                }
+                size_t got = pz__mixture_argmax_ratio(&l, &g, x, 24, ll, ub);
+                size_t want = brute_argmax(&l, &g, x, 24);
+                cr_assert_eq(got, want, "n=%zu q=%g log=%d rep %d", sizes[t], q,
+                             lsp, rep);
+                agree++;
+            }
+            total += 50;
+            pz__arena_reset(&arena);
+        }
+    }
+    cr_assert_eq(agree, total);
+    free(obs);
+}
+
 /* --------------------------------------------- samples versus density */
 
 #define N_DRAWS 20000
@@ -456,8 +527,8 @@ static double sample_vs_density(const pz__mixture *m, double lo, double hi,
     for (size_t i = 0; i < N_DRAWS; i++) {
         double x = pz__mixture_sample(m, &rng);
         double b = m->q > 0 ? round((x - lo) / step) : floor((x - lo) / step);
-        cr_assert(b >= 0 && b < (double)k, "sample %g outside [%g, %g]", x,
-                  lo, hi);
+        cr_assert(b >= 0 && b < (double)k, "sample %g outside [%g, %g]", x, lo,
+                  hi);
         obs[(size_t)b] += 1;
     }
     for (size_t b = 0; b < k; b++) {

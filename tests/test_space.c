@@ -1012,3 +1012,18 @@ Test(space, a_study_on_100000_parameters_opens, .timeout = 20)
     pz_study_free(st);
     pz_space_free(sp);
 }
+
+Test(space, rejects_a_label_with_a_control_character)
+{
+    pz_space *sp = NULL;
+    pz_error err = {0};
+    cr_assert_eq(pz_space_new(&sp, &err), PZ_OK);
+    pz_param_spec s = {.dist = PZ_UNIFORM, .low = 0, .high = 1};
+    int rc = pz_space_add(sp, "bad\nlabel", &s, PZ_NO_PARENT, 0, NULL, &err);
+    cr_assert_eq(rc, PZ_ESPACE);
+    cr_assert(strstr(err.msg, "control character 0x0a at byte 3") != NULL, "%s",
+              err.msg);
+    cr_assert(strchr(err.msg, '\n') == NULL);
+    cr_assert_eq(pz_space_size(sp), 0);
+    pz_space_free(sp);
+}

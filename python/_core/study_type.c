@@ -397,10 +397,13 @@ static PyObject *study_trial(PyObject *self, PyObject *arg)
     pz_error err = {0};
     PyObject *out = NULL;
     study_lock(SELF(self));
-    if (pz_study_trial(SELF(self)->study, (size_t)i, &info, &err) == PZ_OK) {
+    if ((size_t)i >= pz_study_n_trials(SELF(self)->study)) {
+        PyErr_Format(PyExc_IndexError, "trial index %zd out of range", i);
+    } else if (pz_study_trial(SELF(self)->study, (size_t)i, &info, &err) ==
+               PZ_OK) {
         out = info_tuple(SELF(self), &info);
     } else {
-        PyErr_SetString(PyExc_IndexError, err.msg);
+        raise_err(self, &err);
     }
     study_unlock(SELF(self));
     return out;

@@ -26,10 +26,9 @@ from .base import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
-    JOB_STATE_NEW,
     JOB_STATE_RUNNING,
-    STATUS_OK,
     coarse_utcnow,
+    spec_from_misc,
 )
 
 logger = logging.getLogger("parzen.dispatch")
@@ -101,9 +100,6 @@ class _Run:
         self.start = time.monotonic()
 
     # ---------------------------------------------------------- asking
-    def budget_left(self, queued: int, budget: int) -> bool:
-        return queued < budget
-
     def ask(self) -> list:
         """One call of the algorithm; [] means it has nothing more."""
         trials = self.trials
@@ -122,7 +118,9 @@ class _Run:
         doc["book_time"] = now
         doc["refresh_time"] = now
         tid = doc["tid"]
-        point = self.domain.point_from_vals(doc["misc"]["vals"])
+        # The point is built here, on the driver: workers only call fn.
+        _fn, point = self.domain.evaluate_async(spec_from_misc(doc["misc"]),
+                                                ctrl=None)
         self.inflight[tid] = doc
         logger.debug("trial task %s started", tid)
         self.backend.submit(tid, point, self.events.put)
@@ -157,10 +155,15 @@ class _Run:
         else:
             self.record_failure(doc, out)
         self.trials.refresh()
+        if self.progress is not None:
+            self.progress.update(1)
+            if self.best_loss < math.inf:
+                self.progress.postfix = "best loss: " + str(self.best_loss)
 
     def record_success(self, doc, out: Outcome) -> None:
         try:
-            result = self.domain.result_from_return(out.value)
+            result = self.domain.evaluate_async2(out.value, ctrl=None,
+                                                 attach_attachments=False)
         except Exception as e:  # an invalid result is the trial's failure
             import traceback
 
@@ -175,9 +178,6 @@ class _Run:
         if loss is not None and not _isnan(loss):
             self.best_loss = min(self.best_loss, float(loss))
         logger.debug("trial task %s succeeded, result is %s", out.tid, result)
-        if self.progress is not None:
-            self.progress.update(1)
-            self.progress.postfix = "best loss: " + str(self.best_loss)
 
     def record_failure(self, doc, out: Outcome) -> None:
         doc["state"] = JOB_STATE_ERROR

@@ -235,23 +235,36 @@ class Mirror:
 
 
 def mirror_for(domain, trials, sampler, options):
-    """The Mirror of (domain, trials, sampler, options), created once."""
-    cache = domain.__dict__.get("_pz_mirrors")
-    if cache is None:
-        cache = domain._pz_mirrors = weakref.WeakKeyDictionary()
-    try:
-        per_trials = cache.get(trials)
-    except TypeError:  # not weak-referenceable / hashable
-        per_trials = None
-        cache = None
-    if per_trials is None:
-        per_trials = {}
-        if cache is not None:
-            cache[trials] = per_trials
+    """The Mirror of (space, trials, sampler, options), created once.
+
+    For an exact space the mirror is cached on the Trials object, keyed by
+    the compiled space's canonical form, so calling fmin again on the same
+    Trials (the resume pattern: ``max_evals`` one larger each call) reuses
+    it instead of re-adding the whole history. Otherwise it is cached on
+    the Domain."""
+    compiled = domain.compiled
     key = (sampler, tuple(options))
+    per_trials = None
+    if compiled.exact:
+        try:
+            cache = trials.__dict__.setdefault("_pz_mirrors", {})
+        except AttributeError:
+            cache = None
+        if cache is not None:
+            per_trials = cache.setdefault(compiled.signature, {})
+    if per_trials is None:
+        cache = domain.__dict__.get("_pz_mirrors")
+        if cache is None:
+            cache = domain._pz_mirrors = weakref.WeakKeyDictionary()
+        try:
+            per_trials = cache.get(trials)
+            if per_trials is None:
+                per_trials = cache[trials] = {}
+        except TypeError:  # not weak-referenceable / hashable
+            per_trials = {}
     m = per_trials.get(key)
     if m is None:
-        m = per_trials[key] = Mirror(domain.compiled, sampler, options)
+        m = per_trials[key] = Mirror(compiled, sampler, options)
     m.sync(trials)
     return m
 

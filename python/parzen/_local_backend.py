@@ -10,77 +10,84 @@ kills its worker, the only way to stop arbitrary Python code.
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
+import socket
+import subprocess
+import sys
 import threading
-import traceback
+from multiprocessing.connection import Connection
 
 from ._dispatch import Outcome, ThreadedBackend
 
-
-def _worker_main(conn, fn_bytes: bytes) -> None:
-    """Worker loop: (tid, point) in, ("ok", value) or ("error", ...) out."""
-    import cloudpickle
-
-    fn = cloudpickle.loads(fn_bytes)
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        _tid, point = msg
-        try:
-            reply = ("ok", fn(point))
-        except BaseException as e:  # the objective's failure is data
-            reply = ("error", str(type(e)),
-                     "".join(traceback.format_exception(type(e), e,
-                                                        e.__traceback__)))
-        try:
-            conn.send(reply)
-        except Exception as e:  # e.g. an unpicklable return value
-            conn.send(("error", str(type(e)),
-                       "the objective's return value could not be sent "
-                       "back to the driver: %s" % (e,)))
+# The worker is started as `python -c WORKER_SOURCE FD`: it imports neither
+# parzen nor the user's script (multiprocessing's spawn/forkserver would
+# re-run an unguarded script), only what unpickling the objective needs.
+# Messages travel on a socket of their own, so the objective may print.
+WORKER_SOURCE = r"""
+import pickle, sys, traceback
+from multiprocessing.connection import Connection
+conn = Connection(int(sys.argv[1]))
+sys.path[:] = pickle.loads(conn.recv_bytes())
+import cloudpickle
+fn = cloudpickle.loads(conn.recv_bytes())
+while True:
+    try:
+        msg = conn.recv_bytes()
+    except (EOFError, OSError):
+        break
+    point = pickle.loads(msg)
+    try:
+        reply = ("ok", fn(point))
+    except BaseException as e:
+        reply = ("error", str(type(e)), "".join(
+            traceback.format_exception(type(e), e, e.__traceback__)))
+    try:
+        data = pickle.dumps(reply)
+    except Exception as e:
+        data = pickle.dumps(("error", str(type(e)),
+                             "the objective's return value could not be "
+                             "sent back to the driver: %s" % (e,)))
+    conn.send_bytes(data)
+"""
 
 
 class _Worker:
-    def __init__(self, ctx, fn_bytes: bytes):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, fn_bytes),
-                                daemon=True, name="parzen-worker")
-        self.proc.start()
-        child.close()
+    """One worker process and the socket the driver talks to it on."""
 
-    def run(self, tid, point):
-        self.conn.send((tid, point))
-        return self.conn.recv()
+    def __init__(self, fn_bytes: bytes):
+        mine, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER_SOURCE, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.conn = Connection(mine.detach())
+
+        self.conn.send_bytes(pickle.dumps(list(sys.path)))
+        self.conn.send_bytes(fn_bytes)
+
+    def run(self, point):
+
+        self.conn.send_bytes(pickle.dumps(point))
+        return pickle.loads(self.conn.recv_bytes())
 
     def stop(self) -> None:
+        self.conn.close()  # the worker sees EOF and exits
         try:
-            self.conn.send(None)
-        except OSError:
-            pass
-        self.conn.close()
-        self.proc.join(timeout=5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
-        if self.proc.is_alive():
+        if self.proc.poll() is None:
             self.proc.kill()
+        self.proc.wait()
 
 
 class LocalProcessBackend(ThreadedBackend):
     """Run trials in up to `parallelism` local worker processes."""
 
-    def __init__(self, parallelism: int, start_method: str | None = None):
+    def __init__(self, parallelism: int):
         self.parallelism = parallelism
-        methods = multiprocessing.get_all_start_methods()
-        if start_method is None:
-            start_method = "forkserver" if "forkserver" in methods else "spawn"
-        self.ctx = multiprocessing.get_context(start_method)
         self.fn_bytes = b""
         self.idle: list[_Worker] = []
         self.busy: dict = {}  # tid -> _Worker
@@ -101,7 +108,7 @@ class LocalProcessBackend(ThreadedBackend):
         with self.lock:
             w = self.idle.pop() if self.idle else None
         if w is None:
-            w = _Worker(self.ctx, self.fn_bytes)
+            w = _Worker(self.fn_bytes)
         with self.lock:
             self.busy[tid] = w
         return w
@@ -113,18 +120,16 @@ class LocalProcessBackend(ThreadedBackend):
                 self.idle.append(w)
         if not healthy:
             w.kill()
-            w.proc.join()
 
     def run_one(self, tid, point) -> Outcome:
         w = self._take(tid)
         try:
-            reply = w.run(tid, point)
+            reply = w.run(point)
         except (EOFError, OSError):
-            w.proc.join(timeout=5)
             self._give_back(tid, w, healthy=False)
             return Outcome(tid, "lost", error=(
                 "WorkerLost", "the worker process running trial %s died "
-                "(exit code %s)" % (tid, w.proc.exitcode)))
+                "(exit code %s)" % (tid, w.proc.returncode)))
         self._give_back(tid, w, healthy=True)
         if reply[0] == "ok":
             return Outcome(tid, "ok", value=reply[1])

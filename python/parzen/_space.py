@@ -29,10 +29,11 @@ import numpy as np
 from . import _core
 from .exceptions import DuplicateLabel, InvalidSearchSpace
 from .pyll import Apply, Literal, rec_eval, toposort
-from .pyll.base import _signature, _switch_index, scope
+from .pyll.base import _switch_index, scope
 from .pyll.stochastic import implicit_stochastic_symbols
 
 _OPAQUE = object()  # a switch whose branch we cannot name
+_MISSING = object()
 
 #: pyll distribution -> (C distribution, argument names)
 _DISTS = {
@@ -354,13 +355,15 @@ class CompiledSpace:
         """(idxs, vals) of a misc for 'point' (every label, sorted)."""
         idxs = {}
         vals = {}
+        get = point.get
         for label in self.labels_sorted:
-            if label in point:
-                idxs[label] = [tid]
-                vals[label] = [point[label]]
-            else:
+            v = get(label, _MISSING)
+            if v is _MISSING:
                 idxs[label] = []
                 vals[label] = []
+            else:
+                idxs[label] = [tid]
+                vals[label] = [v]
         return idxs, vals
 
     def vals_to_values(self, vals):
@@ -375,6 +378,14 @@ class CompiledSpace:
             else:
                 out.append(nan)
         return out
+
+    @property
+    def signature(self):
+        """The canonical form of the C space (equal for equal spaces)."""
+        sig = self.__dict__.get("_signature")
+        if sig is None:
+            sig = self._signature = self.c_space.to_json()
+        return sig
 
     def remember(self, tid, values):
         """Keep the full C proposal of trial 'tid' (inexact spaces: the

@@ -83,11 +83,6 @@ class SparkBackend(ThreadedBackend):
     def group(self, tid) -> str:
         return "%s-%s" % (self.group_prefix, tid)
 
-    def wrap_thread(self, target):
-        from pyspark import inheritable_thread_target
-
-        return inheritable_thread_target(target)
-
     def run_one(self, tid, point) -> Outcome:
         sc = self.sc
         sc.setJobGroup(self.group(tid), "parzen trial %s" % (tid,),
@@ -96,7 +91,7 @@ class SparkBackend(ThreadedBackend):
         try:
             reply = rdd.mapPartitions(_make_task(self.fn, point, tid)).collect()[0]
         except Exception as e:  # cancelled, executor lost, task killed ...
-            return Outcome(tid, "lost", error=(str(type(e)), _first_line(e)))
+            return Outcome(tid, "lost", error=(str(type(e)), _summary(e)))
         if reply[0] == "ok":
             return Outcome(tid, "ok", value=reply[1])
         return Outcome(tid, reply[0], error=(reply[1], reply[2]))
@@ -105,7 +100,18 @@ class SparkBackend(ThreadedBackend):
         self.sc.cancelJobGroup(self.group(tid))
 
 
-def _first_line(e: BaseException) -> str:
+def _summary(e: BaseException) -> str:
+    """Spark's error, without the JVM stack: its first line, plus the
+    Python traceback of the worker when there is one."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    if not text:
+        return type(e).__name__
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if line.startswith("Traceback (most recent call last)")), None)
+    if start is None:
+        return lines[0]
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].startswith("\tat ")), len(lines))
+    return "\n".join([lines[0]] + lines[start:end])
 

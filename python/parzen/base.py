@@ -204,6 +204,11 @@ class Trials:
             rval.refresh()
         return rval
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_pz_mirrors", None)  # C studies: rebuilt on demand
+        return state
+
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("_max_tid", -1)
@@ -248,7 +253,7 @@ class Trials:
         self._pz_gen = getattr(self, "_pz_gen", 0) + 1
 
     def _note_ids(self, tids):
-        mx = self._max_tid
+        mx = getattr(self, "_max_tid", -1)
         ids = self._ids
         for tid in tids:
             ids.add(tid)
@@ -347,11 +352,12 @@ class Trials:
         hyperopt returns ``range(len(ids), len(ids) + n)``, which can hand
         out a tid already present when tids are not 0..k-1; here the start
         is also past the largest integer tid seen."""
-        aa = max(len(self._ids), self._max_tid + 1)
+        mx = getattr(self, "_max_tid", -1)
+        aa = max(len(self._ids), mx + 1)
         rval = list(range(aa, aa + n))
         self._ids.update(rval)
         if n:
-            self._max_tid = max(self._max_tid, aa + n - 1)
+            self._max_tid = max(mx, aa + n - 1)
         return rval
 
     def new_trial_docs(self, tids, specs, results, miscs):
@@ -608,6 +614,36 @@ class Ctrl:
 # ------------------------------------------------------------------ Domain
 
 
+def _straight_line_plan(expr):
+    """(literals, steps) to evaluate the nodes above the hyperparameters in
+    order -- steps are (node, pos inputs, named inputs) -- or False when a
+    switch (lazy) or an unregistered op is among them."""
+    order = []
+    literals = []
+    seen = set()
+    stack = [(expr, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append((node, list(node.pos_args),
+                          [(k, v) for k, v in node.named_args]))
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, pyll.Literal):
+            literals.append((node, node.obj))
+            continue
+        if node.name == "hyperopt_param":
+            continue
+        if node.name == "switch" or node.name not in pyll.scope._impls:
+            return False
+        stack.append((node, True))
+        for child in reversed(node.inputs()):
+            stack.append((child, False))
+    return literals, order
+
+
 class Domain:
     """An objective function and its search space.
 
@@ -651,6 +687,7 @@ class Domain:
         state["_compiled"] = None
         state["_pz_mirrors"] = None
         state.pop("_pz_random", None)
+        state.pop("_plan", None)
         return state
 
     @property
@@ -676,11 +713,43 @@ class Domain:
         if self.pass_expr_memo_ctrl:
             rval = self.fn(expr=self.expr, memo=memo, ctrl=ctrl)
         else:
-            pyll_rval = pyll.rec_eval(
+            rval = self.fn(self._eval_point(memo))
+        return self._result_dict(rval, ctrl, attach_attachments)
+
+    def _eval_point(self, memo):
+        """rec_eval(self.expr, memo), with a precomputed straight-line plan
+        when the part of the graph above the hyperparameters has no switch
+        (the common flat dict-of-hp space): same result, less overhead."""
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._plan = _straight_line_plan(self.expr)
+        if plan is False:
+            return pyll.rec_eval(
                 self.expr, memo=memo,
                 print_node_on_error=self.rec_eval_print_node_on_error)
-            rval = self.fn(pyll_rval)
-        return self._result_dict(rval, ctrl, attach_attachments)
+        impls = pyll.scope._impls
+        literals, steps = plan
+        values = dict(literals)
+        values.update(memo)
+        try:
+            for node, args, kwargs in steps:
+                if node in values:
+                    continue
+                if kwargs:
+                    rval = impls[node.name](
+                        *[values[a] for a in args],
+                        **{k: values[v] for k, v in kwargs})
+                else:
+                    rval = impls[node.name](*[values[a] for a in args])
+                if isinstance(rval, pyll.Apply):
+                    rval = pyll.rec_eval(rval, memo=values)
+                values[node] = rval
+        except Exception:
+            # -- the generic evaluator reports errors the usual way
+            return pyll.rec_eval(
+                self.expr, memo=memo,
+                print_node_on_error=self.rec_eval_print_node_on_error)
+        return values[self.expr]
 
     def _result_dict(self, rval, ctrl, attach_attachments):
         if isinstance(rval, (float, int, np.number)):

@@ -8,7 +8,7 @@ after the wrapper (``float``/``int``/the selected choice option).
 from collections import namedtuple
 from functools import wraps
 
-from .pyll import Apply, Literal, as_apply, dfs, scope
+from .pyll import Literal, as_apply, scope
 from .pyll import stochastic  # noqa: F401 - registers the distributions
 
 

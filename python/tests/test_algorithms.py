@@ -378,3 +378,21 @@ class TestPChoiceSearch:
         fmin(lambda p: 1.0, space, algo=algo, max_evals=40, trials=t,
              show_progressbar=False)
         assert len(t) == 40
+
+
+@needs_tpe
+def test_mirror_reused_across_fmin_calls_on_one_trials():
+    t = Trials()
+    space = {"x": hp.uniform("x", -5, 5)}
+    for n in range(21, 31):
+        fmin(lambda p: p["x"] ** 2, space, algo=tpe.suggest, max_evals=n,
+             trials=t, show_progressbar=False)
+    assert len(t) == 30
+    (per_space,) = t._pz_mirrors.values()
+    (m,) = per_space.values()
+    # -- one C study followed every call (synced up to the last suggest)
+    assert m.study.n_trials == 29
+    import pickle
+
+    t2 = pickle.loads(pickle.dumps(t))
+    assert "_pz_mirrors" not in t2.__dict__

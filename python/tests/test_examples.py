@@ -32,7 +32,8 @@ def test_imports_only_parzen(path):
 def test_example_runs(path, tmp_path):
     if "sklearn" in os.path.basename(path):
         pytest.importorskip("sklearn")
+    env = dict(os.environ, HYPEROPT_FMIN_SEED="3")
     proc = subprocess.run([sys.executable, path, str(tmp_path)],
                           cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

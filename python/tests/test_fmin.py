@@ -626,3 +626,79 @@ def test_ctrl_checkpoint_and_inject_results():
     assert len(injected) == 1 and injected[0]["misc"]["from_tid"] == 0
     assert t.best_trial is injected[0]
     assert t.trial_attachments(t.trials[0])["note"] == "hi"
+
+
+def test_asynchronous_trials_with_a_worker_thread():
+    """An asynchronous Trials: fmin stores the Domain as an attachment and
+    polls while a worker (here a thread) evaluates the NEW documents."""
+    import threading
+
+    import cloudpickle
+
+    from parzen.base import Ctrl, Domain, spec_from_misc
+
+    class AsyncTrials(Trials):
+        asynchronous = True
+
+    t = AsyncTrials()
+    stop = threading.Event()
+
+    def worker():
+        while not stop.is_set():
+            blob = t.attachments.get("FMinIter_Domain")
+            if blob is None:
+                time.sleep(0.005)
+                continue
+            domain = cloudpickle.loads(blob)
+            for doc in list(t._dynamic_trials):
+                if doc["state"] == base.JOB_STATE_NEW:
+                    doc["state"] = base.JOB_STATE_RUNNING
+                    doc["result"] = domain.evaluate(
+                        spec_from_misc(doc["misc"]), Ctrl(t, doc))
+                    doc["state"] = base.JOB_STATE_DONE
+            time.sleep(0.005)
+
+    th = threading.Thread(target=worker, daemon=True)
+    th.start()
+    try:
+        domain = Domain(lambda x: (x - 1) ** 2, hp.uniform("x", -5, 5))
+        it = FMinIter(rand.suggest, domain, t,
+                      rstate=np.random.default_rng(0), max_evals=6,
+                      poll_interval_secs=0.01, max_queue_len=2)
+        it.exhaust()
+    finally:
+        stop.set()
+        th.join()
+    assert len(t) == 6
+    assert all(d["state"] == base.JOB_STATE_DONE for d in t.trials)
+    assert "FMinIter_Domain" in t.attachments
+
+
+def test_exp_key_trials():
+    t = Trials(exp_key="run-a")
+    fmin(lambda x: x, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=3,
+         trials=t, **QUIET)
+    assert len(t) == 3 and all(d["exp_key"] == "run-a" for d in t.trials)
+
+
+def test_max_evals_none_with_loss_threshold_and_early_stop():
+    t = Trials()
+    fmin(lambda x: x, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=None, trials=t,
+         early_stop_fn=lambda tr, *s: (len(tr) >= 7, []), **QUIET)
+    assert len(t) == 7
+
+
+def test_legacy_randomstate_rstate():
+    a = fmin(lambda x: x, hp.uniform("x", 0, 1), algo=rand.suggest,
+             max_evals=3, rstate=np.random.RandomState(0), **QUIET)
+    b = fmin(lambda x: x, hp.uniform("x", 0, 1), algo=rand.suggest,
+             max_evals=3, rstate=np.random.RandomState(0), **QUIET)
+    assert a == b
+
+
+def test_tqdm_postfix_shows_best_loss(capsys):
+    fmin(lambda x: (x - 0.5) ** 2, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=5, rstate=np.random.default_rng(0))
+    out = capsys.readouterr().out  # -- tqdm writes to the real stdout
+    assert "best loss: " in out and "5/5" in out

@@ -9,7 +9,6 @@ import pytest
 import parzen
 from parzen import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand
 from parzen.early_stop import no_progress_loss
-from parzen.fmin import generate_trials_to_calculate
 
 
 class TestNoProgressLoss:
@@ -174,11 +173,12 @@ class TestPackage:
         from parzen.pyll.stochastic import sample  # noqa
         from parzen.base import JOB_STATE_CANCEL  # noqa
 
-    def test_spark_placeholder(self):
+    def test_spark_trials_lazy_name(self):
+        import parzen.spark
         from parzen import SparkTrials
 
-        with pytest.raises(NotImplementedError, match="SparkTrials"):
-            SparkTrials(parallelism=2)
+        assert SparkTrials is parzen.spark.SparkTrials
+        assert issubclass(SparkTrials, parzen.Trials)
         with pytest.raises(AttributeError):
             parzen.NoSuchThing
 

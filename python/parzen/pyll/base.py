@@ -12,11 +12,8 @@ import copy
 import functools
 import inspect
 import logging
-import math
 import numbers
-import operator
 import time
-from collections import deque
 
 import numpy as np
 

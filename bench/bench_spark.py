@@ -1,0 +1,112 @@
+"""SparkTrials throughput: parzen vs hyperopt, measured in one run.
+
+200 trials of a 0.1 s objective at parallelism 8 on local[8] (the issue's
+workload), for parzen's SparkTrials and for hyperopt's with its defaults
+and with max_queue_len=8. Each measurement runs in a fresh process with a
+fresh Spark session; parzen from .venv, hyperopt from .venv-bench (see
+bench/setup-bench-env.sh; hyperopt is never a dependency of parzen).
+
+    .venv/bin/python bench/bench_spark.py            # the table
+    .venv/bin/python bench/bench_spark.py --trials 40   # a quick look
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(impl, n_trials, parallelism, sleep):
+    """One run in this process; prints a JSON line."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[%d]" % parallelism)
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("OFF")
+    # warm the session up: JVM, Python workers (both implementations)
+    spark.sparkContext.parallelize(range(parallelism), parallelism).count()
+    if impl == "parzen":
+        from parzen import SparkTrials, fmin, hp, tpe
+        kwargs = {}
+    else:
+        from hyperopt import SparkTrials, fmin, hp, tpe
+        kwargs = {"max_queue_len": 8} if impl == "hyperopt-q8" else {}
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    def fn(x):
+        time.sleep(sleep)
+        return (x - 3) ** 2
+
+    trials = SparkTrials(parallelism=parallelism, spark_session=spark)
+    t0 = time.perf_counter()
+    fmin(fn, hp.uniform("x", -5, 5), algo=tpe.suggest, max_evals=n_trials,
+         trials=trials, show_progressbar=False, **kwargs)
+    wall = time.perf_counter() - t0
+    spark.stop()
+    ideal = n_trials * sleep / parallelism
+    print(json.dumps({"impl": impl, "wall_s": wall,
+                      "trials_per_s": n_trials / wall,
+                      "efficiency": ideal / wall,
+                      "done": len(trials)}))
+
+
+def run_child(python, impl, args):
+    cmd = [python, os.path.abspath(__file__), "--child", impl,
+           "--trials", str(args.trials), "--parallelism",
+           str(args.parallelism), "--sleep", str(args.sleep)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise SystemExit("%s failed:\n%s" % (impl, out.stderr[-3000:]))
+    return json.loads(lines[-1])
+
+
+def versions(python):
+    code = ("import importlib.metadata as m; print(' '.join('%s %s' % (p, "
+            "m.version(p)) for p in ('hyperopt', 'pyspark')))")
+    return subprocess.run([python, "-c", code], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--parallelism", type=int, default=8)
+    ap.add_argument("--sleep", type=float, default=0.1)
+    args = ap.parse_args()
+    if args.child:
+        measure(args.child, args.trials, args.parallelism, args.sleep)
+        return
+    parzen_py = os.path.join(ROOT, ".venv", "bin", "python")
+    bench_py = os.path.join(ROOT, ".venv-bench", "bin", "python")
+    rows = [run_child(parzen_py, "parzen", args),
+            run_child(bench_py, "hyperopt", args),
+            run_child(bench_py, "hyperopt-q8", args)]
+    print("%d trials of a %.1f s objective, parallelism %d, local[%d]; %s"
+          % (args.trials, args.sleep, args.parallelism, args.parallelism,
+             versions(bench_py)))
+    print()
+    print("| implementation | wall time (s) | trials/s | parallel efficiency "
+          "| parzen speed-up |")
+    print("|---|---|---|---|---|")
+    base = rows[0]["wall_s"]
+    names = {"parzen": "parzen SparkTrials",
+             "hyperopt": "hyperopt SparkTrials (defaults)",
+             "hyperopt-q8": "hyperopt SparkTrials (max_queue_len=8)"}
+    for r in rows:
+        print("| %s | %.1f | %.2f | %.0f%% | %.1fx |" % (
+            names[r["impl"]], r["wall_s"], r["trials_per_s"],
+            100 * r["efficiency"], r["wall_s"] / base))
+
+
+if __name__ == "__main__":
+    main()

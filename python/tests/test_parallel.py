@@ -1,0 +1,145 @@
+"""ParallelTrials: fmin with trials in local worker processes."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from parzen import STATUS_OK, fmin, hp, rand, tpe
+from parzen.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR
+from parzen.early_stop import no_progress_loss
+from parzen.parallel import ParallelTrials
+
+
+def quadratic(x):
+    return (x - 3) ** 2
+
+
+def test_parallel_fmin_finds_the_minimum_and_records_every_trial():
+    trials = ParallelTrials(parallelism=2)
+    best = fmin(quadratic, hp.uniform("x", -5, 5), algo=tpe.suggest,
+                max_evals=40, trials=trials, rstate=1, show_progressbar=False)
+    assert len(trials) == 40
+    assert trials.count_successful_trials() == 40
+    assert abs(best["x"] - 3) < 0.5
+    assert all(t["result"]["status"] == STATUS_OK for t in trials.trials)
+
+
+def test_objective_exceptions_are_failed_trials_with_their_traceback():
+    def fails_above_zero(x):
+        if x > 0:
+            raise RuntimeError("x is positive")
+        return x
+
+    trials = ParallelTrials(parallelism=2)
+    fmin(fails_above_zero, hp.uniform("x", -1, 1), algo=rand.suggest,
+         max_evals=20, trials=trials, rstate=3, show_progressbar=False)
+    assert trials.count_total_trials() == 20
+    failed = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert len(failed) == trials.count_failed_trials() > 0
+    kind, text = failed[0]["misc"]["error"]
+    assert "RuntimeError" in kind
+    assert "Traceback (most recent call last)" in text
+    assert "x is positive" in text
+
+
+def test_a_worker_killed_mid_trial_fails_that_trial_and_the_run_completes():
+    def dies_on_negative(x):
+        if x < 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    trials = ParallelTrials(parallelism=2)
+    fmin(dies_on_negative, hp.uniform("x", -1, 1), algo=rand.suggest,
+         max_evals=16, trials=trials, rstate=5, show_progressbar=False)
+    assert trials.count_total_trials() == 16
+    lost = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert lost, "some points were negative at this seed"
+    assert all("died" in t["misc"]["error"][1] for t in lost)
+    assert all(t["misc"]["vals"]["x"][0] < 0 for t in lost)
+    assert trials.count_successful_trials() == 16 - len(lost)
+
+
+def test_timeout_cancels_running_trials_promptly():
+    def sleepy(x):
+        time.sleep(60)
+        return x
+
+    trials = ParallelTrials(parallelism=2, timeout=1)
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match="no evaluation tasks"):
+        fmin(sleepy, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=10,
+             trials=trials, rstate=0, show_progressbar=False)
+    assert time.monotonic() - t0 < 30  # not the 60 s of the objective
+    assert trials.fmin_cancelled_reason == "fmin run timeout"
+    assert trials.count_cancelled_trials() == 2
+    states = {t["state"] for t in trials._dynamic_trials}
+    assert states == {JOB_STATE_CANCEL}
+
+
+def test_loss_threshold_given_to_the_constructor_is_honoured():
+    trials = ParallelTrials(parallelism=2, loss_threshold=0.5)
+    fmin(quadratic, hp.uniform("x", -5, 5), algo=rand.suggest,
+         max_evals=500, trials=trials, rstate=2, show_progressbar=False)
+    assert trials.fmin_cancelled_reason == "loss threshold reached"
+    assert trials.count_total_trials() < 500
+    assert min(trials.losses()) < 0.5
+
+
+def test_early_stop_fn_ends_the_run():
+    trials = ParallelTrials(parallelism=2)
+    fmin(lambda x: 1.0, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=200, trials=trials, rstate=2, show_progressbar=False,
+         early_stop_fn=no_progress_loss(5))
+    assert trials.fmin_cancelled_reason == "early stopping condition"
+    assert 6 <= trials.count_total_trials() < 200
+
+
+def test_an_unpicklable_objective_fails_before_any_trial_runs():
+    import threading
+
+    lock = threading.Lock()
+
+    def uses_a_lock(x):
+        with lock:
+            return x
+
+    trials = ParallelTrials(parallelism=2)
+    with pytest.raises(TypeError, match="does not pickle"):
+        fmin(uses_a_lock, hp.uniform("x", 0, 1), algo=rand.suggest,
+             max_evals=5, trials=trials, show_progressbar=False)
+    assert trials.count_total_trials() == 0
+
+
+def test_max_evals_is_a_total_so_a_second_call_resumes():
+    trials = ParallelTrials(parallelism=2)
+    space = hp.uniform("x", -5, 5)
+    fmin(quadratic, space, algo=rand.suggest, max_evals=6, trials=trials,
+         rstate=1, show_progressbar=False)
+    fmin(quadratic, space, algo=rand.suggest, max_evals=10, trials=trials,
+         rstate=1, show_progressbar=False)
+    assert len(trials) == 10
+    assert [t["state"] for t in trials.trials] == [JOB_STATE_DONE] * 10
+    assert sorted(trials.tids) == list(range(10))
+
+
+def test_parallelism_is_filled_whenever_work_remains(tmp_path):
+    # Every trial records when it ran; with 4 slots and 8 one-second
+    # trials, four must have overlapped (the dispatcher starts a trial as
+    # soon as a slot is free, without a polling interval).
+    def logs_its_interval(x):
+        start = time.time()
+        time.sleep(1.0)
+        with open(os.path.join(str(tmp_path), "%.6f" % x), "w") as f:
+            f.write("%r %r" % (start, time.time()))
+        return x
+
+    trials = ParallelTrials(parallelism=4)
+    fmin(logs_its_interval, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=8, trials=trials, rstate=4, show_progressbar=False)
+    spans = [tuple(map(float, open(p).read().split()))
+             for p in tmp_path.iterdir()]
+    assert len(spans) == 8
+    peak = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert peak == 4

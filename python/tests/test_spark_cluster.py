@@ -1,0 +1,70 @@
+"""SparkTrials on a standalone Spark cluster (master + worker on
+127.0.0.1): executors are separate JVM processes that can be killed."""
+
+import os
+import threading
+
+import pytest
+
+from spark_fixtures import (StandaloneCluster, executor_pids, session,
+                            ship_by_value, wait_for)
+
+from parzen import SparkTrials, fmin, hp, rand, tpe
+from parzen.base import JOB_STATE_ERROR
+
+ship_by_value(__name__)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = StandaloneCluster(str(tmp_path_factory.mktemp("spark")))
+    spark = session(c.url, "parzen-cluster-tests")
+    yield spark
+    spark.stop()
+    c.stop()
+
+
+def test_the_seed_example_runs_unchanged(cluster):
+    def training_function(params):
+        return (params["x"] - 1) ** 2 + params["y"]
+
+    search_space = {"x": hp.uniform("x", -3, 3),
+                    "y": hp.choice("y", [0.5, 0.0])}
+    best_hyperparameters = fmin(
+        fn=training_function, space=search_space, algo=tpe.suggest,
+        max_evals=64, trials=SparkTrials())
+    assert set(best_hyperparameters) == {"x", "y"}
+    assert abs(best_hyperparameters["x"] - 1) < 1.0
+
+
+def test_killing_the_executor_mid_trial_fails_that_trial_only(cluster,
+                                                              tmp_path):
+    marker = os.path.join(str(tmp_path), "started")
+
+    def hangs_once(x):
+        import time
+
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return x  # every trial after the first returns at once
+        os.close(fd)
+        time.sleep(600)
+        return x
+
+    def kill_executor_when_the_trial_hangs():
+        wait_for(lambda: os.path.exists(marker), timeout=300)
+        for pid in executor_pids():
+            os.kill(pid, 9)
+
+    killer = threading.Thread(target=kill_executor_when_the_trial_hangs)
+    killer.start()
+    trials = SparkTrials(parallelism=1, spark_session=cluster)
+    fmin(hangs_once, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=5,
+         trials=trials, rstate=0, show_progressbar=False)
+    killer.join()
+    assert trials.count_total_trials() == 5
+    failed = [t for t in trials._dynamic_trials if t["state"] == JOB_STATE_ERROR]
+    assert len(failed) == 1
+    assert failed[0]["tid"] == 0
+    assert trials.count_successful_trials() == 4
