@@ -10,6 +10,9 @@
  * n_startup_jobs = 0 so that n = 10 is modelled too) proposes points for
  * fresh trial ids with pz_study_suggest (the history stays at n). The
  * table gives the median and 90th percentile of the per-ask wall time.
+ * A second table times asks on histories TPE itself produced (d = 10,
+ * n up to 10000): observations crowd around the optimum there, which
+ * is the harder case for the densities.
  *
  * Memory: a counting allocator (pz_set_allocator) records allocations
  * and live bytes; after warm-up, 1000 further asks must allocate nothing
@@ -224,6 +227,47 @@ static int latency_table(int quick)
     return 0;
 }
 
+/* Grow a TPE study on the d = 10 uniform space to each of 'ns' trials
+ * (TPE itself proposing every point, so observations crowd around the
+ * optimum as in real use) and time asks at each size. */
+static int tpe_history_table(int quick)
+{
+    static const size_t ns[] = {1000, 3000, 10000};
+    double x[64];
+    pz_error err = {0};
+    pz_space *sp = make_space(UNIFORM_SPACE, 10);
+    pz_study *st = NULL;
+    int rc = sp ? pz_study_new(&st, sp, &err) : PZ_ENOMEM;
+    if (rc == PZ_OK) {
+        pz_study_set_seed(st, 12345);
+        rc = pz_study_set_sampler(st, "tpe", &err);
+    }
+    printf("\n| history | d | n | median ms/ask | p90 ms/ask |\n");
+    printf("|---|---:|---:|---:|---:|\n");
+    for (size_t i = 0, n = 0; rc == PZ_OK && i < (quick ? 2u : 3u); i++) {
+        for (; rc == PZ_OK && n < ns[i]; n++) {
+            int64_t id;
+            rc = pz_study_ask(st, &id, x, &err);
+            if (rc == PZ_OK) {
+                rc = pz_study_tell(st, id, PZ_TRIAL_DONE, sphere(x, 10), &err);
+            }
+        }
+        double med, p90;
+        if (rc == PZ_OK && (rc = time_asks(st, reps_for(ns[i], 10, quick), x,
+                                           &med, &p90)) == 0) {
+            printf("| TPE-generated | 10 | %zu | %.4f | %.4f |\n", ns[i], med,
+                   p90);
+            fflush(stdout);
+        }
+    }
+    if (rc != PZ_OK) {
+        fprintf(stderr, "bench_ask: %s\n", err.msg);
+    }
+    pz_study_free(st);
+    pz_space_free(sp);
+    return rc != PZ_OK;
+}
+
 /* ------------------------------------------------------------- memory */
 
 static long peak_rss_kb(void)
@@ -274,6 +318,9 @@ int main(int argc, char **argv)
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     pz_set_allocator(counting_alloc, &c);
     int rc = latency_table(quick);
+    if (rc == 0) {
+        rc = tpe_history_table(quick);
+    }
     if (rc == 0) {
         rc = memory_check(&c);
     }

@@ -15,6 +15,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,9 @@ static const char run_help[] = RUN_USAGE
     "  --retry-lost         re-run lost and interrupted trials first\n"
     "  --quiet              no progress line, no summary\n"
     "  --json               one JSON event per line on stdout\n"
+    "  --spark MASTER       run the trials as Spark tasks (see docs/spark.md;\n"
+    "                       needs PySpark and parzen in $PARZEN_PYTHON or\n"
+    "                       python3, the command on every executor)\n"
     "\n"
     "The command gets the point as JSON on stdin and in PARZEN_PARAMS,\n"
     "PARZEN_TRIAL_ID and PARZEN_RESULT_FILE, and {label} in ARGS becomes\n"
@@ -62,6 +66,7 @@ typedef struct run_args {
     double timeout_s, trial_timeout_s, loss_threshold;
     uint64_t no_progress;
     const char *store_path, *study;
+    const char *spark; /* --spark MASTER: hand over to the Python driver */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -146,6 +151,11 @@ static int opt_study(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->study, o, v, err);
 }
 
+static int opt_spark(run_args *a, const char *o, const char *v, pz_error *err)
+{
+    return opt_text(&a->spark, o, v, err);
+}
+
 static int opt_flag(run_args *a, const char *o, const char *v, pz_error *err)
 {
     (void)v;
@@ -175,6 +185,7 @@ static const run_opt run_opts[] = {
     {"--no-progress", true, opt_no_progress},
     {"--store", true, opt_store},
     {"--study", true, opt_study},
+    {"--spark", true, opt_spark},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -515,6 +526,36 @@ static int run_study(const run_args *a, run_ctx *c, pz_runner *runner,
     return rc;
 }
 
+/* --spark: the Python driver (parzen.spark_run) takes the same argv. It
+ * replaces this process, so its exit status is the command's. */
+static int exec_spark_driver(int argc, char **argv, pz_error *err)
+{
+    const char *py = getenv("PARZEN_PYTHON");
+    if (py == NULL || py[0] == '\0') {
+        py = "python3";
+    }
+    static char dash_m[] = "-m", module[] = "parzen.spark_run";
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (args == NULL) {
+        return pz_cli_fail(err, PZ_ENOMEM, "out of memory");
+    }
+    args[0] = (char *)(uintptr_t)py; /* execvp's argv is char *const[] */
+    args[1] = dash_m;
+    args[2] = module;
+    for (int i = 0; i < argc; i++) {
+        args[3 + i] = argv[i];
+    }
+    fflush(stdout);
+    execvp(py, args);
+    int e = errno;
+    free(args);
+    return pz_cli_fail(err, PZ_EINVAL,
+                       "--spark: cannot start the Python driver '%s': %s "
+                       "(set PARZEN_PYTHON to a Python with parzen and "
+                       "PySpark)",
+                       py, strerror(e));
+}
+
 int pz_cli_run(int argc, char **argv, pz_error *err)
 {
     run_args a = {.parallelism = 1,
@@ -525,6 +566,9 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     if (rc != PZ_OK || a.help) {
         fputs(a.help ? run_help : "", stdout);
         return rc;
+    }
+    if (a.spark != NULL) {
+        return exec_spark_driver(argc, argv, err);
     }
     run_ctx c = {.a = &a, .progress = !a.quiet && isatty(STDERR_FILENO)};
     char *space_json = NULL;

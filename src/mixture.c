@@ -10,17 +10,24 @@
  * A mixture has one component per observation plus a prior component.
  * TPE asks for the log-density of ~24 candidates under a mixture of up
  * to N components (N = history size, up to 10^4 and more), so the
- * density is where the time goes. Two exact devices keep it cheap:
+ * density is where the time goes. Exact devices keep it cheap:
  * - components with the same mean and sigma are merged (their weights
  *   add up); quantized histories have many;
  * - components are split into "narrow" ones (sorted by mean) and a few
- *   "wide" ones. A candidate sums every wide component but only the
- *   narrow ones within 'reach' = 8.5 of their sigmas; each left-out term
- *   is below exp(-8.5^2 / 2) of its weight, and 'tail' bounds their sum.
+ *   "wide" ones. A point sums every wide component but only the narrow
+ *   ones within 'reach' = 8.5 of their sigmas; each left-out term is
+ *   below exp(-8.5^2 / 2) of its weight, and 'tail' bounds their sum.
  *   When the kept sum is not 1e9 times that bound (or underflows), the
- *   candidate is recomputed over every component, in linear scale or,
+ *   point is recomputed over every component, in linear scale or,
  *   failing that, with a log-sum-exp. Either way the result matches the
- *   full log-sum-exp to ~1e-9 relative.
+ *   full log-sum-exp to ~1e-9 relative;
+ * - in dense histories (most bandwidths clipped to the smallest sigma,
+ *   windows holding most components) those components are summed by a
+ *   fast Gauss transform with a checked error bound (section below);
+ * - TPE only needs the best of log l - log g over its candidates:
+ *   pz__mixture_argmax_ratio bounds g from below cheaply (binned means,
+ *   or nearby components) and skips candidates that cannot win.
+ * The sums use an inlined, branch-free exp() (table + polynomial, 2 ulp).
  *
  * Deliberate deviations from hyperopt (none changes a decision):
  * - Interval masses use erfc in the tails instead of differences of
@@ -38,7 +45,7 @@
 #include <string.h>
 
 #define REACH_SIGMAS 8.5 /* narrow window half-width, in sigmas */
-#define CORE_SIGMAS 3.0  /* window of the cheap lower bound, in sigmas */
+#define CORE_SIGMAS 3.0  /* quantized lower bound: window, in sigmas */
 #define REL_TOL 1e-9     /* accepted relative error of a windowed sum */
 #define TINY_SUM 1e-280  /* a linear sum this small may have underflowed */
 #define MAX_REJECTIONS 1000
@@ -588,6 +595,7 @@ static void partition(pz__mixture *m, double thr, double *tmp)
 static void split_components(pz__mixture *m, bool sorted)
 {
     m->n_narrow = 0;
+    m->safe_reach = false;
     m->reach = m->core = 0.0;
     m->tail = 0.0;
     if (!sorted || m->n_d < 8) {
@@ -605,6 +613,7 @@ static void split_components(pz__mixture *m, bool sorted)
     }
     m->reach = REACH_SIGMAS * thr;
     m->core = CORE_SIGMAS * thr;
+    m->safe_reach = m->reach <= 37.0 * m->d_smin; /* 37^2 / 2 < 708 */
     m->tail =
         sum_of(m->d_r, m->n_narrow) * exp(-0.5 * REACH_SIGMAS * REACH_SIGMAS);
 }
@@ -669,7 +678,7 @@ static bool fgt_member(const pz__mixture *m, size_t i)
 
 /* Is the FGT worth its set-up (FGT_TERMS operations per component)?
  * Yes when there are enough equal-sigma components, windows hold on
- * average FGT_SHARE of the narrow ones (estimated from 64 evenly spaced
+ * average FGT_SHARE of the narrow ones (estimated from 16 evenly spaced
  * components), and the boxes fit the scratch. Counts the boxes. */
 static bool fgt_pays_off(pz__mixture *m)
 {
@@ -678,12 +687,12 @@ static bool fgt_pays_off(pz__mixture *m)
         n_eq += fgt_member(m, i);
     }
     double in_reach = 0.0;
-    for (size_t k = 0; k < 64; k++) {
-        double y = m->d_mu[k * (n - 1) / 63];
+    for (size_t k = 0; k < 16; k++) {
+        double y = m->d_mu[k * (n - 1) / 15];
         in_reach += (double)(bound(m->d_mu, n, y + m->reach, true) -
                              bound(m->d_mu, n, y - m->reach, false));
     }
-    if (n_eq < FGT_MIN || in_reach < 64 * FGT_SHARE * (double)n) {
+    if (n_eq < FGT_MIN || in_reach < 16 * FGT_SHARE * (double)n) {
         return false;
     }
     double width = 2 * FGT_RHO * SQRT2 * m->d_smin;
@@ -867,34 +876,33 @@ double pz__mixture_sample(const pz__mixture *m, pz__rng *rng)
 
 /* 2^(j/64), j = 0..63, correctly rounded. */
 static const double two_j64[64] = {
-        0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0,
-        0x1.0874518759bc8p+0, 0x1.0b5586cf9890fp+0, 0x1.0e3ec32d3d1a2p+0,
-        0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0, 0x1.172b83c7d517bp+0,
-        0x1.1a35beb6fcb75p+0, 0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0,
-        0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0,
-        0x1.2d285a6e4030bp+0, 0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0,
-        0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0, 0x1.3dea64c123422p+0,
-        0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0,
-        0x1.4bfdad5362a27p+0, 0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0,
-        0x1.56f4736b527dap+0, 0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0,
-        0x1.6247eb03a5585p+0, 0x1.6623882552225p+0, 0x1.6a09e667f3bcdp+0,
-        0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, 0x1.75feb564267c9p+0,
-        0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0,
-        0x1.868d99b4492edp+0, 0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0,
-        0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0, 0x1.9c49182a3f090p+0,
-        0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0,
-        0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, 0x1.b7f76f2fb5e47p+0,
-        0x1.bcc1e904bc1d2p+0, 0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0,
-        0x1.cb720dcef9069p+0, 0x1.d072d4a07897cp+0, 0x1.d5818dcfba487p+0,
-        0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0,
-        0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0,
-        0x1.fa7c1819e90d8p+0};
+    0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0,
+    0x1.0874518759bc8p+0, 0x1.0b5586cf9890fp+0, 0x1.0e3ec32d3d1a2p+0,
+    0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0, 0x1.172b83c7d517bp+0,
+    0x1.1a35beb6fcb75p+0, 0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0,
+    0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0,
+    0x1.2d285a6e4030bp+0, 0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0,
+    0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0, 0x1.3dea64c123422p+0,
+    0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0,
+    0x1.4bfdad5362a27p+0, 0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0,
+    0x1.56f4736b527dap+0, 0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0,
+    0x1.6247eb03a5585p+0, 0x1.6623882552225p+0, 0x1.6a09e667f3bcdp+0,
+    0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, 0x1.75feb564267c9p+0,
+    0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0,
+    0x1.868d99b4492edp+0, 0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0,
+    0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0, 0x1.9c49182a3f090p+0,
+    0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, 0x1.b7f76f2fb5e47p+0,
+    0x1.bcc1e904bc1d2p+0, 0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0,
+    0x1.cb720dcef9069p+0, 0x1.d072d4a07897cp+0, 0x1.d5818dcfba487p+0,
+    0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0,
+    0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0,
+    0x1.fa7c1819e90d8p+0};
 
-/* exp(x) for x <= 0, inlined for the density sums (a libm call costs
- * twice as much there, errno handling included): 2^(k/64) from a table
- * times a degree-5 polynomial on |r| <= ln 2 / 128, within 2 ulp. x is
- * clamped at -708: smaller results (< 3.3e-308) only matter when every
- * term is that small, and log_sum then redoes the sum in log space. */
+/* exp(x) for -708 <= x <= 0, inlined for the density sums (a libm call
+ * costs twice as much there, errno handling included): 2^(k/64) from a
+ * table times a degree-5 polynomial on |r| <= ln 2 / 128, within 2 ulp.
+ * Branch-free, so loops over it vectorize. */
 static inline double exp_core(double x)
 {
     const double shift = 0x1.8p52, inv_ln2_64 = 0x1.71547652b82fep+6;
@@ -907,16 +915,17 @@ static inline double exp_core(double x)
     double r = (x - kd * ln2_64_hi) - kd * ln2_64_lo;
     double p = 1.0 + r +
                r * r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120))));
-    int64_t k = (int64_t)(ki - UINT64_C(0x4338000000000000));
-    int64_t j = (int64_t)(ki & 63), e = (k - j) / 64; /* exact division */
-    uint64_t sb;
-    memcpy(&sb, &two_j64[j], sizeof sb);
-    sb += (uint64_t)e << 52;
+    uint64_t sb; /* 2^(k / 64) = 2^(j / 64) 2^e, k = 64 e + j */
+    memcpy(&sb, &two_j64[ki & 63], sizeof sb);
+    sb += ((ki & ~UINT64_C(63)) - UINT64_C(0x4338000000000000)) << 46;
     double scale;
     memcpy(&scale, &sb, sizeof scale);
     return scale * p;
 }
 
+/* exp(x) for x <= 0. Results below exp(-708) = 3.3e-308 come out as
+ * that: they only matter when every term is that small, and log_sum then
+ * redoes the sum in log space. */
 static inline double exp_nonpos(double x)
 {
     return exp_core(x < -708.0 ? -708.0 : x);
@@ -926,6 +935,28 @@ static inline double pdf_term(const pz__mixture *m, double y, size_t i)
 {
     double z = (y - m->d_mu[i]) * m->d_inv[i];
     return m->d_r[i] * exp_nonpos(-0.5 * z * z);
+}
+
+/* Sum of r * exp(-z^2 / 2) over narrow components d_*[a, b) within reach
+ * of y, when m->safe_reach guarantees exp's argument stays above -708:
+ * no clamp, eight terms at a time, which compilers vectorize. */
+static double sum_pdf_window(const pz__mixture *m, double y, size_t a, size_t b)
+{
+    double acc[8] = {0};
+    size_t i = a;
+    for (; i + 8 <= b; i += 8) {
+        const double *mu = m->d_mu + i, *inv = m->d_inv + i, *r = m->d_r + i;
+        for (size_t k = 0; k < 8; k++) {
+            double z = (y - mu[k]) * inv[k];
+            acc[k] += r[k] * exp_core(-0.5 * z * z);
+        }
+    }
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+               ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < b; i++) {
+        s += pdf_term(m, y, i);
+    }
+    return s;
 }
 
 /* Sum of r * exp(-z^2 / 2) over d_*[a, b), four sums at a time so the
@@ -946,6 +977,12 @@ static double sum_pdf(const pz__mixture *m, double y, size_t a, size_t b)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+/* The density sum over narrow components [a, b) within reach of y. */
+static double narrow_sum(const pz__mixture *m, double y, size_t a, size_t b)
+{
+    return m->safe_reach ? sum_pdf_window(m, y, a, b) : sum_pdf(m, y, a, b);
+}
+
 /* Sum of r * (Phi(zu) - Phi(zl)) over d_*[a, b). */
 static double sum_mass(const pz__mixture *m, double yl, double yu, size_t a,
                        size_t b)
@@ -961,23 +998,41 @@ static double sum_mass(const pz__mixture *m, double yl, double yu, size_t a,
 
 /* The windowed sum for [yl, yu] (yl == yu: a density), or -1 when the
  * window's error bound is not small enough to trust it. */
+/* The Hermite expansions of boxes b and b + 1 at y (b + 1 may be past
+ * the end: then only b), added to *v; their error weights to *e. Two
+ * boxes at a time so the two recurrences overlap. */
+static void fgt_boxes(const pz__mixture *m, double y, size_t b, bool two,
+                      double *v, double *e)
+{
+    size_t c = two ? b + 1 : b;
+    double t0 = (y - m->box_c[b]) * m->inv_delta;
+    double t1 = (y - m->box_c[c]) * m->inv_delta;
+    double g0 = exp_nonpos(-t0 * t0), g1 = two ? exp_nonpos(-t1 * t1) : 0;
+    const double *a0 = m->box_a + FGT_TERMS * b, *a1 = m->box_a + FGT_TERMS * c;
+    double p0 = g0, q0 = 2 * t0 * g0, p1 = g1, q1 = 2 * t1 * g1;
+    double v0 = a0[0] * p0 + a0[1] * q0, v1 = a1[0] * p1 + a1[1] * q1;
+    for (size_t n = 2; n < FGT_TERMS; n++) {
+        double k = 2 * (double)(n - 1);
+        double r0 = 2 * t0 * q0 - k * p0, r1 = 2 * t1 * q1 - k * p1;
+        v0 += a0[n] * r0;
+        v1 += a1[n] * r1;
+        p0 = q0;
+        q0 = r0;
+        p1 = q1;
+        q1 = r1;
+    }
+    *v += v0 + v1;
+    *e += m->box_r[b] * sqrt(g0) + (two ? m->box_r[c] * sqrt(g1) : 0.0);
+}
+
 /* Sum over the FGT boxes within reach of y; *err bounds its error. */
 static double fgt_sum(const pz__mixture *m, double y, double *err)
 {
     double hw = FGT_RHO * SQRT2 * m->d_smin, s = 0.0, e = 0.0;
-    size_t b = bound(m->box_c, m->n_boxes, y - m->reach - hw, false);
-    for (; b < m->n_boxes && m->box_c[b] <= y + m->reach + hw; b++) {
-        double t = (y - m->box_c[b]) * m->inv_delta, g = exp_nonpos(-t * t);
-        const double *a = m->box_a + FGT_TERMS * b;
-        double h0 = g, h1 = 2 * t * g, v = a[0] * h0 + a[1] * h1;
-        for (size_t n = 2; n < FGT_TERMS; n++) {
-            double h2 = 2 * t * h1 - 2 * (double)(n - 1) * h0;
-            v += a[n] * h2;
-            h0 = h1;
-            h1 = h2;
-        }
-        s += v;
-        e += m->box_r[b] * sqrt(g);
+    size_t a = bound(m->box_c, m->n_boxes, y - m->reach - hw, false);
+    size_t b = bound(m->box_c, m->n_boxes, y + m->reach + hw, true);
+    for (size_t i = a; i < b; i += 2) {
+        fgt_boxes(m, y, i, i + 1 < b, &s, &e);
     }
     *err = FGT_ERR * e;
     return s;
@@ -991,7 +1046,7 @@ static double windowed_fgt(const pz__mixture *m, double y)
     const double *mu = m->d_mu + m->n_eq;
     size_t a = m->n_eq + bound(mu, n_other, y - m->reach, false);
     size_t b = m->n_eq + bound(mu, n_other, y + m->reach, true);
-    s += sum_pdf(m, y, a, b) + sum_pdf(m, y, m->n_narrow, m->n_d);
+    s += narrow_sum(m, y, a, b) + sum_pdf(m, y, m->n_narrow, m->n_d);
     return s * REL_TOL < m->tail + err ? -1.0 : s;
 }
 
@@ -1003,9 +1058,10 @@ static double windowed_sum(const pz__mixture *m, double yl, double yu)
     }
     size_t a = bound(m->d_mu, m->n_narrow, yl - m->reach, false);
     size_t b = bound(m->d_mu, m->n_narrow, yu + m->reach, true);
-    double s = cont ? sum_pdf(m, yl, a, b) + sum_pdf(m, yl, m->n_narrow, m->n_d)
-                    : sum_mass(m, yl, yu, a, b) +
-                          sum_mass(m, yl, yu, m->n_narrow, m->n_d);
+    double s =
+        cont ? narrow_sum(m, yl, a, b) + sum_pdf(m, yl, m->n_narrow, m->n_d)
+             : sum_mass(m, yl, yu, a, b) +
+                   sum_mass(m, yl, yu, m->n_narrow, m->n_d);
     bool cut = a > 0 || b < m->n_narrow;
     return (cut && s * REL_TOL < m->tail) ? -1.0 : s;
 }

@@ -211,6 +211,7 @@ typedef struct pz__mixture {
     double d_smin;            /* smallest merged sigma */
     double reach;             /* narrow components further away vanish */
     double core;              /* window of the cheap lower bound */
+    bool safe_reach;          /* reach / smallest sigma <= 37 */
     double *bin_lo, *bin_hi;  /* continuous: narrow means, binned */
     double *bin_r, *bin_s;    /* per bin: summed coefficients, min sigma */
     size_t n_bins;

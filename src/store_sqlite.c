@@ -754,7 +754,7 @@ static void abandon_running(pz_store *s)
     if (!s->started_any || s->cur.rowid == 0) {
         return;
     }
-    int64_t seq;
+    int64_t seq = 0;
     int rc = begin_write(s, NULL);
     if (rc == PZ_OK) {
         rc = txn_seq(s, &seq, NULL);

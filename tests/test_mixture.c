@@ -449,6 +449,45 @@ Test(mixture, densities_match_the_naive_reference)
     free(obs);
 }
 
+Test(mixture, dense_histories_use_the_fast_gauss_transform_exactly)
+{
+    /* 3000 observations crowded within a sigma of each other (a history
+     * TPE itself produced looks like this): boxes and Hermite moments
+     * replace the per-component sums, to the same 1e-8. */
+    pz__rng rng;
+    pz__rng_seed(&rng, 15, 0);
+    size_t n = 3000;
+    double *obs = malloc(n * sizeof *obs);
+    const pz__parzen_prior pr = {.mu = 0, .sigma = 20, .weight = 1, .lf = 25};
+    for (int lsp = 0; lsp < 2; lsp++) {
+        for (size_t i = 0; i < n; i++) {
+            double u = pz__rng_uniform(&rng);
+            obs[i] = u < 0.9 ? 0.3 * pz__rng_normal(&rng)
+                             : -10 + 20 * pz__rng_uniform(&rng);
+        }
+        pz__mixture m = new_mixture(n + 1);
+        m.log_space = lsp;
+        pz__mixture_fit(&m, obs, n, &pr);
+        cr_assert(m.n_boxes > 0 && m.n_eq >= 2000, "FGT off (%zu boxes)",
+                  m.n_boxes);
+        compare_density(&m, &rng, 0.0, lsp);
+        double x[200], out[200];
+        for (size_t i = 0; i < 200; i++) { /* every distance from the crowd */
+            x[i] = -6 + 12 * (double)i / 200;
+            x[i] = lsp ? exp(x[i]) : x[i];
+        }
+        pz__mixture_logpdf(&m, x, 200, out);
+        for (size_t i = 0; i < 200; i++) {
+            double want = naive_logpdf(&m, x[i]);
+            cr_assert(fabs(out[i] - want) <= 1e-8 * fmax(1, fabs(want)),
+                      "log=%d x=%.17g: %.15g vs naive %.15g", lsp, x[i], out[i],
+                      want);
+        }
+        pz__arena_reset(&arena);
+    }
+    free(obs);
+}
+
 /* The brute-force choice: both densities everywhere, first best score,
  * NaN and -inf never winning (0 when nothing wins). */
 static size_t brute_argmax(const pz__mixture *l, const pz__mixture *g,
@@ -485,6 +524,9 @@ Test(mixture, argmax_ratio_matches_brute_force)
             l.high = g.high = lsp ? log(1e3) : 10;
             l.normalise = g.normalise = false;
             random_obs(&rng, obs, sizes[t]);
+            for (size_t i = 0; t == 3 && shape == 0 && i < sizes[t]; i++) {
+                obs[i] = 0.3 * pz__rng_normal(&rng); /* dense: FGT */
+            }
             pz__mixture_fit(&g, obs, sizes[t], &pr);
             random_obs(&rng, obs, 25);
             pz__mixture_fit(&l, obs, 25, &pr);

@@ -119,8 +119,12 @@ class _Run:
         doc["refresh_time"] = now
         tid = doc["tid"]
         # The point is built here, on the driver: workers only call fn.
-        _fn, point = self.domain.evaluate_async(spec_from_misc(doc["misc"]),
-                                                ctrl=None)
+        dispatch_point = getattr(self.domain, "dispatch_point", None)
+        if dispatch_point is not None:
+            point = dispatch_point(doc)
+        else:
+            _fn, point = self.domain.evaluate_async(
+                spec_from_misc(doc["misc"]), ctrl=None)
         self.inflight[tid] = doc
         logger.debug("trial task %s started", tid)
         self.backend.submit(tid, point, self.events.put)

@@ -75,6 +75,11 @@ class _DispatchedTrials(Trials):
     def make_backend(self):
         raise NotImplementedError
 
+    def make_domain(self, fn, space):
+        """The Domain of a run. A domain with a dispatch_point(doc) method
+        builds what the workers get itself (see parzen.spark_run)."""
+        return Domain(fn, space)
+
     # ----------------------------------------------------------- fmin
     def _merge_limits(self, timeout, loss_threshold):
         """fmin's timeout/loss_threshold against the constructor's. Unlike
@@ -116,7 +121,7 @@ class _DispatchedTrials(Trials):
             logging.getLogger("parzen.fmin").warning(
                 "TPE is being used as the default algorithm.")
         timeout, loss_threshold = self._merge_limits(timeout, loss_threshold)
-        domain = Domain(fn, space)
+        domain = self.make_domain(fn, space)
         backend = self.make_backend()
         backend.start(fn)  # an unpicklable objective fails before any trial
         self._fmin_cancelled = False

@@ -1,0 +1,79 @@
+"""`parzen run --spark MASTER`: command trials as Spark tasks, driven by
+parzen.spark_run (the C command line execs it with the same arguments)."""
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+from spark_fixtures import session  # noqa: F401  (sets PYSPARK_PYTHON)
+
+from parzen import spark_run
+
+SPACE = {
+    "x": {"hp": "uniform", "low": -3, "high": 3},
+    "model": {"hp": "choice", "options": [
+        {"kind": "a", "w": {"hp": "quniform", "label": "w", "low": 0,
+                            "high": 10, "q": 1}},
+        "plain"]},
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(SPACE))
+    script = tmp_path / "objective.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "point = json.loads(sys.stdin.read())\n"
+        "assert point == json.loads(os.environ['PARZEN_PARAMS'])\n"
+        "x = float(sys.argv[1])\n"
+        "assert x == point['x'] and sys.argv[2] == '; rm -rf ~'\n"
+        "if x > 2.5:\n"
+        "    sys.exit(3)\n"
+        "with open(os.environ['PARZEN_RESULT_FILE'], 'w') as f:\n"
+        "    json.dump({'loss': (x - 1) ** 2, 'tid': os.environ['PARZEN_TRIAL_ID']}, f)\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(space), [sys.executable, str(script), "{x}", "; rm -rf ~"]
+
+
+def test_spark_run_tunes_a_command_on_spark(files, capsys):
+    space, command = files
+    rc = spark_run.main(["run", space, "--spark", "local[2]", "--max-evals",
+                         "16", "--parallelism", "2", "--seed", "5",
+                         "--quiet", "--"] + command)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    best = json.loads(out.strip().splitlines()[-1])
+    assert best["loss"] == pytest.approx((best["point"]["x"] - 1) ** 2)
+    assert best["loss"] < 1.0
+    assert set(best["params"]) >= {"x", "model"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--store", "x.db"], "--store is not supported with --spark"),
+    (["--max-evals", "0"], "must be > 0"),
+    (["--algo", "bogus"], "invalid choice: 'bogus'"),
+])
+def test_spark_run_usage_errors_exit_2_with_one_line(files, capsys, extra,
+                                                     message):
+    space, command = files
+    argv = ["run", space, "--spark", "local[1]", "--max-evals", "4"]
+    rc = spark_run.main(argv + extra + ["--"] + command)
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_spark_run_reports_a_bad_space_with_its_location(tmp_path, capsys):
+    space = tmp_path / "bad.json"
+    space.write_text('{"x": {"hp": "uniform", "low": 1, "high": 0}}')
+    rc = spark_run.main(["run", str(space), "--spark", "local[1]",
+                         "--max-evals", "2", "--", "true"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "bad.json" in err and "$.x" in err and "low (1)" in err
