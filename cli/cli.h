@@ -29,6 +29,10 @@ int pz_cli_parse_u64(const char *opt, const char *text, uint64_t min,
 /* A seed from the operating system, for runs given no --seed. */
 uint64_t pz_cli_random_seed(void);
 
+/* Make an error message one printable line in place: control bytes
+ * (from an argument or a path) become '?'. main.c prints it so. */
+void pz_cli_one_line(char *msg);
+
 int pz_cli_sample(int argc, char **argv, pz_error *err);
 int pz_cli_validate(int argc, char **argv, pz_error *err);
 
@@ -38,6 +42,13 @@ int pz_cli_show(int argc, char **argv, pz_error *err);
 int pz_cli_best(int argc, char **argv, pz_error *err);
 int pz_cli_export(int argc, char **argv, pz_error *err);
 int pz_cli_status(int argc, char **argv, pz_error *err);
+
+/* Parse-only entries: the argument checks of a command without running
+ * it (the fuzzer and the tests call them). 'cmd' is "show", "best",
+ * "export" or "status". */
+int pz_cli_run_parse(int argc, char **argv, pz_error *err);
+int pz_cli_sample_parse(int argc, char **argv, pz_error *err);
+int pz_cli_store_parse(const char *cmd, int argc, char **argv, pz_error *err);
 
 /* cli_out.c: output helpers shared by the store commands. */
 /* A JSON string literal of 'n' bytes of 's' (invalid UTF-8 bytes are

@@ -24,6 +24,13 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     if (len == 0 || len > n || (len == 2 && s[0] < 0xc2)) {
         return 0;
     }
+    /* No overlong forms, UTF-16 surrogates or code points past U+10FFFF
+     * (RFC 3629): strict JSON readers reject them. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90) ||
+        s[0] > 0xf4) {
+        return 0;
+    }
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) {
             return 0;
@@ -57,6 +64,16 @@ void pz_cli_json_string(FILE *f, const char *s, size_t n)
         i++;
     }
     fputc('"', f);
+}
+
+void pz_cli_one_line(char *msg)
+{
+    for (char *p = msg; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f) {
+            *p = '?';
+        }
+    }
 }
 
 void pz_cli_format_double(double v, char *buf, size_t n)

@@ -556,12 +556,23 @@ static int exec_spark_driver(int argc, char **argv, pz_error *err)
                        py, strerror(e));
 }
 
+static run_args run_defaults(void)
+{
+    return (run_args){.parallelism = 1,
+                      .loss_threshold = (double)NAN,
+                      .store_path = "parzen.db",
+                      .study = "default"};
+}
+
+int pz_cli_run_parse(int argc, char **argv, pz_error *err)
+{
+    run_args a = run_defaults();
+    return parse_run_args(argc, argv, &a, err);
+}
+
 int pz_cli_run(int argc, char **argv, pz_error *err)
 {
-    run_args a = {.parallelism = 1,
-                  .loss_threshold = (double)NAN,
-                  .store_path = "parzen.db",
-                  .study = "default"};
+    run_args a = run_defaults();
     int rc = parse_run_args(argc, argv, &a, err);
     if (rc != PZ_OK || a.help) {
         fputs(a.help ? run_help : "", stdout);

@@ -128,6 +128,12 @@ static int print_points(pz_study *study, uint64_t n, pz_error *err)
     return rc;
 }
 
+int pz_cli_sample_parse(int argc, char **argv, pz_error *err)
+{
+    sample_args a = {.n = 10};
+    return parse_sample_args(argc, argv, &a, err);
+}
+
 int pz_cli_sample(int argc, char **argv, pz_error *err)
 {
     sample_args a = {.n = 10};

@@ -98,6 +98,24 @@ static int parse_store_args(const char *cmd, unsigned allowed, int argc,
     return rc;
 }
 
+int pz_cli_store_parse(const char *cmd, int argc, char **argv, pz_error *err)
+{
+    static const struct {
+        const char *name;
+        unsigned allowed;
+    } cmds[] = {{"show", O_TRIAL},
+                {"best", 0},
+                {"export", O_FORMAT},
+                {"status", O_STUDY_OPT}};
+    store_args a;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            return parse_store_args(cmd, cmds[i].allowed, argc, argv, &a, err);
+        }
+    }
+    return pz_cli_fail(err, PZ_EINVAL, "unknown command '%s'", cmd);
+}
+
 /* Parse, open the store and its study. */
 static int open_for(const char *cmd, unsigned allowed, int argc, char **argv,
                     store_args *a, pz_store **store, pz_error *err)

@@ -12,5 +12,8 @@
 #include <stdint.h>
 
 void pz_fuzz_space_json(const uint8_t *data, size_t size);
+void pz_fuzz_result(const uint8_t *data, size_t size);
+void pz_fuzz_store_open(const uint8_t *data, size_t size);
+void pz_fuzz_cli_args(const uint8_t *data, size_t size);
 
 #endif

@@ -204,25 +204,25 @@ typedef struct pz__mixture {
     bool log_space;   /* LGMM: components over log(x); values are x */
     bool normalise;   /* divide by the mass inside [low, high) */
     /* Derived by pz__mixture_prepare; private to mixture.c. */
-    double *scratch;          /* cap doubles of scratch for the fit */
-    double *d_mu, *d_inv;     /* merged components: means, 1/sigma */
-    double *d_sig, *d_r;      /* sigma; coefficient relative to the max */
-    size_t n_d, n_narrow;     /* merged count; narrow ones come first */
-    double d_smin;            /* smallest merged sigma */
-    double reach;             /* narrow components further away vanish */
-    double core;              /* window of the cheap lower bound */
-    bool safe_reach;          /* reach / smallest sigma <= 37 */
-    double *bin_lo, *bin_hi;  /* continuous: narrow means, binned */
-    double *bin_r, *bin_s;    /* per bin: summed coefficients, min sigma */
+    double *scratch;         /* cap doubles of scratch for the fit */
+    double *d_mu, *d_inv;    /* merged components: means, 1/sigma */
+    double *d_sig, *d_r;     /* sigma; coefficient relative to the max */
+    size_t n_d, n_narrow;    /* merged count; narrow ones come first */
+    double d_smin;           /* smallest merged sigma */
+    double reach;            /* narrow components further away vanish */
+    double core;             /* quantized: window of the lower bound */
+    bool safe_reach;         /* reach / smallest sigma <= 37 */
+    double *bin_lo, *bin_hi; /* continuous: narrow means, binned */
+    double *bin_r, *bin_s;   /* per bin: summed coefficients, min sigma */
     size_t n_bins;
-    size_t n_eq;              /* fast Gauss transform: narrow components of
-                                 the smallest sigma, first; 0 when off */
-    size_t n_boxes;           /* their boxes, ascending centres */
-    double *box_c, *box_r;    /* box centre, summed coefficients */
-    double *box_a;            /* moments, FGT_TERMS per box */
-    double inv_delta;         /* 1 / (sqrt(2) smallest sigma) */
-    double log_scale;         /* log of what d_r is relative to */
-    double tail;              /* bound on the terms a window leaves out */
+    size_t n_eq;           /* fast Gauss transform: narrow components of
+                              the smallest sigma, first; 0 when off */
+    size_t n_boxes;        /* their boxes, ascending centres */
+    double *box_c, *box_r; /* box centre, summed coefficients */
+    double *box_a;         /* moments, FGT_TERMS per box */
+    double inv_delta;      /* 1 / (sqrt(2) smallest sigma) */
+    double log_scale;      /* log of what d_r is relative to */
+    double tail;           /* bound on the terms a window leaves out */
     struct pz__mixture_item *items, *items2; /* sort scratch, cap each */
     uint32_t *radix_cnt;                     /* radix counters or NULL */
 } pz__mixture;
@@ -255,9 +255,9 @@ void pz__mixture_logpdf(const pz__mixture *m, const double *x, size_t n,
 /* TPE's choice: the index of the first of the n candidates 'x' that
  * maximises log l(x) - log g(x) (NaN scores never win; 0 when none is a
  * number). The same index as comparing pz__mixture_logpdf under both,
- * but g is only evaluated in full where a cheap lower bound of it (its
- * nearest components) cannot rule the candidate out. 'll' and 'ub' are
- * n doubles of scratch ('ll' ends up holding log l). */
+ * but g is only evaluated in full where a cheap lower bound of it
+ * (binned components, or the nearest ones) cannot rule the candidate
+ * out. 'll' and 'ub' are n doubles of scratch ('ll' ends up log l). */
 size_t pz__mixture_argmax_ratio(const pz__mixture *l, const pz__mixture *g,
                                 const double *x, size_t n, double *ll,
                                 double *ub);
@@ -283,13 +283,12 @@ typedef struct pz__categorical {
  * weights of 'obs' (pz__mixture_lf_weights). 'counts' may be NULL. */
 void pz__mixture_categorical(pz__categorical *c, size_t k, double offset,
                              const double *p0, double prior_weight,
-                             const double *obs, const double *obs_w,
-                             size_t n, double *counts);
+                             const double *obs, const double *obs_w, size_t n,
+                             double *counts);
 /* log p(category 'i'), i in [0, k). */
 double pz__mixture_categorical_logp(const pz__categorical *c, size_t i);
 /* A category index drawn from the posterior. */
-size_t pz__mixture_categorical_sample(const pz__categorical *c,
-                                      pz__rng *rng);
+size_t pz__mixture_categorical_sample(const pz__categorical *c, pz__rng *rng);
 
 /* --------------------------------------------------------------- sampler */
 

@@ -126,12 +126,19 @@ void pz__runner_io_format_double(double v, char *buf, size_t n)
     }
 }
 
+/* An ERROR outcome; the reason is made one printable line (a JSON
+ * error quotes the objective's raw bytes). */
 static void fail_outcome(pz__outcome *o, const char *fmt, const char *arg)
 {
     o->state = PZ_TRIAL_ERROR;
     o->status = "fail";
     o->loss = (double)NAN;
     snprintf(o->error, sizeof o->error, fmt, arg);
+    for (char *p = o->error; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
 }
 
 /* Up to 60 bytes of 'text' with control bytes shown as '?'. */
@@ -199,7 +206,8 @@ static int parse_number(const char *text, size_t len, pz__outcome *o,
         buf[len] = '\0';
         v = strtod(buf, &end);
     }
-    if (end == NULL || end == buf || *end != '\0') {
+    /* The whole text: "0.5<NUL>junk" is not the number 0.5. */
+    if (end == NULL || end == buf || end != buf + len) {
         char ex[80];
         excerpt(text, len, ex, sizeof ex);
         fail_outcome(o,
@@ -294,6 +302,10 @@ int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
     if (len == 0) {
         fail_outcome(o, "no result: nothing on stdout and no result file%s",
                      "");
+        return PZ_OK;
+    }
+    if (memchr(text, '\0', len) != NULL) { /* jansson skips some */
+        fail_outcome(o, "the result holds a NUL byte%s", "");
         return PZ_OK;
     }
     if (text[0] != '{') {

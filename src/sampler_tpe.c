@@ -26,9 +26,10 @@
  * - Ties among equal losses are broken by age, not numpy's introsort.
  *
  * Workload: one ask per trial with histories of 10 to 10^4+ trials. An
- * ask is O(N d) to split and gather, O(N) radix sort per parameter, and
- * O(candidates * components within reach) for the densities; all scratch
- * comes from the arena, sized once per ask.
+ * ask is O(N d) to split and gather and O(N) per parameter to sort and
+ * fit; the densities cost what mixture.c's windows, pruning and fast
+ * Gauss transform leave (bench/bench_ask.c, docs/benchmarks.md). All
+ * scratch comes from the arena, sized once per ask.
  */
 #include "pz_internal.h"
 

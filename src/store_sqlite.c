@@ -273,6 +273,22 @@ static int store_fail(const pz_store *s, int rc, pz_error *err)
     return pz__fail(err, code, "%s: %s", s->path, msg);
 }
 
+/* A failure 'rc' caused by what the file holds (a stored space, trial
+ * or parameters that do not parse), once pz__fail_context ('ctx', its
+ * result) put the context before the message: PZ_ESTORE, whatever code
+ * the parser reported, except that out of memory stays PZ_ENOMEM. */
+static int stored_fail(pz_error *err, int rc, int ctx)
+{
+    (void)ctx;
+    if (rc == PZ_ENOMEM) {
+        return rc;
+    }
+    if (err != NULL) {
+        err->code = PZ_ESTORE;
+    }
+    return PZ_ESTORE;
+}
+
 /* A reset statement with no bindings. */
 static sqlite3_stmt *stmt(pz_store *s, int which)
 {
@@ -812,8 +828,9 @@ static int apply_row(binding *b, int64_t id, pz_trial_state state, double loss,
         rc = pz_study_add(b->study, id, b->row, state, loss, err);
     }
     if (rc == PZ_EINVAL) {
-        rc = pz__fail_context(err, PZ_ESTORE, "stored trial %lld",
-                              (long long)id);
+        rc = stored_fail(err, rc,
+                         pz__fail_context(err, PZ_ESTORE, "stored trial %lld",
+                                          (long long)id));
     }
     return rc;
 }
@@ -1114,8 +1131,9 @@ static int check_same_space(const pz_store *s, const binding *want,
     char *canon = NULL;
     int rc = canon_space(stored, &canon, err);
     if (rc != PZ_OK) {
-        return pz__fail_context(err, PZ_ESTORE, "%s: study '%s'", s->path,
-                                want->name);
+        return stored_fail(err, rc,
+                           pz__fail_context(err, PZ_ESTORE, "%s: study '%s'",
+                                            s->path, want->name));
     }
     bool same = strcmp(canon, want->space_json) == 0;
     pz__free_str(canon);
@@ -1238,8 +1256,10 @@ static int load_rows(pz_store *s, binding *b, pz_error *err)
             out = pz_study_add(b->study, id, b->row, state, loss, err);
         }
         if (out == PZ_EINVAL) {
-            out = pz__fail_context(err, PZ_ESTORE, "stored trial %lld",
-                                   (long long)id);
+            out = stored_fail(err, out,
+                              pz__fail_context(err, PZ_ESTORE,
+                                               "stored trial %lld",
+                                               (long long)id));
         }
     }
     if (out == PZ_OK && rc != SQLITE_DONE) {
@@ -1255,10 +1275,9 @@ static int load_study(pz_store *s, binding *b, pz_error *err)
     int rc = build_study(b->space_json, b->sampler, b->options_json, b->seed,
                          &b->study, err);
     if (rc != PZ_OK) {
-        return rc == PZ_ENOMEM
-                   ? rc
-                   : pz__fail_context(err, PZ_ESTORE, "%s: study '%s'", s->path,
-                                      b->name);
+        return stored_fail(err, rc,
+                           pz__fail_context(err, PZ_ESTORE, "%s: study '%s'",
+                                            s->path, b->name));
     }
     b->n_params = pz_space_size(pz_study_space(b->study));
     b->row = pz__calloc(b->n_params ? b->n_params : 1, sizeof *b->row);
