@@ -141,6 +141,13 @@ int pz__space_clone(pz_space **out, const pz_space *sp, pz_error *err);
 /* Does a value lie in parameter p's support? Writes the reason. */
 bool pz__space_value_ok(const pz__param *p, double v, const char **why);
 
+/* json_write.c: JSON text of 'j' with shortest exact numbers, compact
+ * (indent 0) or indented; '*out' is freed with pz_free. PZ_ENOMEM. */
+struct json_t;
+int pz__json_write(const struct json_t *j, int indent, char **out);
+/* The shortest %g form of 'v' that reads back as 'v' (n >= 32). */
+void pz__json_format_double(double v, char *buf, size_t n);
+
 /* space_json.c: template ownership. */
 void pz__space_json_tmpl_free(pz__tmpl *t);
 int pz__space_json_tmpl_clone(pz__tmpl **out, const pz__tmpl *t);
@@ -369,9 +376,6 @@ typedef struct pz__outcome {
 int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
                         pz_error *err);
 void pz__runner_io_outcome_fini(pz__outcome *o);
-
-/* Shortest decimal text that reads back as 'v' ("0.1", "16", "1e-05"). */
-void pz__runner_io_format_double(double v, char *buf, size_t n);
 
 /* A command template whose arguments may hold "{label}" placeholders. */
 typedef struct pz__cmdline pz__cmdline;

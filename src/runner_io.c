@@ -116,16 +116,6 @@ const char *pz__runner_io_last_line(const char *buf, size_t len,
 
 /* --------------------------------------------------------------- result */
 
-void pz__runner_io_format_double(double v, char *buf, size_t n)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-}
-
 /* An ERROR outcome; the reason is made one printable line (a JSON
  * error quotes the objective's raw bytes). */
 static void fail_outcome(pz__outcome *o, const char *fmt, const char *arg)
@@ -223,7 +213,7 @@ static int parse_number(const char *text, size_t len, pz__outcome *o,
     o->status = "ok";
     o->loss = v;
     char doc[96], num[40];
-    pz__runner_io_format_double(v, num, sizeof num);
+    pz__json_format_double(v, num, sizeof num);
     snprintf(doc, sizeof doc, "{\"loss\":%s,\"status\":\"ok\"}", num);
     o->result_json = pz__strdup(doc);
     return o->result_json ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
@@ -420,14 +410,11 @@ static char *value_text(json_t *v)
         return pz__strdup(buf);
     }
     if (json_is_real(v)) {
-        pz__runner_io_format_double(json_real_value(v), buf, sizeof buf);
+        pz__json_format_double(json_real_value(v), buf, sizeof buf);
         return pz__strdup(buf);
     }
-    char *s =
-        json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    char *out = s ? pz__strdup(s) : NULL;
-    free(s);
-    return out;
+    char *out = NULL;
+    return pz__json_write(v, 0, &out) == PZ_OK ? out : NULL;
 }
 
 static int walk(pz__cmdline *c, json_t *form, json_t *point,
@@ -493,7 +480,7 @@ static int flat_texts(pz__cmdline *c, const double *values)
         if (isnan(values[i])) {
             continue;
         }
-        pz__runner_io_format_double(values[i], buf, sizeof buf);
+        pz__json_format_double(values[i], buf, sizeof buf);
         if ((c->text[i] = pz__strdup(buf)) == NULL) {
             return PZ_ENOMEM;
         }

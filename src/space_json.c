@@ -13,13 +13,16 @@
  * lexing: strict RFC 8259 (no NaN literals, valid UTF-8, no NUL in
  * strings), duplicate keys rejected, nesting depth bounded.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #include "pz_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_FILE_BYTES ((size_t)64 << 20)
 
@@ -855,6 +858,12 @@ static int syntax_error(const json_error_t *je, size_t len, pz_error *err)
     if (len == 0) {
         return pz__fail(err, PZ_ESPACE, "the space is empty (no JSON value)");
     }
+    /* jansson says "out of memory", or nothing at all when its lexer
+     * could not even start (the one way json_loadb fails silently). */
+    if (json_error_code(je) == json_error_out_of_memory ||
+        (je->line == -1 && je->text[0] == '\0')) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory parsing the space");
+    }
     if (json_error_code(je) == json_error_null_character) {
         /* jansson's text names its own flag; say what is wrong instead. */
         return pz__fail(err, PZ_ESPACE,
@@ -915,6 +924,16 @@ static int read_file(const char *path, char **buf, size_t *len, size_t *cap_out,
     size_t cap = 0, n = 0;
     char *b = NULL;
     int rc = PZ_OK;
+    /* A regular file known to be too big is refused before reading it;
+     * pipes and devices are bounded by the loop below. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > (off_t)MAX_FILE_BYTES) {
+        fclose(f);
+        return pz__fail(err, PZ_ESPACE,
+                        "%s: larger than %zu MiB; not a search space", path,
+                        MAX_FILE_BYTES >> 20);
+    }
     for (;;) {
         if (pz__grow((void **)&b, &cap, n + 65536, 1) != PZ_OK) {
             rc = pz__fail(err, PZ_ENOMEM, "%s: out of memory", path);
@@ -966,17 +985,13 @@ int pz_space_from_file(pz_space **out, const char *path, pz_error *err)
 
 /* ------------------------------------------------------------ serialize */
 
-/* Text from jansson's allocator, copied into ours so pz_free applies. */
-static int dump(json_t *j, size_t flags, char **out, pz_error *err)
+/* JSON text of 'j' (consumed), numbers in their shortest exact form. */
+static int dump(json_t *j, int indent, char **out, pz_error *err)
 {
-    char *s = j ? json_dumps(j, flags | JSON_REAL_PRECISION(17)) : NULL;
+    int rc = j ? pz__json_write(j, indent, out) : PZ_ENOMEM;
     json_decref(j);
-    if (s == NULL) {
-        return pz__fail(err, PZ_ENOMEM, "out of memory writing JSON");
-    }
-    *out = pz__strdup(s);
-    free(s);
-    return *out ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
+    return rc == PZ_OK ? PZ_OK
+                       : pz__fail(err, PZ_ENOMEM, "out of memory writing JSON");
 }
 
 static json_t *param_json(const pz_space *sp, size_t i, json_t *options);
@@ -1006,7 +1021,9 @@ static json_t *tmpl_json(const pz_space *sp, const pz__tmpl *t)
     return j;
 }
 
-/* {"hp": ..., "label": ..., args}; 'options' (stolen) for choices. */
+/* {"hp": ..., "label": ..., args}; 'options' (stolen) for choices.
+ * NULL when jansson runs out of memory: every set is checked, so a
+ * space is never written with a key missing. */
 static json_t *param_json(const pz_space *sp, size_t i, json_t *options)
 {
     const pz__param *p = &sp->params[i];
@@ -1017,23 +1034,35 @@ static json_t *param_json(const pz_space *sp, size_t i, json_t *options)
         json_decref(options);
         return NULL;
     }
+    int bad = 0;
     if (s->dist == PZ_CHOICE || s->dist == PZ_PCHOICE) {
-        for (size_t k = 0; s->dist == PZ_PCHOICE && k < s->n_options; k++) {
+        bad = options == NULL;
+        for (size_t k = 0; !bad && s->dist == PZ_PCHOICE && k < s->n_options;
+             k++) {
             json_t *opt = json_array_get(options, k);
-            json_array_set_new(options, k,
-                               json_pack("[f, O]", s->probs[k], opt));
+            bad = json_array_set_new(options, k,
+                                     json_pack("[f, O]", s->probs[k], opt));
         }
-        json_object_set_new(j, "options", options);
-        return j;
+        if (bad) {
+            json_decref(options);
+        } else { /* the set steals 'options', failing or not */
+            bad = json_object_set_new(j, "options", options);
+        }
+    } else {
+        json_decref(options);
+        bool normal = f->keys[0] && strcmp(f->keys[0], "mu") == 0;
+        bad = json_object_set_new(j, normal ? "mu" : "low",
+                                  json_real(normal ? s->mu : s->low)) ||
+              json_object_set_new(j, normal ? "sigma" : "high",
+                                  json_real(normal ? s->sigma : s->high));
+        if (!bad && s->q > 0 && f->keys[2] != NULL &&
+            strcmp(f->keys[2], "q") == 0) {
+            bad = json_object_set_new(j, "q", json_real(s->q));
+        }
     }
-    json_decref(options);
-    bool normal = f->keys[0] && strcmp(f->keys[0], "mu") == 0;
-    json_object_set_new(j, normal ? "mu" : "low",
-                        json_real(normal ? s->mu : s->low));
-    json_object_set_new(j, normal ? "sigma" : "high",
-                        json_real(normal ? s->sigma : s->high));
-    if (s->q > 0 && f->keys[2] != NULL && strcmp(f->keys[2], "q") == 0) {
-        json_object_set_new(j, "q", json_real(s->q));
+    if (bad) {
+        json_decref(j);
+        return NULL;
     }
     return j;
 }
@@ -1062,22 +1091,29 @@ static json_t *table_json(const pz_space *sp, size_t parent, size_t option)
             continue;
         }
         json_t *options = NULL;
+        int bad = 0;
         if (p->spec.dist == PZ_CHOICE || p->spec.dist == PZ_PCHOICE) {
             options = json_array();
-            for (size_t k = 0; k < p->spec.n_options; k++) {
+            bad = options == NULL;
+            for (size_t k = 0; !bad && k < p->spec.n_options; k++) {
                 json_t *o = table_json(sp, i, k);
-                if (json_object_size(o) == 0 && json_array_size(o) == 0) {
+                if (o != NULL && json_object_size(o) == 0 &&
+                    json_array_size(o) == 0) {
                     json_decref(o);
                     o = json_integer((json_int_t)k);
                 }
-                json_array_append_new(options, o);
+                bad = o == NULL || json_array_append_new(options, o);
             }
         }
-        json_t *pj = param_json(sp, i, options);
-        if (as_list) {
-            json_array_append_new(obj, pj);
-        } else {
-            json_object_set_new(obj, p->label, pj);
+        json_t *pj = bad ? NULL : param_json(sp, i, options);
+        if (bad) {
+            json_decref(options);
+        }
+        /* The set functions free 'pj' when they fail (and accept NULL). */
+        if (pj == NULL || (as_list ? json_array_append_new(obj, pj)
+                                   : json_object_set_new(obj, p->label, pj))) {
+            json_decref(obj);
+            return NULL;
         }
     }
     return obj;
@@ -1087,7 +1123,7 @@ int pz_space_to_json(const pz_space *sp, char **out, pz_error *err)
 {
     json_t *j =
         sp->tmpl ? tmpl_json(sp, sp->tmpl) : table_json(sp, PZ_NO_PARENT, 0);
-    return dump(j, JSON_INDENT(2), out, err);
+    return dump(j, 2, out, err);
 }
 
 static json_t *value_json(const pz__param *p, double v)
@@ -1154,5 +1190,5 @@ int pz_space_point_json(const pz_space *sp, const double *values, char **out,
     }
     json_t *j = sp->tmpl ? point_json(sp, sp->tmpl, values)
                          : flat_point_json(sp, values);
-    return dump(j, JSON_COMPACT, out, err);
+    return dump(j, 0, out, err);
 }

@@ -420,6 +420,17 @@ static int note_change(pz_store *s, int64_t id, pz_trial_state state,
 
 /* -------------------------------------------------------------- values */
 
+/* Free text from json_dumps with jansson's own free function: the
+ * embedding program may have set its allocators (json_set_alloc_funcs). */
+static void json_text_free(char *s)
+{
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    if (s != NULL) {
+        (jfree ? jfree : free)(s);
+    }
+}
+
 /* The loss the study records for a stored outcome (see pz_study_tell). */
 static double study_loss(pz_trial_state state, const char *status, double loss)
 {
@@ -457,11 +468,11 @@ static int params_to_json(const pz_space *sp, const double *values, char **out,
             obj = NULL;
         }
     }
-    char *text =
-        obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    *out = NULL;
+    if (obj != NULL && pz__json_write(obj, 0, out) != PZ_OK) {
+        *out = NULL;
+    }
     json_decref(obj);
-    *out = text ? pz__strdup(text) : NULL;
-    free(text);
     return *out ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
 }
 
@@ -478,7 +489,13 @@ static int params_from_json(const pz_space *sp, int64_t id, const char *text,
     for (size_t i = 0; i < pz_space_size(sp); i++) {
         values[i] = (double)NAN;
     }
-    json_t *obj = text ? json_loads(text, 0, NULL) : NULL;
+    json_error_t je;
+    json_t *obj = text ? json_loads(text, 0, &je) : NULL;
+    if (obj == NULL && text != NULL &&
+        (json_error_code(&je) == json_error_out_of_memory ||
+         (je.line == -1 && je.text[0] == '\0'))) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory");
+    }
     if (!json_is_object(obj)) {
         json_decref(obj);
         return bad_params(id, "are not a JSON object", err);
@@ -1015,6 +1032,9 @@ static int apply_options(pz_study *study, const char *options, pz_error *err)
 {
     json_error_t je;
     json_t *obj = json_loads(options, 0, &je);
+    if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory");
+    }
     if (!json_is_object(obj)) {
         json_decref(obj);
         return pz__fail(err, PZ_EINVAL,
@@ -1071,16 +1091,20 @@ static int build_study(const char *space_json, const char *sampler,
 /* Options in canonical form: sorted keys, compact; transferred. */
 static int canon_options(const char *options, char **out, pz_error *err)
 {
-    json_t *obj = json_loads(options ? options : "{}", 0, NULL);
-    char *text = json_is_object(obj)
-                     ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS |
-                                           JSON_REAL_PRECISION(17))
-                     : NULL;
+    json_error_t je;
+    json_t *obj = json_loads(options ? options : "{}", 0, &je);
+    bool is_object = json_is_object(obj);
+    if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory");
+    }
+    char *text = is_object ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS |
+                                                 JSON_REAL_PRECISION(17))
+                           : NULL;
     json_decref(obj);
     *out = text ? pz__strdup(text) : NULL;
-    free(text);
+    json_text_free(text);
     if (*out == NULL) {
-        return pz__fail(err, obj ? PZ_ENOMEM : PZ_EINVAL,
+        return pz__fail(err, is_object ? PZ_ENOMEM : PZ_EINVAL,
                         "sampler options must be a JSON object of numbers");
     }
     return PZ_OK;
