@@ -426,6 +426,15 @@ int pz_store_ask(pz_store *store, size_t max_trials, unsigned flags,
 int pz_store_add(pz_store *store, const double *values, int64_t *trial_id,
                  pz_error *err);
 
+/* Start trial 'trial_id', which must be queued (NEW) or CANCEL (a re-run
+ * of a lost or interrupted trial, same id and point), in one write
+ * transaction: it is stored RUNNING, owned by this handle, as
+ * pz_store_ask stores the trial it picks. For a driver that chooses
+ * which queued trial it runs (the Python StoreTrials). PZ_ENOTFOUND for
+ * an id the study does not have; PZ_EINVAL when the trial is RUNNING,
+ * DONE or ERROR (e.g. another handle started it first). */
+int pz_store_start(pz_store *store, int64_t trial_id, pz_error *err);
+
 /* The outcome of a trial. */
 typedef struct pz_trial_result {
     pz_trial_state state; /* DONE, ERROR or CANCEL */

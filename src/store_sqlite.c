@@ -489,7 +489,8 @@ static int params_from_json(const pz_space *sp, int64_t id, const char *text,
     for (size_t i = 0; i < pz_space_size(sp); i++) {
         values[i] = (double)NAN;
     }
-    json_error_t je;
+    /* zeroed: jansson leaves its error code unset on some failures */
+    json_error_t je = {0};
     json_t *obj = text ? json_loads(text, 0, &je) : NULL;
     if (obj == NULL && text != NULL &&
         (json_error_code(&je) == json_error_out_of_memory ||
@@ -1030,7 +1031,8 @@ int pz_store_renew(pz_store *s, pz_error *err)
 /* Apply a JSON object of numeric sampler options to 'study'. */
 static int apply_options(pz_study *study, const char *options, pz_error *err)
 {
-    json_error_t je;
+    /* zeroed: jansson leaves its error code unset on some failures */
+    json_error_t je = {0};
     json_t *obj = json_loads(options, 0, &je);
     if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
@@ -1091,7 +1093,8 @@ static int build_study(const char *space_json, const char *sampler,
 /* Options in canonical form: sorted keys, compact; transferred. */
 static int canon_options(const char *options, char **out, pz_error *err)
 {
-    json_error_t je;
+    /* zeroed: jansson leaves its error code unset on some failures */
+    json_error_t je = {0};
     json_t *obj = json_loads(options ? options : "{}", 0, &je);
     bool is_object = json_is_object(obj);
     if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
@@ -1708,6 +1711,51 @@ int pz_store_tell(pz_store *s, int64_t trial_id, const pz_trial_result *res,
     }
     rc = end_txn(s, rc, err);
     return rc == PZ_OK ? apply_changes(s, NULL, err) : rc;
+}
+
+/* ---------------------------------------------------------------- start */
+
+static const char *state_word(int state)
+{
+    static const char *const words[] = {"queued", "running", "done", "error",
+                                        "canceled"};
+    return state >= 0 && state < 5 ? words[state] : "in an unknown state";
+}
+
+/* Inside a write txn: claim the NEW or CANCEL trial 'id'. */
+static int start_in_txn(pz_store *s, int64_t id, pz_error *err)
+{
+    int state = 0;
+    int64_t seq = 0;
+    int rc = stored_state(s, id, &state, err);
+    if (rc == PZ_OK && state != PZ_TRIAL_NEW && state != PZ_TRIAL_CANCEL) {
+        rc = pz__fail(err, PZ_EINVAL,
+                      "trial %lld of study '%s' is %s: only a queued or "
+                      "canceled trial can start",
+                      (long long)id, s->cur.name, state_word(state));
+    }
+    if (rc == PZ_OK) {
+        rc = txn_seq(s, &seq, err);
+    }
+    return rc == PZ_OK ? claim(s, id, seq, err) : rc;
+}
+
+int pz_store_start(pz_store *s, int64_t trial_id, pz_error *err)
+{
+    int rc = need_study(s, err);
+    if (rc != PZ_OK || (rc = begin_write(s, err)) != PZ_OK) {
+        return rc;
+    }
+    rc = sync_rows(s, &s->cur, err);
+    if (rc == PZ_OK) {
+        rc = start_in_txn(s, trial_id, err);
+    }
+    rc = end_txn(s, rc, err);
+    if (rc == PZ_OK) {
+        s->started_any = true;
+        rc = apply_changes(s, NULL, err);
+    }
+    return rc;
 }
 
 /* -------------------------------------------------------------- records */

@@ -3,8 +3,8 @@
  *
  * The extension is a thin door onto include/parzen.h (never
  * src/pz_internal.h): one file per Python type (space_type.c,
- * study_type.c), module.c for the module itself and errors.c, the only
- * place where a 'pz_error' becomes a Python exception. Types are heap
+ * study_type.c, store_type.c), module.c for the module itself and errors.c, the
+ * only place where a 'pz_error' becomes a Python exception. Types are heap
  * types created at module execution (multi-phase init); the module state
  * holds them and the exception types.
  */
@@ -33,6 +33,7 @@ typedef struct pz_py_state {
     PyObject *NotFoundError;        /* (ParzenError, LookupError) */
     PyTypeObject *SpaceType;
     PyTypeObject *StudyType;
+    PyTypeObject *StoreType;
 } pz_py_state;
 
 /* The Space object: owns one pz_space. */
@@ -50,9 +51,11 @@ PyObject *pz_py_raise(pz_py_state *st, const pz_error *err);
 /* errors.c: create the exception types into 'st' and add them to 'm'. */
 int pz_py_errors_init(PyObject *m, pz_py_state *st);
 
-/* space_type.c / study_type.c: create the type and add it to 'm'. */
+/* space_type.c / study_type.c / store_type.c: create the type and add it
+ * to 'm'. */
 int pz_py_space_type_init(PyObject *m, pz_py_state *st);
 int pz_py_study_type_init(PyObject *m, pz_py_state *st);
+int pz_py_store_type_init(PyObject *m, pz_py_state *st);
 
 /* space_type.c: copy a Python sequence of numbers into 'out' (n doubles);
  * raises ValueError/TypeError and returns -1 on a bad sequence. */

@@ -1,6 +1,6 @@
 /*
  * module.c -- the parzen._core module: multi-phase init, module state
- * (exception types and the Space/Study heap types) with traverse/clear
+ * (exception types and the Space/Study/Store heap types) with traverse/clear
  * hooks, and a few module-level constants.
  */
 #include "binding.h"
@@ -53,7 +53,8 @@ static int module_exec(PyObject *m)
 {
     pz_py_state *st = pz_py_state_of_module(m);
     if (pz_py_errors_init(m, st) < 0 || pz_py_space_type_init(m, st) < 0 ||
-        pz_py_study_type_init(m, st) < 0 || add_constants(m) < 0) {
+        pz_py_study_type_init(m, st) < 0 || pz_py_store_type_init(m, st) < 0 ||
+        add_constants(m) < 0) {
         return -1;
     }
     return 0;
@@ -70,6 +71,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->NotFoundError);
     Py_VISIT(st->SpaceType);
     Py_VISIT(st->StudyType);
+    Py_VISIT(st->StoreType);
     return 0;
 }
 
@@ -84,6 +86,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->NotFoundError);
     Py_CLEAR(st->SpaceType);
     Py_CLEAR(st->StudyType);
+    Py_CLEAR(st->StoreType);
     return 0;
 }
 
@@ -115,9 +118,11 @@ static PyModuleDef_Slot module_slots[] = {
     {0, NULL},
 };
 
-PyDoc_STRVAR(module_doc,
-             "The C core of parzen: search spaces (Space) and studies (Study)\n"
-             "over include/parzen.h. Most users want the parzen package.");
+PyDoc_STRVAR(
+    module_doc,
+    "The C core of parzen: search spaces (Space), studies (Study) and\n"
+    "durable trial stores (Store) over include/parzen.h. Most users\n"
+    "want the parzen package.");
 
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT,         .m_name = "parzen._core",

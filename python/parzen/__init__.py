@@ -34,6 +34,7 @@ from .fmin import (  # noqa: F401
     partial,
     space_eval,
 )
+from .store import StoreTrials  # noqa: F401
 
 __version__ = _core_version
 
@@ -54,5 +55,5 @@ __all__ = [
     "Trials", "trials_from_docs", "Domain", "fmin",
     "fmin_pass_expr_memo_ctrl", "FMinIter", "partial", "space_eval", "hp",
     "exceptions", "rand", "tpe", "atpe", "mix", "anneal", "early_stop",
-    "pyll", "SparkTrials", "__version__",
+    "pyll", "SparkTrials", "StoreTrials", "__version__",
 ]

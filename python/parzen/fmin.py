@@ -19,6 +19,7 @@ import cloudpickle
 import numpy as np
 
 from . import base, progress, pyll
+from . import store as _store
 from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
@@ -503,7 +504,10 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     $HYPEROPT_FMIN_SEED or $PARZEN_FMIN_SEED), ``allow_trials_fmin``,
     ``pass_expr_memo_ctrl``, ``catch_eval_exceptions``, ``verbose``,
     ``return_argmin``, ``points_to_evaluate``, ``max_queue_len``,
-    ``show_progressbar``, ``early_stop_fn``, ``trials_save_file``.
+    ``show_progressbar``, ``early_stop_fn``, ``trials_save_file`` (a
+    pickle of the Trials, as hyperopt; a path ending in ``.db``,
+    ``.sqlite`` or ``.sqlite3``, or an existing SQLite file, is a durable
+    parzen store instead: see :class:`parzen.store.StoreTrials`).
 
     Returns the best trial's ``{label: stored value}`` (return_argmin) or
     the best point (``space_eval`` of it).
@@ -543,8 +547,15 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
             early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
 
+    store_points = own_store = None
+    is_store = bool(trials_save_file) and _store.is_store_path(
+        trials_save_file)
     if trials is None:
-        if trials_save_file and os.path.exists(trials_save_file):
+        if is_store:
+            # -- the durable path: a parzen store, resumed when it exists
+            trials = own_store = _store.StoreTrials(trials_save_file)
+            store_points = points_to_evaluate
+        elif trials_save_file and os.path.exists(trials_save_file):
             with open(trials_save_file, "rb") as f:
                 trials = pickler.load(f)
         elif points_to_evaluate is None:
@@ -552,8 +563,21 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
         else:
             assert type(points_to_evaluate) == list  # noqa: E721
             trials = generate_trials_to_calculate(points_to_evaluate)
+    if is_store:
+        # -- never pickle over a store: it is written trial by trial
+        if not (isinstance(trials, _store.StoreTrials)
+                and _store.same_file(trials.path, trials_save_file)):
+            raise ValueError(
+                "trials_save_file=%r is a parzen store: leave trials=None "
+                "(fmin opens it) or pass StoreTrials(%r)"
+                % (trials_save_file, trials_save_file))
+        trials_save_file = ""
 
     domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+    if isinstance(trials, _store.StoreTrials):
+        # -- creates the study, or checks that its space is this one
+        with _store.closing_on_error(own_store):
+            trials.attach_domain(domain, points_to_evaluate=store_points)
 
     rval = FMinIter(algo, domain, trials, max_evals=max_evals,
                     timeout=timeout, loss_threshold=loss_threshold,
@@ -565,7 +589,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     rval.catch_eval_exceptions = catch_eval_exceptions
 
     # -- this is where the search runs
-    rval.exhaust()
+    try:
+        rval.exhaust()
+    finally:
+        if own_store is not None:
+            own_store.close()  # outcomes written; a running trial -> CANCEL
 
     if return_argmin:
         if len(trials.trials) == 0:
