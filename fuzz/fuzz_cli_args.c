@@ -108,10 +108,10 @@ void pz_fuzz_cli_args(const uint8_t *data, size_t size)
     }
     argv[argc] = NULL;
     pz_error err = {0};
-    int rc = strcmp(cmd, "run") == 0      ? pz_cli_run_parse(argc, argv, &err)
-             : strcmp(cmd, "sample") == 0 ? pz_cli_sample_parse(argc, argv, &err)
-                                          : pz_cli_store_parse(cmd, argc, argv,
-                                                               &err);
+    int rc = strcmp(cmd, "run") == 0 ? pz_cli_run_parse(argc, argv, &err)
+             : strcmp(cmd, "sample") == 0
+                 ? pz_cli_sample_parse(argc, argv, &err)
+                 : pz_cli_store_parse(cmd, argc, argv, &err);
     check_failure(rc, &err);
     for (int i = 1; i < argc && i < 8; i++) {
         check_json_string(argv[i]);

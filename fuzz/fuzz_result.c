@@ -100,7 +100,8 @@ static void check_stdout(const char *data, size_t size, size_t cap)
         abort();
     }
     for (size_t i = 0, step = 1; i < size; i += step, step = step % 13 + 1) {
-        pz__runner_io_tail_push(&t, data + i, step < size - i ? step : size - i);
+        pz__runner_io_tail_push(&t, data + i,
+                                step < size - i ? step : size - i);
     }
     size_t n, line_len = 0;
     const char *kept = pz__runner_io_tail_bytes(&t, &n);

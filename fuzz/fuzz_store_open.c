@@ -8,6 +8,7 @@
  * what the CLI does with a store: open, list the studies, open each of
  * the first few and the default one, read every trial and the best, sync,
  * mark lost trials, ask and tell one trial, open a study with a config
+ * that takes the stored settings and with one that insists on its own
  * (check the stored one, or create one). Properties: nothing crashes or
  * leaks; every failure is a store error (or not found / invalid for a
  * study that is missing or differs) with a message; a study that opened
@@ -125,8 +126,8 @@ static void read_study(pz_store *s)
     walk_state w = {.n_params = pz_space_size(pz_study_space(st))};
     int rc = pz_store_each_trial(s, on_trial, &w, &err);
     expect(rc, &err, store_errors);
-    rc = pz_store_best(s, on_trial, &(walk_state){.n_params = w.n_params},
-                       &err);
+    rc =
+        pz_store_best(s, on_trial, &(walk_state){.n_params = w.n_params}, &err);
     expect(rc, &err, study_errors);
     rc = pz_store_get_trial(s, 0, on_trial,
                             &(walk_state){.n_params = w.n_params}, &err);
@@ -197,6 +198,11 @@ static void drive(pz_store *s)
     if (rc == PZ_OK) {
         write_study(s);
     }
+    /* A config that insists: the stored sampler, options and seed are
+     * compared too (or a new study is made). */
+    cfg.flags = 0;
+    rc = pz_store_open_study(s, w.n_names ? w.names[0] : "default", &cfg, &err);
+    expect(rc, &err, study_errors);
 }
 
 void pz_fuzz_store_open(const uint8_t *data, size_t size)

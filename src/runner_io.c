@@ -301,7 +301,8 @@ int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
     if (text[0] != '{') {
         return parse_number(text, len, o, err);
     }
-    json_error_t je;
+    /* zeroed: jansson leaves its error code unset on some failures */
+    json_error_t je = {0};
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(obj)) {
         json_decref(obj);

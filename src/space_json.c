@@ -889,7 +889,8 @@ int pz_space_from_json(pz_space **out, const char *text, size_t len,
                         "the space starts with a byte-order mark (BOM); save "
                         "it as UTF-8 without one");
     }
-    json_error_t je;
+    /* zeroed: jansson leaves its error code unset on some failures */
+    json_error_t je = {0};
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         return syntax_error(&je, len, err);

@@ -885,8 +885,13 @@ static int apply_changes(pz_store *s, const double *values, pz_error *err)
                                          c->loss, err)
                           : pz_study_tell(s->cur.study, c->id, c->state,
                                           c->loss, err);
-        if (rc != PZ_OK) {
-            return rc; /* the next sync applies it again */
+        if (rc != PZ_OK) { /* the next sync applies it again */
+            /* Committed rows the study cannot take: the file contradicts
+             * itself (damaged pages or indexes). */
+            return stored_fail(err, rc,
+                               pz__fail_context(err, PZ_ESTORE,
+                                                "%s: the file is damaged",
+                                                s->path));
         }
     }
     if (s->txn_seq > s->cur.seq) {
@@ -1177,8 +1182,15 @@ static int check_same_space(const pz_store *s, const binding *want,
 static int check_same(const pz_store *s, sqlite3_stmt *q, const binding *want,
                       unsigned flags, pz_error *err)
 {
-    int rc = check_same_space(s, want, col_text(q, 1), err);
-    const char *sampler = col_text(q, 2), *options = col_text(q, 3);
+    const char *space = col_text(q, 1), *sampler = col_text(q, 2),
+               *options = col_text(q, 3);
+    if (space == NULL || sampler == NULL || options == NULL) {
+        return pz__fail(err, PZ_ESTORE,
+                        "%s: study '%s' has no stored space, sampler or "
+                        "options (the file is damaged)",
+                        s->path, want->name);
+    }
+    int rc = check_same_space(s, want, space, err);
     if (rc == PZ_OK && !(flags & PZ_STUDY_DEFAULT_SAMPLER) &&
         (strcmp(sampler, want->sampler) != 0 ||
          strcmp(options, want->options_json) != 0)) {
@@ -1410,6 +1422,13 @@ static int walk_studies(pz_store *s, pz_store_study_fn fn, void *ud,
             .seed = (uint64_t)sqlite3_column_int64(q, 3),
             .created_at = sqlite3_column_double(q, 4),
         };
+        if (sum.name == NULL || sum.sampler == NULL) { /* NOT NULL columns */
+            out = pz__fail(err, PZ_ESTORE,
+                           "%s: a study has no name or sampler (the file is "
+                           "damaged)",
+                           s->path);
+            break;
+        }
         out = study_counts(s, sqlite3_column_int64(q, 0), &sum, err);
         if (out == PZ_OK && (out = fn(&sum, ud)) != 0) {
             out = stopped(out, err);
@@ -1803,6 +1822,12 @@ static int read_record(pz_store *s, sqlite3_stmt *q, bool with_output,
         read_output(q, r);
     }
     r->values = s->cur.row;
+    if (r->point_json == NULL || (unsigned)r->state > PZ_TRIAL_CANCEL) {
+        return pz__fail(err, PZ_ESTORE,
+                        "%s: trial %lld has no stored point or a state "
+                        "out of range (the file is damaged)",
+                        s->path, (long long)r->id);
+    }
     return params_from_json(pz_study_space(s->cur.study), r->id, r->params_json,
                             s->cur.row, err);
 }
@@ -1813,10 +1838,18 @@ static int walk_trials(pz_store *s, sqlite3_stmt *q, bool with_output,
                        pz_error *err)
 {
     int rc, out = PZ_OK;
+    int64_t last = 0;
     *n = 0;
     while (out == PZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         pz_trial_record r;
         out = read_record(s, q, with_output, &r, err);
+        if (out == PZ_OK && *n > 0 && r.id <= last) { /* a damaged index */
+            out = pz__fail(err, PZ_ESTORE,
+                           "%s: trial %lld out of order (the file is "
+                           "damaged)",
+                           s->path, (long long)r.id);
+        }
+        last = r.id;
         if (out == PZ_OK && (out = fn(&r, ud)) != 0) {
             out = stopped(out, err);
         }

@@ -40,3 +40,38 @@ Test(fuzz_regressions, space_json_inputs_found_by_the_fuzzer_stay_fixed)
                       pz_fuzz_space_json);
     cr_assert_gt(n, 0, "no regression inputs found");
 }
+
+Test(fuzz_regressions, result_inputs_found_by_the_fuzzer_stay_fixed)
+{
+    size_t n = replay(PZ_SOURCE_DIR "/fuzz/regressions/result", pz_fuzz_result);
+    cr_assert_gt(n, 0, "no regression inputs found");
+}
+
+Test(fuzz_regressions, store_inputs_found_by_the_fuzzer_stay_fixed)
+{
+    size_t n =
+        replay(PZ_SOURCE_DIR "/fuzz/regressions/store", pz_fuzz_store_open);
+    cr_assert_gt(n, 0, "no regression inputs found");
+}
+
+Test(fuzz_regressions, cli_args_inputs_found_by_the_fuzzer_stay_fixed)
+{
+    size_t n =
+        replay(PZ_SOURCE_DIR "/fuzz/regressions/cli_args", pz_fuzz_cli_args);
+    cr_assert_gt(n, 0, "no regression inputs found");
+}
+
+/* The seed corpora hold every bad input of the hardening issue: replaying
+ * them checks the same properties outside the fuzzer. */
+Test(fuzz_regressions, seed_corpora_pass_the_fuzz_properties)
+{
+    cr_assert_gt(
+        replay(PZ_SOURCE_DIR "/fuzz/corpus/space_json", pz_fuzz_space_json),
+        20);
+    cr_assert_gt(replay(PZ_SOURCE_DIR "/fuzz/corpus/result", pz_fuzz_result),
+                 40);
+    cr_assert_gt(replay(PZ_SOURCE_DIR "/fuzz/corpus/store", pz_fuzz_store_open),
+                 10);
+    cr_assert_gt(
+        replay(PZ_SOURCE_DIR "/fuzz/corpus/cli_args", pz_fuzz_cli_args), 20);
+}
