@@ -595,6 +595,13 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
         if own_store is not None:
             own_store.close()  # outcomes written; a running trial -> CANCEL
 
+    return fmin_result(trials, space, return_argmin)
+
+
+def fmin_result(trials, space, return_argmin):
+    """What fmin returns: the best trial's {label: stored value}, or with
+    return_argmin=False the best point of the space (None without trials).
+    Shared with the parallel Trials classes."""
     if return_argmin:
         if len(trials.trials) == 0:
             raise Exception(

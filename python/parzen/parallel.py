@@ -110,7 +110,7 @@ class _DispatchedTrials(Trials):
         ``max_queue_len`` is not needed (slots are refilled as trials end)
         and ``trials_save_file`` is ignored, as in hyperopt's SparkTrials.
         """
-        from .fmin import _as_generator, space_eval
+        from .fmin import _as_generator, fmin_result
 
         assert not pass_expr_memo_ctrl, \
             "%s does not support `pass_expr_memo_ctrl`" % type(self).__name__
@@ -146,7 +146,7 @@ class _DispatchedTrials(Trials):
                 self.count_failed_trials(), self.count_cancelled_trials())
         self._fmin_cancelled = reason is not None
         self._fmin_cancelled_reason = reason
-        return _fmin_result(self, space, return_argmin, space_eval)
+        return fmin_result(self, space, return_argmin)
 
     def _progress(self, show_progressbar, verbose, max_evals):
         if not show_progressbar or not verbose:
@@ -158,17 +158,6 @@ class _DispatchedTrials(Trials):
         total = max_evals if max_evals not in (None, sys.maxsize) else None
         return callback(initial=self.count_successful_trials(), total=total)
 
-
-def _fmin_result(trials, space, return_argmin, space_eval):
-    if return_argmin:
-        if len(trials.trials) == 0:
-            raise Exception(
-                "There are no evaluation tasks, cannot return argmin of task "
-                "losses.")
-        return trials.argmin
-    if len(trials) > 0:
-        return space_eval(space, trials.argmin)
-    return None
 
 
 class ParallelTrials(_DispatchedTrials):
