@@ -51,6 +51,11 @@ PyObject *pz_py_raise(pz_py_state *st, const pz_error *err);
 /* errors.c: create the exception types into 'st' and add them to 'm'. */
 int pz_py_errors_init(PyObject *m, pz_py_state *st);
 
+/* module.c: create a heap type from 'spec' into '*slot' (a strong
+ * reference kept in the module state) and add it to 'm' under the last
+ * component of its dotted name. 0, or -1 with an exception set. */
+int pz_py_add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot);
+
 /* space_type.c / study_type.c / store_type.c: create the type and add it
  * to 'm'. */
 int pz_py_space_type_init(PyObject *m, pz_py_state *st);

@@ -5,6 +5,8 @@
  */
 #include "binding.h"
 
+#include <string.h>
+
 pz_py_state *pz_py_state_of_module(PyObject *module)
 {
     return (pz_py_state *)PyModule_GetState(module);
@@ -44,6 +46,22 @@ static int add_constants(PyObject *m)
     }
     if (PyModule_AddObject(m, "DISTRIBUTIONS", names) < 0) {
         Py_DECREF(names);
+        return -1;
+    }
+    return 0;
+}
+
+int pz_py_add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot)
+{
+    const char *name = strrchr(spec->name, '.');
+    name = name ? name + 1 : spec->name;
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
+    if (*slot == NULL) {
+        return -1;
+    }
+    Py_INCREF(*slot); /* one for the module state, one for the module */
+    if (PyModule_AddObject(m, name, (PyObject *)*slot) < 0) {
+        Py_DECREF(*slot);
         return -1;
     }
     return 0;

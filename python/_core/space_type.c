@@ -443,15 +443,5 @@ static PyType_Spec space_spec = {
 
 int pz_py_space_type_init(PyObject *m, pz_py_state *st)
 {
-    st->SpaceType =
-        (PyTypeObject *)PyType_FromModuleAndSpec(m, &space_spec, NULL);
-    if (st->SpaceType == NULL) {
-        return -1;
-    }
-    Py_INCREF(st->SpaceType);
-    if (PyModule_AddObject(m, "Space", (PyObject *)st->SpaceType) < 0) {
-        Py_DECREF(st->SpaceType);
-        return -1;
-    }
-    return 0;
+    return pz_py_add_type(m, &space_spec, &st->SpaceType);
 }

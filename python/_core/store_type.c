@@ -816,15 +816,5 @@ static PyType_Spec store_spec = {
 
 int pz_py_store_type_init(PyObject *m, pz_py_state *st)
 {
-    st->StoreType =
-        (PyTypeObject *)PyType_FromModuleAndSpec(m, &store_spec, NULL);
-    if (st->StoreType == NULL) {
-        return -1;
-    }
-    Py_INCREF(st->StoreType);
-    if (PyModule_AddObject(m, "Store", (PyObject *)st->StoreType) < 0) {
-        Py_DECREF(st->StoreType);
-        return -1;
-    }
-    return 0;
+    return pz_py_add_type(m, &store_spec, &st->StoreType);
 }

@@ -477,15 +477,5 @@ static PyType_Spec study_spec = {
 
 int pz_py_study_type_init(PyObject *m, pz_py_state *st)
 {
-    st->StudyType =
-        (PyTypeObject *)PyType_FromModuleAndSpec(m, &study_spec, NULL);
-    if (st->StudyType == NULL) {
-        return -1;
-    }
-    Py_INCREF(st->StudyType);
-    if (PyModule_AddObject(m, "Study", (PyObject *)st->StudyType) < 0) {
-        Py_DECREF(st->StudyType);
-        return -1;
-    }
-    return 0;
+    return pz_py_add_type(m, &study_spec, &st->StudyType);
 }
