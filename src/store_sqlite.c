@@ -837,13 +837,14 @@ static int apply_row(binding *b, int64_t id, pz_trial_state state, double loss,
 {
     pz_error tell_err = {0};
     int rc = pz_study_tell(b->study, id, state, loss, &tell_err);
-    if (rc != PZ_ENOTFOUND) {
-        return rc == PZ_OK ? PZ_OK : pz__fail(err, rc, "%s", tell_err.msg);
-    }
-    const pz_space *sp = pz_study_space(b->study);
-    rc = params_from_json(sp, id, params, b->row, err);
-    if (rc == PZ_OK) {
-        rc = pz_study_add(b->study, id, b->row, state, loss, err);
+    if (rc != PZ_ENOTFOUND && rc != PZ_OK) { /* e.g. a stored state > 4 */
+        rc = pz__fail(err, rc, "%s", tell_err.msg);
+    } else if (rc == PZ_ENOTFOUND) {
+        const pz_space *sp = pz_study_space(b->study);
+        rc = params_from_json(sp, id, params, b->row, err);
+        if (rc == PZ_OK) {
+            rc = pz_study_add(b->study, id, b->row, state, loss, err);
+        }
     }
     if (rc == PZ_EINVAL) {
         rc = stored_fail(err, rc,

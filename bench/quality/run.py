@@ -317,7 +317,8 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "runs.jsonl")
     if not a.report_only:
-        jobs = [j for j in make_jobs(a) if job_key(j) not in _done_keys(path)]
+        done = _done_keys(path)
+        jobs = [j for j in make_jobs(a) if job_key(j) not in done]
         # -- seed-major (partial results stay balanced across methods),
         # the slow runs of a seed first
         jobs.sort(key=lambda j: (j["seed"], _cost_hint(j)))
@@ -337,8 +338,9 @@ def main(argv=None):
         n_err = run_jobs(jobs, path, a.jobs)
         n_runs = len(jobs)
         if a.confirm_seeds and not a.no_sequential:
+            done = _done_keys(path)
             cj = [j for j in confirm_jobs(a, path)
-                  if job_key(j) not in _done_keys(path)]
+                  if job_key(j) not in done]
             if cj:
                 print("confirmation on fresh seeds: %d runs (%s)" % (
                     len(cj), ", ".join(sorted({j["problem"] for j in cj}))),
