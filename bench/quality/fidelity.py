@@ -64,7 +64,6 @@ def history(lib, space, loss, n, seed):
     """A Trials of n DONE random points (the same points for both libs:
     drawn with hyperopt's sampler, inserted as misc idxs/vals)."""
     import hyperopt
-    from hyperopt.pyll import stochastic
     rng = np.random.default_rng(seed)
     expr = to_hp(space, hyperopt.hp)
     dom = hyperopt.base.Domain(lambda p: 0.0, expr)
@@ -93,7 +92,6 @@ def history(lib, space, loss, n, seed):
     out.insert_trial_docs(new)
     out.refresh()
     return out, labels
-    del stochastic
 
 
 def proposals(libname, space, loss, n, draws, hist_seed):
