@@ -21,7 +21,11 @@ from ._dispatch import Outcome, ThreadedBackend
 
 _TASK_SOURCE = '''
 def make_task(fn, point, tid):
-    def task(_partition):
+    def task(partition):
+        # Drain the (one-element) input first: a Python worker that returns
+        # before reading its input makes Spark wait ~0.1 s per task.
+        for _ in partition:
+            pass
         import pickle
         import traceback
         from pyspark import TaskContext
