@@ -44,6 +44,7 @@ void pz__history_fini(pz__history *h)
 void pz__history_clear(pz__history *h)
 {
     h->n = 0;
+    h->epoch++;
     if (h->slots != NULL) {
         memset(h->slots, 0, h->n_slots * sizeof *h->slots);
     }

@@ -58,12 +58,6 @@ static const double SQRT2 = 1.41421356237309504880;
 
 /* ------------------------------------------------------------ arrays */
 
-/* One element of the radix sort: an observation's key and tid position. */
-struct pz__mixture_item {
-    uint64_t key; /* order-preserving image of the value */
-    uint64_t pos; /* position in tid order */
-};
-
 int pz__mixture_alloc(pz__mixture *m, size_t cap, pz__arena *arena)
 {
     memset(m, 0, sizeof *m);
@@ -161,12 +155,20 @@ void pz__mixture_lf_weights(double *w, size_t n, size_t lf)
 
 /* ----------------------------------------------------------- sorting */
 
-/* Doubles as unsigned keys in the same order (no NaN expected). */
+/* Doubles as unsigned keys in the same order (no NaN expected); -0.0
+ * is +0.0, so equal values stay in tid order as numpy's stable sort
+ * would keep them. */
 static uint64_t key_of(double v)
 {
     uint64_t u;
+    v = v == 0.0 ? 0.0 : v;
     memcpy(&u, &v, sizeof u);
     return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+uint64_t pz__mixture_key(double v)
+{
+    return key_of(v);
 }
 
 static double value_of(uint64_t k)
@@ -338,6 +340,21 @@ void pz__mixture_fit(pz__mixture *m, const double *obs, size_t n_obs,
                      const pz__parzen_prior *prior)
 {
     pz_assert(n_obs + 1 <= m->cap);
+    if (n_obs > 0) {
+        sort_obs(m, obs, n_obs);
+    }
+    pz__mixture_fit_sorted(m, n_obs, prior);
+}
+
+pz__mixture_item *pz__mixture_items(pz__mixture *m)
+{
+    return m->items;
+}
+
+void pz__mixture_fit_sorted(pz__mixture *m, size_t n_obs,
+                            const pz__parzen_prior *prior)
+{
+    pz_assert(n_obs + 1 <= m->cap);
     if (n_obs == 0) {
         m->n = 1;
         m->w[0] = 1.0;
@@ -346,7 +363,6 @@ void pz__mixture_fit(pz__mixture *m, const double *obs, size_t n_obs,
         pz__mixture_prepare(m);
         return;
     }
-    sort_obs(m, obs, n_obs);
     size_t pp = place_components(m, n_obs, prior);
     bandwidths(m, n_obs, pp, prior);
     m->n = n_obs + 1;

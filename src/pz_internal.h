@@ -166,6 +166,7 @@ typedef struct pz__history {
     double *row;          /* n_params scratch for pz_study_trial */
     size_t *slots;        /* id hash: index+1, 0 empty; n_slots */
     size_t n_slots;
+    uint64_t epoch; /* bumped by clear: row-keyed caches start over */
 } pz__history;
 
 int pz__history_init(pz__history *h, size_t n_params, pz_error *err);
@@ -191,7 +192,15 @@ double pz__history_effective_loss(const pz__history *h, size_t i);
 
 #define PZ__MIXTURE_EPS 1e-12 /* hyperopt's EPS: floor of sigmas, logs */
 
-typedef struct pz__mixture_item pz__mixture_item; /* private */
+/* One observation to fit: the order key of its mixture-space value
+ * (pz__mixture_key) and its position in tid order (forgetting weights). */
+typedef struct pz__mixture_item {
+    uint64_t key;
+    uint64_t pos;
+} pz__mixture_item;
+
+/* An unsigned key in the order of the doubles (-0.0 == +0.0; no NaN). */
+uint64_t pz__mixture_key(double v);
 
 /* The prior component and forgetting of an adaptive Parzen fit. */
 typedef struct pz__parzen_prior {
@@ -249,6 +258,12 @@ void pz__mixture_lf_weights(double *w, size_t n, size_t lf);
  * log_space must already be set). */
 void pz__mixture_fit(pz__mixture *m, const double *obs, size_t n_obs,
                      const pz__parzen_prior *prior);
+/* The same fit from observations the caller sorted: pz__mixture_items(m)
+ * [0, n_obs) in ascending (key, pos) order, positions 0..n_obs-1. */
+void pz__mixture_fit_sorted(pz__mixture *m, size_t n_obs,
+                            const pz__parzen_prior *prior);
+/* The cap items pz__mixture_fit_sorted reads. */
+pz__mixture_item *pz__mixture_items(pz__mixture *m);
 /* Derive the sampling and density tables after w/mu/sigma/n or the
  * bounds changed. Components need not be sorted (sorted is faster). */
 void pz__mixture_prepare(pz__mixture *m);

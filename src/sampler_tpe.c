@@ -26,19 +26,40 @@
  * - Ties among equal losses are broken by age, not numpy's introsort.
  *
  * Workload: one ask per trial with histories of 10 to 10^4+ trials. An
- * ask is O(N d) to split and gather and O(N) per parameter to sort and
- * fit; the densities cost what mixture.c's windows, pruning and fast
- * Gauss transform leave (bench/bench_ask.c, docs/benchmarks.md). All
- * scratch comes from the arena, sized once per ask.
+ * ask is O(N d) to split and gather and O(N) per parameter to fit: the
+ * numeric columns stay sorted across asks (sort_cache; an ask merges in
+ * the rows added since the last), so nothing is sorted from scratch. The
+ * densities cost what mixture.c's windows, pruning and fast Gauss
+ * transform leave (bench/bench_ask.c, docs/benchmarks.md). Scratch comes
+ * from the arena, sized once per ask; the cache is the sampler's (8 + 8
+ * bytes per numeric value, freed with the study).
  */
 #include "pz_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GAMMA_CAP 25           /* hyperopt's DEFAULT_LF, fixed */
 #define DENSE_CATEGORIES 65536 /* larger ranges count by scanning */
 #define MAX_COUNT_OPTION 1e9
+
+/* One numeric parameter's history rows that have a value, sorted by
+ * (mixture-space value, row): item key = pz__mixture_key, pos = row. */
+typedef struct sorted_col {
+    pz__mixture_item *e;
+    size_t n, cap;
+} sorted_col;
+
+/* The sorted columns, kept across asks: rows are only ever appended to
+ * a history (until a clear bumps its epoch), so each ask merges in the
+ * few rows added since the last one instead of sorting n values again. */
+typedef struct sort_cache {
+    uint64_t epoch;   /* history epoch of the rows below */
+    size_t rows;      /* history rows [0, rows) are in every column */
+    size_t n_cols;    /* allocated columns (the space's parameters) */
+    sorted_col *cols; /* NULL until the first model-based ask */
+} sort_cache;
 
 typedef struct tpe_state {
     double prior_weight;    /* weight of the prior component, > 0 */
@@ -46,6 +67,7 @@ typedef struct tpe_state {
     size_t n_ei_candidates; /* candidates drawn from l(x), >= 1 */
     double gamma;           /* size of the good set, > 0 */
     size_t lf;              /* linear forgetting horizon */
+    sort_cache cache;
 } tpe_state;
 
 static const tpe_state tpe_defaults = {
@@ -62,6 +84,8 @@ typedef struct tpe_work {
     size_t *rows;          /* their history rows, tid order */
     double *loss;          /* their losses (+inf for pending) */
     unsigned char *below;  /* 1 for the good set */
+    unsigned char *set_of; /* per history row: 0 invisible, 1 good, 2 bad */
+    size_t *pos_of;        /* per history row: position in its set */
     size_t n_below;        /* size of the good set */
     double *obs_b, *obs_a; /* one parameter's good/bad observations */
     double *w_b, *w_a;     /* their forgetting weights (categorical) */
@@ -214,6 +238,7 @@ static int work_alloc(tpe_work *w, const tpe_state *t,
         !ARENA_ARRAY(a, w->obs_a, n) || !ARENA_ARRAY(a, w->w_b, n) ||
         !ARENA_ARRAY(a, w->w_a, n) || !ARENA_ARRAY(a, w->cand, nc) ||
         !ARENA_ARRAY(a, w->ll, nc) || !ARENA_ARRAY(a, w->lg, nc) ||
+        !ARENA_ARRAY(a, w->set_of, n) || !ARENA_ARRAY(a, w->pos_of, n) ||
         !ARENA_ARRAY(a, w->counts, nk ? nk : 1)) {
         return PZ_ENOMEM;
     }
@@ -267,8 +292,9 @@ static double to_mixture_space(const numeric_model *md, double v)
     return log(v > f ? v : f);
 }
 
-/* Split parameter j's values on visible trials into good and bad. */
-static void gather(tpe_work *w, const double *col, const numeric_model *md)
+/* Split a categorical parameter's values on visible trials into good
+ * and bad, in tid order. */
+static void gather(tpe_work *w, const double *col)
 {
     w->nb = w->na = 0;
     for (size_t i = 0; i < w->n; i++) {
@@ -276,7 +302,6 @@ static void gather(tpe_work *w, const double *col, const numeric_model *md)
         if (isnan(v)) {
             continue; /* inactive in that trial */
         }
-        v = md ? to_mixture_space(md, v) : v;
         if (w->below[i]) {
             w->obs_b[w->nb++] = v;
         } else {
@@ -309,17 +334,44 @@ static size_t argmax_score(const double *ll, const double *lg, size_t n)
     return best;
 }
 
+/* Split a sorted column into the good and bad sets' items, sorted as
+ * pz__mixture_fit_sorted wants them: an item's position is its rank in
+ * tid order among its set's trials where the parameter is active. */
+static void gather_sorted(tpe_work *w, const sorted_col *sc, const double *col)
+{
+    size_t nb = 0, na = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        size_t row = w->rows[i];
+        if (!isnan(col[row])) {
+            w->pos_of[row] = w->below[i] ? nb++ : na++;
+        }
+    }
+    pz__mixture_item *ib = pz__mixture_items(&w->l);
+    pz__mixture_item *ia = pz__mixture_items(&w->g);
+    w->nb = w->na = 0;
+    for (size_t k = 0; k < sc->n; k++) {
+        size_t row = (size_t)sc->e[k].pos;
+        pz__mixture_item it = {sc->e[k].key, w->pos_of[row]};
+        if (w->set_of[row] == 1) {
+            ib[w->nb++] = it;
+        } else if (w->set_of[row] == 2) {
+            ia[w->na++] = it;
+        }
+    }
+    pz_assert(w->nb == nb && w->na == na);
+}
+
 static double choose_numeric(const tpe_state *t, tpe_work *w,
-                             const pz__param *p, const double *col,
-                             pz__rng *rng)
+                             const pz__param *p, const sorted_col *sc,
+                             const double *col, pz__rng *rng)
 {
     numeric_model md;
     numeric_model_of(t, &p->spec, &md);
-    gather(w, col, &md);
     set_shape(&w->l, &md);
     set_shape(&w->g, &md);
-    pz__mixture_fit(&w->l, w->obs_b, w->nb, &md.prior);
-    pz__mixture_fit(&w->g, w->obs_a, w->na, &md.prior);
+    gather_sorted(w, sc, col);
+    pz__mixture_fit_sorted(&w->l, w->nb, &md.prior);
+    pz__mixture_fit_sorted(&w->g, w->na, &md.prior);
     size_t nc = t->n_ei_candidates;
     for (size_t i = 0; i < nc; i++) {
         w->cand[i] = pz__mixture_sample(&w->l, rng);
@@ -337,7 +389,7 @@ static double choose_categorical(const tpe_state *t, tpe_work *w,
     size_t k = pz__space_n_categories(p);
     double offset = p->spec.dist == PZ_RANDINT ? p->spec.low : 0.0;
     const double *p0 = p->spec.dist == PZ_PCHOICE ? p->probs : NULL;
-    gather(w, col, NULL);
+    gather(w, col);
     pz__mixture_lf_weights(w->w_b, w->nb, t->lf);
     pz__mixture_lf_weights(w->w_a, w->na, t->lf);
     pz__categorical cl, cg;
@@ -356,12 +408,118 @@ static double choose_categorical(const tpe_state *t, tpe_work *w,
     return offset + w->cand[argmax_score(w->ll, w->lg, nc)];
 }
 
-/* ----------------------------------------------------------------- ask */
+/* -------------------------------------------------------- sort cache */
 
 static bool is_categorical(pz_dist d)
 {
     return d == PZ_CHOICE || d == PZ_PCHOICE || d == PZ_RANDINT;
 }
+
+static void cache_free(sort_cache *c)
+{
+    for (size_t j = 0; c->cols != NULL && j < c->n_cols; j++) {
+        pz__free(c->cols[j].e, c->cols[j].cap * sizeof *c->cols[j].e);
+    }
+    pz__free(c->cols, c->n_cols * sizeof *c->cols);
+    memset(c, 0, sizeof *c);
+}
+
+static bool item_before(const pz__mixture_item *a, const pz__mixture_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->pos < b->pos);
+}
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const pz__mixture_item *a = pa, *b = pb;
+    return item_before(a, b) ? -1 : (item_before(b, a) ? 1 : 0);
+}
+
+/* Sort 'add' (k items) and merge it into column 'sc', whose capacity
+ * already holds them: from the back, so nothing moves twice. */
+static void merge_into(sorted_col *sc, pz__mixture_item *add, size_t k)
+{
+    if (k <= 16) {
+        for (size_t i = 1; i < k; i++) {
+            pz__mixture_item x = add[i];
+            size_t j = i;
+            for (; j > 0 && item_before(&x, &add[j - 1]); j--) {
+                add[j] = add[j - 1];
+            }
+            add[j] = x;
+        }
+    } else {
+        qsort(add, k, sizeof *add, item_cmp);
+    }
+    size_t i = sc->n, j = k, out = sc->n + k;
+    while (j > 0) {
+        if (i > 0 && item_before(&add[j - 1], &sc->e[i - 1])) {
+            sc->e[--out] = sc->e[--i];
+        } else {
+            sc->e[--out] = add[--j];
+        }
+    }
+    sc->n += k;
+}
+
+/* Bring the sorted columns up to date with the history: a clear starts
+ * them over, then the rows added since the last ask are merged in. On
+ * PZ_ENOMEM the cache is as it was. */
+static int cache_update(tpe_state *t, const pz_space *sp, const pz__history *h,
+                        pz__arena *arena)
+{
+    sort_cache *c = &t->cache;
+    if (c->cols != NULL && (c->epoch != h->epoch || c->rows > h->n)) {
+        cache_free(c);
+    }
+    if (c->cols == NULL) {
+        c->cols = pz__calloc(sp->n_params ? sp->n_params : 1, sizeof *c->cols);
+        if (c->cols == NULL) {
+            return PZ_ENOMEM;
+        }
+        c->n_cols = sp->n_params;
+        c->epoch = h->epoch;
+    }
+    size_t k_max = h->n - c->rows;
+    pz__mixture_item *add =
+        pz__arena_alloc(arena, (k_max ? k_max : 1) * sizeof *add);
+    if (add == NULL) {
+        return PZ_ENOMEM;
+    }
+    for (size_t j = 0; j < sp->n_params; j++) { /* reserve, then fill */
+        sorted_col *sc = &c->cols[j];
+        if (!is_categorical(sp->params[j].spec.dist) &&
+            pz__grow((void **)&sc->e, &sc->cap, sc->n + k_max, sizeof *sc->e) !=
+                PZ_OK) {
+            return PZ_ENOMEM;
+        }
+    }
+    for (size_t j = 0; j < sp->n_params; j++) {
+        if (is_categorical(sp->params[j].spec.dist)) {
+            continue;
+        }
+        numeric_model md;
+        numeric_model_of(t, &sp->params[j].spec, &md);
+        const double *col = h->cols[j];
+        size_t k = 0;
+        for (size_t row = c->rows; row < h->n; row++) {
+            if (!isnan(col[row])) {
+                add[k++] = (pz__mixture_item){
+                    pz__mixture_key(to_mixture_space(&md, col[row])), row};
+            }
+        }
+        merge_into(&c->cols[j], add, k);
+    }
+    c->rows = h->n;
+    return PZ_OK;
+}
+
+static void tpe_fini(void *st)
+{
+    cache_free(&((tpe_state *)st)->cache);
+}
+
+/* ----------------------------------------------------------------- ask */
 
 /* Split the history into good and bad, and size the two posteriors. */
 static int split_and_reserve(const tpe_state *t, tpe_work *w,
@@ -373,6 +531,10 @@ static int split_and_reserve(const tpe_state *t, tpe_work *w,
         return PZ_ENOMEM;
     }
     split_good_bad(w, best);
+    memset(w->set_of, 0, ctx->hist->n);
+    for (size_t i = 0; i < w->n; i++) {
+        w->set_of[w->rows[i]] = w->below[i] ? 1 : 2;
+    }
     if (pz__mixture_alloc(&w->l, w->n_below + 1, ctx->arena) != PZ_OK ||
         pz__mixture_alloc(&w->g, w->n - w->n_below + 1, ctx->arena) != PZ_OK) {
         return PZ_ENOMEM;
@@ -383,7 +545,7 @@ static int split_and_reserve(const tpe_state *t, tpe_work *w,
 static int tpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
                    pz_error *err)
 {
-    const tpe_state *t = st;
+    tpe_state *t = st;
     const pz_space *sp = ctx->space;
     tpe_work w;
     memset(&w, 0, sizeof w);
@@ -395,7 +557,8 @@ static int tpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
         pz__sampler_draw_prior(sp, ctx->rng, x);
         return PZ_OK;
     }
-    if (split_and_reserve(t, &w, ctx) != PZ_OK) {
+    if (split_and_reserve(t, &w, ctx) != PZ_OK ||
+        cache_update(t, sp, ctx->hist, ctx->arena) != PZ_OK) {
         return pz__fail(err, PZ_ENOMEM, "out of memory in the tpe sampler");
     }
     for (size_t i = 0; i < sp->n_params; i++) {
@@ -406,7 +569,7 @@ static int tpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
         } else if (is_categorical(p->spec.dist)) {
             x[i] = choose_categorical(t, &w, p, col, ctx->rng);
         } else {
-            x[i] = choose_numeric(t, &w, p, col, ctx->rng);
+            x[i] = choose_numeric(t, &w, p, &t->cache.cols[i], col, ctx->rng);
         }
     }
     return PZ_OK;
@@ -418,5 +581,5 @@ const pz__sampler_vt pz__sampler_tpe = {
     .init = tpe_init,
     .set_option = tpe_set_option,
     .ask = tpe_ask,
-    .fini = NULL,
+    .fini = tpe_fini,
 };
