@@ -637,37 +637,45 @@ static void split_components(pz__mixture *m, bool sorted)
 }
 
 /* Group the narrow components into bins no wider than half their
- * smallest sigma: [bin_lo, bin_hi] spans their means, bin_r sums their
- * coefficients r, bin_m1 and bin_m2 sum r u and r u^2 (u = mu - bin_lo),
- * bin_s is their smallest sigma. By Jensen's inequality a bin adds at
- * least bin_r * exp(-mean of z^2 / 2) to the density at y (z taken with
- * bin_s, which only lowers each term), where the r-weighted mean of
- * (y - mu)^2 comes exactly from the three sums. Within a few percent of
- * the bin's true sum, it bounds a density from below in a few dozen
- * terms. The sort items (no longer needed) hold the bins. */
+ * smallest sigma s: [bin_lo, bin_hi] spans their means and bin_r sums
+ * their coefficients r. By Jensen's inequality a bin adds at least
+ * r exp(-mean of z^2 / 2) to the density at y (z taken with s, which
+ * only lowers each term), and with u = mu - bin_lo and t = y - bin_lo
+ * that r-weighted mean of z^2 / 2 is exactly the quadratic
+ * bin_a t^2 - bin_b t + bin_c: bin_a = 1 / (2 s^2), bin_b = sum r u /
+ * (r s^2), bin_c = sum r u^2 / (2 r s^2). Within a few percent of the
+ * bin's true sum, it bounds a density from below in a few dozen terms.
+ * The sort items (no longer needed) hold the bins. */
 static void build_bins(pz__mixture *m)
 {
     size_t nb = 0;
+    double *smin = m->scratch; /* per bin, until the coefficients */
     m->bin_lo = (double *)(void *)m->items;
     m->bin_hi = m->bin_lo + m->cap;
     m->bin_r = m->bin_hi + m->cap;
-    m->bin_s = m->bin_r + m->cap;
-    m->bin_m1 = m->bin_s + m->cap;
-    m->bin_m2 = m->bin_m1 + m->cap;
+    m->bin_a = m->bin_r + m->cap;
+    m->bin_b = m->bin_a + m->cap;
+    m->bin_c = m->bin_b + m->cap;
     for (size_t i = 0; i < m->n_narrow; i++) {
-        double s = m->d_sig[i], r = m->d_r[i];
-        if (nb == 0 ||
-            m->d_mu[i] > m->bin_lo[nb - 1] + 0.5 * dmin(s, m->bin_s[nb - 1])) {
-            m->bin_lo[nb] = m->d_mu[i];
-            m->bin_r[nb] = m->bin_m1[nb] = m->bin_m2[nb] = 0.0;
-            m->bin_s[nb++] = s;
+        double mu = m->d_mu[i], s = m->d_sig[i], r = m->d_r[i];
+        if (nb == 0 || mu > m->bin_lo[nb - 1] + 0.5 * dmin(s, smin[nb - 1])) {
+            m->bin_lo[nb] = mu;
+            m->bin_r[nb] = m->bin_b[nb] = m->bin_c[nb] = 0.0;
+            smin[nb++] = s;
         }
-        double u = m->d_mu[i] - m->bin_lo[nb - 1];
-        m->bin_hi[nb - 1] = m->d_mu[i];
+        double u = mu - m->bin_lo[nb - 1];
+        m->bin_hi[nb - 1] = mu;
         m->bin_r[nb - 1] += r;
-        m->bin_m1[nb - 1] += r * u;
-        m->bin_m2[nb - 1] += r * u * u;
-        m->bin_s[nb - 1] = dmin(m->bin_s[nb - 1], s);
+        m->bin_b[nb - 1] += r * u;
+        m->bin_c[nb - 1] += r * u * u;
+        smin[nb - 1] = dmin(smin[nb - 1], s);
+    }
+    for (size_t b = 0; b < nb; b++) {
+        double k =
+            m->bin_r[b] > 0.0 ? 1.0 / (m->bin_r[b] * smin[b] * smin[b]) : 0.0;
+        m->bin_a[b] = 0.5 / (smin[b] * smin[b]);
+        m->bin_b[b] *= k;
+        m->bin_c[b] *= 0.5 * k;
     }
     m->n_bins = nb;
 }
@@ -1182,18 +1190,17 @@ static double logpdf_one(const pz__mixture *m, double x)
 }
 
 /* Lower bound of the narrow terms at y from the bins within reach (see
- * build_bins). The clamp guards the exact sum of squares against
- * rounding below zero. */
+ * build_bins). The clamp guards the quadratic against rounding below
+ * zero. */
 static double sum_bins(const pz__mixture *m, double y)
 {
     double reach = m->reach * (BOUND_SIGMAS / REACH_SIGMAS);
     size_t a = bound(m->bin_hi, m->n_bins, y - reach, false);
     double s = 0.0;
     for (size_t i = a; i < m->n_bins && m->bin_lo[i] <= y + reach; i++) {
-        double t = y - m->bin_lo[i], r = m->bin_r[i];
-        double sq = dmax(r * t * t - 2.0 * t * m->bin_m1[i] + m->bin_m2[i], 0);
-        double z2 = sq / (r * m->bin_s[i] * m->bin_s[i]);
-        s += r > 0.0 ? r * exp_nonpos(-0.5 * z2) : 0.0;
+        double t = y - m->bin_lo[i];
+        double q = (m->bin_a[i] * t - m->bin_b[i]) * t + m->bin_c[i];
+        s += m->bin_r[i] * exp_nonpos(-dmax(q, 0.0));
     }
     return s;
 }

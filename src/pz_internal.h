@@ -229,8 +229,8 @@ typedef struct pz__mixture {
     double core;             /* quantized: window of the lower bound */
     bool safe_reach;         /* reach / smallest sigma <= 37 */
     double *bin_lo, *bin_hi; /* continuous: narrow means, binned */
-    double *bin_r, *bin_s;   /* per bin: summed coefficients, min sigma */
-    double *bin_m1, *bin_m2; /* per bin: sum r u, sum r u^2, u = mu - lo */
+    double *bin_r, *bin_a;   /* per bin: summed coefficients, and the */
+    double *bin_b, *bin_c;   /* Jensen bound's quadratic (build_bins) */
     size_t n_bins;
     size_t n_eq;           /* fast Gauss transform: narrow components of
                               the smallest sigma, first; 0 when off */
