@@ -224,6 +224,9 @@ typedef struct pz__mixture {
     double *d_mu, *d_inv;    /* merged components: means, 1/sigma */
     double *d_sig, *d_r;     /* sigma; coefficient relative to the max */
     size_t n_d, n_narrow;    /* merged count; narrow ones come first */
+    size_t n_wcls;           /* wide components' sigma classes, or 0 */
+    size_t wcls_end[16];     /* end of each class (by mean within) */
+    double wcls_reach[16];   /* BOUND_SIGMAS x the class's largest sigma */
     double d_smin;           /* smallest merged sigma */
     double reach;            /* narrow components further away vanish */
     double core;             /* quantized: window of the lower bound */
