@@ -689,37 +689,51 @@ static void split_components(pz__mixture *m, bool sorted)
  * (r s^2), bin_c = sum r u^2 / (2 r s^2). Within a few percent of the
  * bin's true sum, it bounds a density from below in a few dozen terms.
  * The sort items (no longer needed) hold the bins. */
+/* Close the bin being summed: store it as bin 'b'. */
+static void close_bin(pz__mixture *m, size_t b, double lo, double hi,
+                      const double sum[3], double smin)
+{
+    double k = sum[0] > 0.0 ? 1.0 / (sum[0] * smin * smin) : 0.0;
+    m->bin_lo[b] = lo;
+    m->bin_hi[b] = hi;
+    m->bin_r[b] = sum[0];
+    m->bin_a[b] = 0.5 / (smin * smin);
+    m->bin_b[b] = sum[1] * k;
+    m->bin_c[b] = 0.5 * sum[2] * k;
+}
+
 static void build_bins(pz__mixture *m)
 {
-    size_t nb = 0;
-    double *smin = m->scratch; /* per bin, until the coefficients */
     m->bin_lo = (double *)(void *)m->items;
     m->bin_hi = m->bin_lo + m->cap;
     m->bin_r = m->bin_hi + m->cap;
     m->bin_a = m->bin_r + m->cap;
     m->bin_b = m->bin_a + m->cap;
     m->bin_c = m->bin_b + m->cap;
+    m->n_bins = 0;
+    if (m->n_narrow == 0) {
+        return;
+    }
+    /* the open bin lives in registers: sums of r, r u, r u^2 */
+    size_t nb = 0;
+    double lo = m->d_mu[0], hi = lo, smin = m->d_sig[0];
+    double sum[3] = {0.0, 0.0, 0.0};
     for (size_t i = 0; i < m->n_narrow; i++) {
         double mu = m->d_mu[i], s = m->d_sig[i], r = m->d_r[i];
-        if (nb == 0 || mu > m->bin_lo[nb - 1] + 0.5 * dmin(s, smin[nb - 1])) {
-            m->bin_lo[nb] = mu;
-            m->bin_r[nb] = m->bin_b[nb] = m->bin_c[nb] = 0.0;
-            smin[nb++] = s;
+        if (mu > lo + 0.5 * dmin(s, smin)) {
+            close_bin(m, nb++, lo, hi, sum, smin);
+            lo = mu;
+            smin = s;
+            sum[0] = sum[1] = sum[2] = 0.0;
         }
-        double u = mu - m->bin_lo[nb - 1];
-        m->bin_hi[nb - 1] = mu;
-        m->bin_r[nb - 1] += r;
-        m->bin_b[nb - 1] += r * u;
-        m->bin_c[nb - 1] += r * u * u;
-        smin[nb - 1] = dmin(smin[nb - 1], s);
+        double u = mu - lo;
+        hi = mu;
+        smin = dmin(smin, s);
+        sum[0] += r;
+        sum[1] += r * u;
+        sum[2] += r * u * u;
     }
-    for (size_t b = 0; b < nb; b++) {
-        double k =
-            m->bin_r[b] > 0.0 ? 1.0 / (m->bin_r[b] * smin[b] * smin[b]) : 0.0;
-        m->bin_a[b] = 0.5 / (smin[b] * smin[b]);
-        m->bin_b[b] *= k;
-        m->bin_c[b] *= 0.5 * k;
-    }
+    close_bin(m, nb++, lo, hi, sum, smin);
     m->n_bins = nb;
 }
 
