@@ -41,6 +41,11 @@
  *   has almost no mass inside the bounds, e.g. every observation was
  *   given by the user outside them) is drawn exactly by inverting the
  *   truncated normal CDF instead of looping for ever.
+ * And one that can change a decision: equal observations are ordered by
+ * tid position (a stable sort), where numpy's argsort is not stable; the
+ * order decides which duplicate gets a run-end bandwidth and which
+ * forgetting weight, so quantized near-ties may go the other way
+ * (docs/compatibility.md).
  * Nothing here allocates; the arrays come from the caller's arena.
  */
 #include "pz_internal.h"

@@ -475,6 +475,31 @@ Test(tpe, sorted_columns_give_the_reference_proposal_with_ties)
     pz_space_free(sp);
 }
 
+Test(tpe, minus_zero_is_zero)
+{
+    /* Two histories that differ only in the sign of their zeros (qnormal
+     * rounding of small negatives gives -0.0) must give the same
+     * proposals: the prior mean 0 goes before every value equal to it. */
+    pz_param_spec qn = {.dist = PZ_QNORMAL, .mu = 0, .sigma = 10, .q = 2};
+    pz_space *sp = space_of(&qn, 1);
+    pz_study *pos = study_on(sp, "tpe", 3), *neg = study_on(sp, "tpe", 3);
+    for (int64_t i = 0; i < 60; i++) {
+        double x = 2.0 * (double)((i * 37) % 11) - 10.0;
+        double loss = (x - 0.3) * (x - 0.3) + 0.01 * (double)i;
+        double xn = x == 0.0 ? -0.0 : x;
+        add_trial(pos, i, &x, PZ_TRIAL_DONE, loss);
+        add_trial(neg, i, &xn, PZ_TRIAL_DONE, loss);
+    }
+    for (int64_t id = 100; id < 300; id++) {
+        double a = suggest1(pos, id), b = suggest1(neg, id);
+        cr_assert(a == b, "trial %lld: %g with +0.0, %g with -0.0",
+                  (long long)id, a, b);
+    }
+    pz_study_free(pos);
+    pz_study_free(neg);
+    pz_space_free(sp);
+}
+
 Test(tpe, randint_proposals_keep_the_low_offset)
 {
     /* Upstream drops 'low' for keyword bounds and proposes [0, high -

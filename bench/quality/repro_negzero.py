@@ -1,13 +1,16 @@
 #!/usr/bin/env python
-"""Minimal reproduction: parzen's TPE treats -0.0 and +0.0 as different
-values when it sorts observations (src/mixture.c key_of / place_components).
+"""Minimal reproduction: parzen's TPE treated -0.0 and +0.0 as different
+values when it sorted observations (src/mixture.c key_of / place_components).
+Fixed (key_of canonicalises zero); this script now prints "same" for both
+libraries and stays as the regression check.
 
 Two histories that differ ONLY in the sign of zero (qnormal draws that
 round to zero come out as -0.0 or +0.0) should give the same proposals:
 -0.0 == 0.0, and hyperopt's np.searchsorted / np.argsort treat them as
-equal. parzen's radix key maps -0.0 below +0.0, so the prior mean (0.0) is
-inserted after the -0.0 observations instead of before every value equal
-to it, the neighbour-gap bandwidths change, and so do the proposals.
+equal. parzen's radix key mapped -0.0 below +0.0, so the prior mean (0.0)
+was inserted after the -0.0 observations instead of before every value
+equal to it, the neighbour-gap bandwidths changed, and so did the
+proposals.
 
     .venv-bench/bin/python bench/quality/repro_negzero.py
 """
