@@ -6,26 +6,47 @@ point per trial over a pipe. A trial's driver thread blocks on that pipe;
 a dead worker (killed, crashed, os._exit) shows as EOF and the trial is
 recorded as failed, while its slot gets a fresh worker. Cancelling a trial
 kills its worker, the only way to stop arbitrary Python code.
+
+Each worker leads a session (and process group) of its own, and killing a
+worker means SIGKILL to that whole group, so whatever the objective started
+(a subprocess, a shell pipeline) dies with it, on cancel, timeout and
+close alike. Being in their own session, workers no longer get the
+terminal's Ctrl-C: the driver kills them itself (fmin's KeyboardInterrupt
+cancels every trial; close() kills the workers still busy when the driver
+raises; an atexit hook kills any left), and a worker whose driver died
+(SIGKILL, SIGHUP) kills its own group within a fraction of a second.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 
 from ._dispatch import Outcome, ThreadedBackend
 
-# The worker is started as `python -c WORKER_SOURCE FD`: it imports neither
-# parzen nor the user's script (multiprocessing's spawn/forkserver would
-# re-run an unguarded script), only what unpickling the objective needs.
-# Messages travel on a socket of their own, so the objective may print.
+# The worker is started as `python -c WORKER_SOURCE FD DRIVER_PID`: it
+# imports neither parzen nor the user's script (multiprocessing's
+# spawn/forkserver would re-run an unguarded script), only what unpickling
+# the objective needs. Messages travel on a socket of their own, so the
+# objective may print. A watchdog thread kills the worker's group once the
+# driver is no longer its parent (the driver died without killing it).
 WORKER_SOURCE = r"""
-import pickle, sys, traceback
+import os, pickle, signal, sys, threading, time, traceback
 from multiprocessing.connection import Connection
+def watch_driver(driver):
+    while os.getppid() == driver:
+        time.sleep(0.2)
+    os.killpg(0, signal.SIGKILL)
+threading.Thread(target=watch_driver, args=(int(sys.argv[2]),),
+                 daemon=True).start()
 conn = Connection(int(sys.argv[1]))
 sys.path[:] = pickle.loads(conn.recv_bytes())
 import cloudpickle
@@ -51,36 +72,87 @@ while True:
 """
 
 
+# Every worker not yet reaped, for the atexit hook.
+_live: "set[_Worker]" = set()
+_live_lock = threading.Lock()
+
+# How long close() lets an idle worker exit by itself (flushing what the
+# objective printed) before it kills the group.
+STOP_GRACE_SECS = 5.0
+
+
 class _Worker:
-    """One worker process and the socket the driver talks to it on."""
+    """One worker process (leader of its own process group) and the socket
+    the driver talks to it on."""
 
     def __init__(self, fn_bytes: bytes):
         mine, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER_SOURCE, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+            [sys.executable, "-c", WORKER_SOURCE, str(theirs.fileno()),
+             str(os.getpid())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+            start_new_session=True)
         theirs.close()
         self.conn = Connection(mine.detach())
-
-        self.conn.send_bytes(pickle.dumps(list(sys.path)))
-        self.conn.send_bytes(fn_bytes)
+        self.reap_lock = threading.Lock()
+        with _live_lock:
+            _live.add(self)
+        try:
+            self.conn.send_bytes(pickle.dumps(list(sys.path)))
+            self.conn.send_bytes(fn_bytes)
+        except BaseException:  # died at once: leave nothing behind
+            self.kill()
+            raise
 
     def run(self, point):
 
         self.conn.send_bytes(pickle.dumps(point))
         return pickle.loads(self.conn.recv_bytes())
 
-    def stop(self) -> None:
-        self.conn.close()  # the worker sees EOF and exits
+    def hang_up(self) -> None:
+        """Close the socket: an idle worker sees EOF and exits."""
+        self.conn.close()
+
+    def exited(self) -> bool:
+        """True once the worker exited; it is not reaped, so its pid still
+        names its group."""
+        if self.proc.returncode is not None:
+            return True
         try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
+            info = os.waitid(os.P_PID, self.proc.pid,
+                             os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return info is not None
+
+    def stop(self, deadline: float) -> None:
+        """Let a hung-up worker exit by `deadline`, then kill its group."""
+        while not self.exited() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.kill()
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        """SIGKILL the worker's whole group, then reap the worker. Safe
+        from any thread, any number of times."""
+        with self.reap_lock:
+            if self.proc.returncode is None:  # unreaped: the group is ours
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.proc.wait()
+        with _live_lock:
+            _live.discard(self)
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    """A driver interrupted inside close() (a second Ctrl-C) or one that
+    never called it must not leave workers running."""
+    with _live_lock:
+        workers = list(_live)
+    for w in workers:
+        w.kill()
 
 
 class LocalProcessBackend(ThreadedBackend):
@@ -91,6 +163,7 @@ class LocalProcessBackend(ThreadedBackend):
         self.fn_bytes = b""
         self.idle: list[_Worker] = []
         self.busy: dict = {}  # tid -> _Worker
+        self.closed = False  # set by close(): no new worker starts
         self.lock = threading.Lock()
 
     def start(self, fn) -> None:
@@ -110,7 +183,12 @@ class LocalProcessBackend(ThreadedBackend):
         if w is None:
             w = _Worker(self.fn_bytes)
         with self.lock:
-            self.busy[tid] = w
+            closed = self.closed
+            if not closed:
+                self.busy[tid] = w
+        if closed:  # close() ran while this worker started
+            w.kill()
+            raise OSError("the backend is closed")
         return w
 
     def _give_back(self, tid, w: _Worker, healthy: bool) -> None:
@@ -142,7 +220,17 @@ class LocalProcessBackend(ThreadedBackend):
             w.kill()
 
     def close(self) -> None:
+        """Stop the idle workers (each gets STOP_GRACE_SECS to exit) and
+        kill the busy ones: after every report that is none, but a driver
+        that raised leaves trials running. Kills whole groups."""
         with self.lock:
-            workers, self.idle = self.idle, []
-        for w in workers:
-            w.stop()
+            self.closed = True
+            idle, self.idle = self.idle, []
+            busy = list(self.busy.values())
+        for w in busy:
+            w.kill()
+        for w in idle:
+            w.hang_up()
+        deadline = time.monotonic() + STOP_GRACE_SECS
+        for w in idle:
+            w.stop(deadline)

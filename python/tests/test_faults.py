@@ -376,11 +376,6 @@ def test_parallel_timeout_returns_within_a_second_and_workers_are_gone(
              "the hung workers to be gone")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ParallelTrials kills only its worker process: a process the objective "
-    "started (its group) outlives the timeout. Reported; the fix belongs "
-    "to python/parzen/_local_backend.py (start workers in their own "
-    "process group and kill the group)."))
 def test_parallel_timeout_also_kills_what_the_objective_started(tmp_path):
     def hang_with_child(x):
         child = subprocess.Popen(["sleep", "1000"], stdout=subprocess.DEVNULL,
@@ -403,6 +398,125 @@ def test_parallel_timeout_also_kills_what_the_objective_started(tmp_path):
         for p in pids:  # our own stray child: do not leave it running
             if not process_gone(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def kill_strays(pids):
+    """Our own stray processes: never leave them running."""
+    for p in pids:
+        if not process_gone(p):
+            os.kill(p, signal.SIGKILL)
+
+
+def hang_with_child_in(directory):
+    """An objective that writes w<worker pid> and c<child pid> files into
+    `directory`, then hangs with a child `sleep` running."""
+    def hang_with_child(x):
+        child = subprocess.Popen(["sleep", "1000"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        for name in ("w%d" % os.getpid(), "c%d" % child.pid):
+            with open(os.path.join(directory, name), "w"):
+                pass
+        time.sleep(1000)
+    return hang_with_child
+
+
+def pids_named(directory, prefix):
+    return [int(n[1:]) for n in os.listdir(directory) if n[0] == prefix]
+
+
+# A driver in a process (and session) of its own, so that the test can
+# interrupt or kill it: two workers hang with a child each.
+PARALLEL_DRIVER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from test_faults import hang_with_child_in, quiet_fmin
+from parzen import hp
+from parzen.parallel import ParallelTrials
+quiet_fmin(hang_with_child_in(sys.argv[1]), hp.uniform("x", 0, 1),
+           max_evals=4, trials=ParallelTrials(parallelism=2), rstate=0)
+"""
+
+
+def start_parallel_driver(tmp_path):
+    """The driver, once both workers run their objective's child."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", PARALLEL_DRIVER, str(tmp_path),
+         os.path.dirname(os.path.abspath(__file__))],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_for(lambda: len(pids_named(str(tmp_path), "c")) == 2, 60,
+                 "both objectives to start their child")
+    except BaseException:
+        p.kill()
+        p.wait()
+        kill_strays(pids_named(str(tmp_path), "w")
+                    + pids_named(str(tmp_path), "c"))
+        raise
+    return p
+
+
+def test_ctrl_c_of_a_parallel_driver_kills_workers_and_their_children(
+        tmp_path):
+    """Workers lead their own session, so the terminal's SIGINT reaches the
+    driver only: it must kill them (and what they started) itself."""
+    p = start_parallel_driver(tmp_path)
+    pids = pids_named(str(tmp_path), "w") + pids_named(str(tmp_path), "c")
+    try:
+        t0 = time.monotonic()
+        os.killpg(p.pid, signal.SIGINT)  # Ctrl-C: the driver's group
+        _, err = p.communicate(timeout=30)
+        assert b"KeyboardInterrupt" in err, err.decode(errors="replace")
+        assert time.monotonic() - t0 < 5
+        wait_for(lambda: all(map(process_gone, pids)), 3,
+                 "workers and their children to be gone")
+    finally:
+        kill_strays(pids)
+
+
+def test_a_killed_parallel_driver_leaves_no_worker_or_child_behind(tmp_path):
+    """SIGKILL gives the driver no chance to clean up: each worker notices
+    it lost its parent and kills its own group."""
+    p = start_parallel_driver(tmp_path)
+    pids = pids_named(str(tmp_path), "w") + pids_named(str(tmp_path), "c")
+    try:
+        p.kill()
+        p.communicate(timeout=30)
+        wait_for(lambda: all(map(process_gone, pids)), 3,
+                 "workers and their children to be gone")
+    finally:
+        kill_strays(pids)
+
+
+def test_a_raising_parallel_driver_kills_its_busy_workers(tmp_path):
+    """An exception in the driver (here early_stop_fn) while trials run:
+    fmin raises it and the running workers and children are gone."""
+    directory = str(tmp_path)
+
+    def first_returns_others_hang(x):
+        try:  # the first trial to get here returns at once
+            os.close(os.open(os.path.join(directory, "first"),
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return x
+        except FileExistsError:
+            hang_with_child_in(directory)(x)
+
+    def stop_badly(trials, *state):
+        wait_for(lambda: pids_named(directory, "c"), 60,
+                 "the other objective to start its child")
+        raise Boom("early_stop_fn failed")
+
+    try:
+        with pytest.raises(Boom):
+            quiet_fmin(first_returns_others_hang, hp.uniform("x", 0, 1),
+                       max_evals=4, trials=ParallelTrials(parallelism=2),
+                       rstate=0, early_stop_fn=stop_badly)
+        pids = pids_named(directory, "w") + pids_named(directory, "c")
+        assert len(pids) == 2
+        wait_for(lambda: all(map(process_gone, pids)), 3,
+                 "the busy worker and its child to be gone")
+    finally:
+        kill_strays(pids_named(directory, "w") + pids_named(directory, "c"))
 
 
 def test_parallel_workers_killed_mid_trial_fail_it_and_free_their_slot(
