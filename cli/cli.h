@@ -29,9 +29,11 @@ int pz_cli_parse_u64(const char *opt, const char *text, uint64_t min,
 /* A seed from the operating system, for runs given no --seed. */
 uint64_t pz_cli_random_seed(void);
 
-/* Make an error message one printable line in place: control bytes
- * (from an argument or a path) become '?'. main.c prints it so. */
-void pz_cli_one_line(char *msg);
+/* Make an error message ('cap' bytes of room, at most a pz_error's) one
+ * printable line in place: control bytes (from an argument or a path) are
+ * escaped as the library does (\n, \r, \t, \xNN); a message that no
+ * longer fits is cut before an escape. main.c prints it so. */
+void pz_cli_one_line(char *msg, size_t cap);
 
 int pz_cli_sample(int argc, char **argv, pz_error *err);
 int pz_cli_validate(int argc, char **argv, pz_error *err);

@@ -66,14 +66,37 @@ void pz_cli_json_string(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
-void pz_cli_one_line(char *msg)
+void pz_cli_one_line(char *msg, size_t cap)
 {
-    for (char *p = msg; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c == 0x7f) {
-            *p = '?';
-        }
+    static const char hex[] = "0123456789abcdef";
+    char out[sizeof(((pz_error *)0)->msg)];
+    size_t used = 0, limit = cap < sizeof out ? cap : sizeof out;
+    if (cap == 0) {
+        return;
     }
+    for (const char *p = msg; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        char e[4] = {(char)c};
+        size_t n = 1;
+        if (c == '\n' || c == '\r' || c == '\t') {
+            e[0] = '\\';
+            e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            n = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            e[0] = '\\';
+            e[1] = 'x';
+            e[2] = hex[c >> 4];
+            e[3] = hex[c & 0xf];
+            n = 4;
+        }
+        if (used + n >= limit) {
+            break;
+        }
+        memcpy(out + used, e, n);
+        used += n;
+    }
+    out[used] = '\0';
+    memcpy(msg, out, used + 1);
 }
 
 void pz_cli_format_double(double v, char *buf, size_t n)

@@ -104,7 +104,8 @@ int main(int argc, char **argv)
     pz_error err = {0};
     int rc = dispatch(argc, argv, &err);
     if (rc != PZ_OK) {
-        pz_cli_one_line(err.msg); /* a path may hold a newline */
+        pz_cli_one_line(err.msg,
+                        sizeof err.msg); /* a path may hold a newline */
         fprintf(stderr, "parzen: %s\n", err.msg[0] ? err.msg : pz_strerror(rc));
     }
     if (fflush(stdout) != 0 && rc == PZ_OK) {

@@ -31,7 +31,7 @@ static void check_failure(int rc, pz_error *err)
     if (rc != PZ_EINVAL || err->code != rc || err->msg[0] == '\0') {
         abort();
     }
-    pz_cli_one_line(err->msg);
+    pz_cli_one_line(err->msg, sizeof err->msg);
     for (const char *p = err->msg; *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c == 0x7f) {

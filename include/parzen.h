@@ -54,10 +54,13 @@ typedef enum pz_status {
 #undef PZ__STATUS_ENUM
 } pz_status;
 
-/* A specific message about the last failure of a call that took it. */
+/* A specific message about the last failure of a call that took it. The
+ * message is one line with no control character: those of the labels,
+ * paths and texts it quotes are escaped as \n, \r, \t or \xNN
+ * (backslashes are kept as they are). */
 typedef struct pz_error {
     int code;      /* PZ_OK or a negative pz_status */
-    char msg[256]; /* NUL-terminated, names the label/path/trial, no '\n' */
+    char msg[256]; /* NUL-terminated, names the label/path/trial */
 } pz_error;
 
 /* "PZ_EINVAL" for PZ_EINVAL; "PZ_UNKNOWN" for codes not in the table. */

@@ -148,6 +148,19 @@ int pz__json_write(const struct json_t *j, int indent, char **out);
 /* The shortest %g form of 'v' that reads back as 'v' (n >= 32). */
 void pz__json_format_double(double v, char *buf, size_t n);
 
+/* json_check.c: is 'text' (len bytes, NUL bytes included) an object or
+ * an array that jansson's syntax accepts? Never more lenient than jansson;
+ * allocates nothing. */
+bool pz__json_check(const char *text, size_t len);
+/* Did jansson fail to load 'text' (len bytes) for lack of memory? True
+ * for its out-of-memory code, for a failure that set no error, and for a
+ * syntax error on a text pz__json_check accepts (its lexer reports a
+ * failed string copy as an invalid token). 'je' must have been zeroed
+ * before the load (jansson leaves its code byte unset on some paths). */
+struct json_error_t;
+bool pz__json_check_oom(const struct json_error_t *je, const char *text,
+                        size_t len);
+
 /* space_json.c: template ownership. */
 void pz__space_json_tmpl_free(pz__tmpl *t);
 int pz__space_json_tmpl_clone(pz__tmpl **out, const pz__tmpl *t);

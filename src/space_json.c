@@ -853,15 +853,15 @@ static int parse_value(parser *ps, json_t *v, const char *key_label,
 
 /* ------------------------------------------------------------ entry points */
 
-static int syntax_error(const json_error_t *je, size_t len, pz_error *err)
+static int syntax_error(const json_error_t *je, const char *text, size_t len,
+                        pz_error *err)
 {
     if (len == 0) {
         return pz__fail(err, PZ_ESPACE, "the space is empty (no JSON value)");
     }
-    /* jansson says "out of memory", or nothing at all when its lexer
-     * could not even start (the one way json_loadb fails silently). */
-    if (json_error_code(je) == json_error_out_of_memory ||
-        (je->line == -1 && je->text[0] == '\0')) {
+    /* jansson says "out of memory", says nothing, or calls a valid token
+     * invalid when it could not copy it. */
+    if (pz__json_check_oom(je, text, len)) {
         return pz__fail(err, PZ_ENOMEM, "out of memory parsing the space");
     }
     if (json_error_code(je) == json_error_null_character) {
@@ -880,6 +880,29 @@ static bool has_bom(const char *text, size_t len)
     return len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0;
 }
 
+/* JSON text holds no NUL byte, but jansson skips one that follows a
+ * number or a literal ("[0\0]" loads as [0]): refuse them all first. */
+static int nul_error(const char *text, size_t len, pz_error *err)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (nul == NULL) {
+        return PZ_OK;
+    }
+    size_t line = 1, column = 1; /* column in characters, as jansson's */
+    for (const char *p = text; p < nul; p++) {
+        if (*p == '\n') {
+            line++;
+            column = 1;
+        } else if (((unsigned char)*p & 0xC0) != 0x80) {
+            column++;
+        }
+    }
+    return pz__fail(err, PZ_ESPACE,
+                    "invalid JSON at line %zu, column %zu: control character "
+                    "0x0 (a NUL byte; JSON text holds none)",
+                    line, column);
+}
+
 int pz_space_from_json(pz_space **out, const char *text, size_t len,
                        pz_error *err)
 {
@@ -889,14 +912,18 @@ int pz_space_from_json(pz_space **out, const char *text, size_t len,
                         "the space starts with a byte-order mark (BOM); save "
                         "it as UTF-8 without one");
     }
+    int rc = nul_error(text, len, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
     /* zeroed: jansson leaves its error code unset on some failures */
     json_error_t je = {0};
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
-        return syntax_error(&je, len, err);
+        return syntax_error(&je, text, len, err);
     }
     parser ps = {.text = text, .len = len, .err = err};
-    int rc = pz_space_new(&ps.sp, err);
+    rc = pz_space_new(&ps.sp, err);
     if (rc == PZ_OK && !json_is_object(root) && !json_is_array(root)) {
         rc = perr(&ps, "the space must be a JSON object or array, not a "
                        "bare value");

@@ -493,8 +493,7 @@ static int params_from_json(const pz_space *sp, int64_t id, const char *text,
     json_error_t je = {0};
     json_t *obj = text ? json_loads(text, 0, &je) : NULL;
     if (obj == NULL && text != NULL &&
-        (json_error_code(&je) == json_error_out_of_memory ||
-         (je.line == -1 && je.text[0] == '\0'))) {
+        pz__json_check_oom(&je, text, strlen(text))) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
     }
     if (!json_is_object(obj)) {
@@ -1040,7 +1039,7 @@ static int apply_options(pz_study *study, const char *options, pz_error *err)
     /* zeroed: jansson leaves its error code unset on some failures */
     json_error_t je = {0};
     json_t *obj = json_loads(options, 0, &je);
-    if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
+    if (obj == NULL && pz__json_check_oom(&je, options, strlen(options))) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
     }
     if (!json_is_object(obj)) {
@@ -1101,9 +1100,10 @@ static int canon_options(const char *options, char **out, pz_error *err)
 {
     /* zeroed: jansson leaves its error code unset on some failures */
     json_error_t je = {0};
-    json_t *obj = json_loads(options ? options : "{}", 0, &je);
+    const char *given = options ? options : "{}";
+    json_t *obj = json_loads(given, 0, &je);
     bool is_object = json_is_object(obj);
-    if (obj == NULL && json_error_code(&je) == json_error_out_of_memory) {
+    if (obj == NULL && pz__json_check_oom(&je, given, strlen(given))) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
     }
     char *text = is_object ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS |

@@ -9,6 +9,7 @@
 #include "pz_test_util.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -446,6 +447,10 @@ Test(space_json, rejects_json_that_is_not_strict)
     static const char bad_utf8[] = "{\"a\": \"\xff\"}";
     static const char overlong[] = "{\"\xC0\xAF\": 1}";
     static const char nul_raw[] = "{\"a\0b\": 1}";
+    /* jansson alone would skip these NUL bytes and load the text */
+    static const char nul_after_number[] =
+        "{\"x\": {\"hp\": \"uniform\", \"low\": 0\0, \"high\": 1}}";
+    static const char nul_after_literal[] = "{\"a\": true,\n \"b\": null\0}";
     const bad_case cases[] = {
         {"{\"x\": {\"hp\": \"uniform\", \"low\": NaN, \"high\": 1}}",
          0,
@@ -481,6 +486,12 @@ Test(space_json, rejects_json_that_is_not_strict)
          0,
          {"invalid JSON", "\\u0000 (NUL)", "not allowed"}},
         {nul_raw, sizeof nul_raw - 1, {"invalid JSON", "control character"}},
+        {nul_after_number,
+         sizeof nul_after_number - 1,
+         {"line 1, column 33", "NUL byte"}},
+        {nul_after_literal,
+         sizeof nul_after_literal - 1,
+         {"line 2, column 11", "control character 0x0"}},
         {"{\"a\": 1} x", 0, {"invalid JSON", "column 10", "end of file"}},
         {"{\"a\": 1}{}", 0, {"invalid JSON", "end of file"}},
         {"{\"a\": 1,}", 0, {"invalid JSON"}},
@@ -856,6 +867,112 @@ Test(space_json, from_file_reads_a_space_and_names_the_file_in_errors)
     unlink(bad);
     free(good);
     free(bad);
+}
+
+/* ------------------------------------------------------ the syntax check */
+
+/* pz__json_check is the second opinion that tells jansson's allocation
+ * failures from syntax errors: it must refuse whatever jansson refuses as
+ * bad syntax, and accept what jansson loads. */
+static void check_agrees(const char *text, size_t len, bool want)
+{
+    json_error_t je = {0};
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    enum json_error_code code = json_error_code(&je);
+    json_decref(j);
+    cr_assert_eq(pz__json_check(text, len), want, "'%.*s': want %s", (int)len,
+                 text, want ? "valid" : "invalid");
+    if (j != NULL) {
+        cr_assert(want, "'%.*s': jansson loads it", (int)len, text);
+    }
+    if (code == json_error_invalid_syntax ||
+        code == json_error_premature_end_of_input) {
+        cr_assert(!want, "'%.*s': jansson calls it bad syntax (%s)", (int)len,
+                  text, je.text);
+    }
+}
+
+Test(space_json, syntax_check_accepts_what_jansson_loads)
+{
+    static const char *const good[] = {
+        "{}",
+        "[]",
+        " \t\r\n{ } \n",
+        "[0, -0, 1.5, -2e10, 3E+2, 4e-2, 1234567890123456789]",
+        "[true, false, null, \"\", \"a\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+        "{\"a\": {\"b\": [1, {\"c\": []}]}, \"d\": \"x\"}",
+        "[\"\\u00e9\\uD83D\\uDE00\", \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]",
+        "{\"dup\": 1, \"dup\": 2}", /* jansson: duplicate, not syntax */
+        "[\"\\u0000\"]",            /* jansson: NUL, not syntax */
+        "[1e400]",                  /* jansson: overflow, not syntax */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        check_agrees(good[i], strlen(good[i]), true);
+    }
+}
+
+Test(space_json, syntax_check_refuses_what_jansson_calls_bad_syntax)
+{
+    static const char *const bad[] = {
+        "",
+        " ",
+        "1",
+        "\"s\"",
+        "true",
+        "{",
+        "[",
+        "[1,]",
+        "{\"a\":1,}",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{1: 2}",
+        "{\"a\": }",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[-]",
+        "[1e]",
+        "[+1]",
+        "[tru]",
+        "[truex]",
+        "[nul]",
+        "[\"a]",
+        "[\"\\x\"]",
+        "[\"\\u12\"]",
+        "[\"\\uD800\"]",
+        "[\"\\uDC00\"]",
+        "[\"\\uD800\\u0041\"]",
+        "{} {}",
+        "[]]",
+        "{]",
+        "[}",
+        "[\"\t\"]",
+        "[\"\xff\"]",
+        "[\"\xc0\xaf\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\xc3\xa9]",
+        "[1] x",
+        "[NaN]",
+        "[Infinity]",
+        "['a']",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        check_agrees(bad[i], strlen(bad[i]), false);
+    }
+    check_agrees("[\"a\0b\"]", 7, false); /* NUL bytes, raw */
+    check_agrees("[1]\0", 4, false);
+}
+
+Test(space_json, syntax_check_nests_as_deep_as_jansson_and_no_deeper)
+{
+    enum { MAX = JSON_PARSER_MAX_DEPTH };
+    static char text[2 * (MAX + 1)];
+    for (size_t depth = MAX; depth <= MAX + 1; depth++) {
+        memset(text, '[', depth);
+        memset(text + depth, ']', depth);
+        check_agrees(text, 2 * depth, depth <= MAX);
+    }
 }
 
 /* ---------------------------------------------------------------- scale */

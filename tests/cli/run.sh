@@ -163,6 +163,21 @@ if [ $# -eq 0 ]; then
         fail "printed_seed_replays_the_run" "no seed line on stderr"
     fi
 
+    # Control characters of a path or an argument are escaped (\n, \t,
+    # \xNN), so an error is still one line.
+    run ctl_path sample "$(printf 'spaces/no\nsuch\t\033.json')" --seed 1
+    run ctl_arg sample spaces/every_dist.json -n "$(printf '1\r2')"
+    if [ "$(cat "$tmp/ctl_path.status")" = 2 ] &&
+        [ "$(lines "$tmp/ctl_path.err")" = 1 ] &&
+        [ "$(cat "$tmp/ctl_path.err")" = 'parzen: spaces/no\nsuch\t\x1b.json: No such file or directory' ] &&
+        [ "$(cat "$tmp/ctl_arg.status")" = 2 ] &&
+        [ "$(lines "$tmp/ctl_arg.err")" = 1 ] &&
+        [ "$(cat "$tmp/ctl_arg.err")" = "parzen: -n expects a whole number from 0 to 100000000, got '1\\r2'" ]; then
+        pass "control_characters_in_errors_are_escaped"
+    else
+        fail "control_characters_in_errors_are_escaped" "$(cat "$tmp/ctl_path.err" "$tmp/ctl_arg.err")"
+    fi
+
     # A write error is reported (one line, non-zero), not ignored.
     if [ -w /dev/full ]; then
         "$parzen" sample spaces/every_dist.json -n 1000 --seed 1 \

@@ -39,8 +39,9 @@ export TMPDIR
 
 passed=0
 failed=0
-pass() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1: $2"; }
+# printf, not echo: dash's echo would expand the \n of escaped messages.
+pass() { passed=$((passed + 1)); printf 'ok - %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL - %s: %s\n' "$1" "$2"; }
 
 # run NAME ARGS...: parzen with stdin closed, into NAME.out/.err/.status
 run() {
@@ -160,6 +161,11 @@ usage_error "command not found or not executable: 'no-such-objective'" \
     run "$space" --max-evals 3 -- no-such-objective
 usage_error "nope.json: No such file or directory" \
     run nope.json --max-evals 3 -- true
+# Control characters of arguments and paths are escaped: still one line.
+usage_error "--max-evals expects a whole number from 1 to 1000000000, got '1\n2'" \
+    run "$space" --max-evals "$(printf '1\n2')" -- true
+usage_error "no\nsuch\t\x1b.json: No such file or directory" \
+    run "$(printf 'no\nsuch\t\033.json')" --max-evals 3 -- true
 [ ! -e parzen.db ] && pass "usage errors create no store" ||
     fail "usage errors" "a store was created"
 
@@ -215,6 +221,10 @@ grep -q "different space" mismatch_space.err &&
 one_line_error missing_store 3 show --store missing.db
 grep -qx "parzen: no store at 'missing.db'" missing_store.err &&
     pass "missing store named" || fail missing_store "$(cat missing_store.err)"
+one_line_error newline_store 3 show --store "$(printf 'no\nsuch.db')"
+[ "$(cat newline_store.err)" = "parzen: no store at 'no\\nsuch.db'" ] &&
+    pass "a store path with a newline is escaped" ||
+    fail newline_store "$(cat newline_store.err)"
 head -c 5000 /dev/urandom >garbage.db
 one_line_error garbage_store 3 best --store garbage.db
 one_line_error missing_study 1 show --study nope
