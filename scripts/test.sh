@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Run every parzen test from a fresh checkout: system packages, the C
 # library and CLI (warnings as errors), the C and CLI suites plain and
-# under ASan+UBSan, the format check, and the Python suite in .venv.
+# under ASan+UBSan, the format check, the hardening stage
+# (scripts/hardening.sh: fuzzing, valgrind, long fault tests, 100k-trial
+# budgets; 5-9 minutes on 2 cores), and the Python suite in .venv.
+# PZ_SKIP_HARDENING=1 leaves the hardening stage out; PZ_HARDENING_TIMEOUT
+# (1200 s) bounds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -31,8 +35,43 @@ step "C tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS=detect_leaks=1 build_and_test build/asan -DPZ_SANITIZE=ON \
     -DPZ_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 
+# Before the hardening stage: its fault tests import the extension, which
+# must be built from these sources.
 if [ -f pyproject.toml ]; then
-    step "Python package and tests"
+    step "Python package (.venv)"
     bash scripts/setup-python.sh
+fi
+
+# The hardening stage, bounded: timeout gives it a process group of its
+# own and kills all of it (fuzzers, valgrind, pytest) when the limit
+# passes. Out of the terminal's foreground group, it gets Ctrl-C from the
+# trap (as SIGTERM: the fuzzers run in the background, ignoring SIGINT).
+# It reuses build/ci (the same configuration) for the library, tests and
+# benchmarks, and builds the fuzz targets in build/hardening/fuzz.
+if [ "${PZ_SKIP_HARDENING:-0}" != 1 ]; then
+    limit=${PZ_HARDENING_TIMEOUT:-1200}
+    step "hardening stage (scripts/hardening.sh, at most $limit s)"
+    PZ_HARD_BUILD=$root/build/ci timeout -k 30 "$limit" \
+        bash scripts/hardening.sh &
+    hard=$!
+    interrupted=0
+    trap 'interrupted=1; kill -TERM "$hard" 2>/dev/null || true' INT
+    hard_rc=0
+    wait "$hard" || hard_rc=$?
+    while kill -0 "$hard" 2>/dev/null; do # a trap ended the wait early
+        hard_rc=0
+        wait "$hard" || hard_rc=$?
+    done
+    trap - INT
+    if [ "$interrupted" = 1 ]; then
+        exit 130
+    elif [ "$hard_rc" = 124 ]; then
+        echo "hardening stage: stopped after $limit s" >&2
+    fi
+    [ "$hard_rc" = 0 ] || exit "$hard_rc"
+fi
+
+if [ -f pyproject.toml ]; then
+    step "Python tests"
     "$root/.venv/bin/python" -m pytest -q python/tests
 fi
