@@ -696,13 +696,14 @@ static void split_components(pz__mixture *m, bool sorted)
  * The sort items (no longer needed) hold the bins. */
 /* Close the bin being summed: store it as bin 'b'. */
 static void close_bin(pz__mixture *m, size_t b, double lo, double hi,
-                      const double sum[3], double smin)
+                      const double sum[3], double inv_smin)
 {
-    double k = sum[0] > 0.0 ? 1.0 / (sum[0] * smin * smin) : 0.0;
+    double is2 = inv_smin * inv_smin;
+    double k = sum[0] > 0.0 ? is2 / sum[0] : 0.0;
     m->bin_lo[b] = lo;
     m->bin_hi[b] = hi;
     m->bin_r[b] = sum[0];
-    m->bin_a[b] = 0.5 / (smin * smin);
+    m->bin_a[b] = 0.5 * is2;
     m->bin_b[b] = sum[1] * k;
     m->bin_c[b] = 0.5 * sum[2] * k;
 }
@@ -719,26 +720,29 @@ static void build_bins(pz__mixture *m)
     if (m->n_narrow == 0) {
         return;
     }
-    /* the open bin lives in registers: sums of r, r u, r u^2 */
+    /* the open bin lives in registers: sums of r, r u, r u^2, and its
+     * smallest sigma with its inverse (d_inv: no division here) */
     size_t nb = 0;
-    double lo = m->d_mu[0], hi = lo, smin = m->d_sig[0];
+    double lo = m->d_mu[0], hi = lo, smin = m->d_sig[0], imax = m->d_inv[0];
     double sum[3] = {0.0, 0.0, 0.0};
     for (size_t i = 0; i < m->n_narrow; i++) {
         double mu = m->d_mu[i], s = m->d_sig[i], r = m->d_r[i];
         if (mu > lo + 0.5 * dmin(s, smin)) {
-            close_bin(m, nb++, lo, hi, sum, smin);
+            close_bin(m, nb++, lo, hi, sum, imax);
             lo = mu;
             smin = s;
+            imax = m->d_inv[i];
             sum[0] = sum[1] = sum[2] = 0.0;
         }
         double u = mu - lo;
         hi = mu;
         smin = dmin(smin, s);
+        imax = dmax(imax, m->d_inv[i]);
         sum[0] += r;
         sum[1] += r * u;
         sum[2] += r * u * u;
     }
-    close_bin(m, nb++, lo, hi, sum, smin);
+    close_bin(m, nb++, lo, hi, sum, imax);
     m->n_bins = nb;
 }
 
@@ -1295,10 +1299,12 @@ static double wide_bound(const pz__mixture *m, double y)
     }
     double s = 0.0;
     for (size_t c = 0, from = m->n_narrow; c < m->n_wcls; c++) {
-        size_t to = m->wcls_end[c], n = to - from;
-        const double *mu = m->d_mu + from;
-        size_t a = from + bound(mu, n, y - m->wcls_reach[c], false);
-        size_t b = from + bound(mu, n, y + m->wcls_reach[c], true);
+        size_t to = m->wcls_end[c], n = to - from, a = from, b = to;
+        if (n > WIDE_CLASS_MIN) { /* smaller classes: summed whole */
+            const double *mu = m->d_mu + from;
+            a = from + bound(mu, n, y - m->wcls_reach[c], false);
+            b = from + bound(mu, n, y + m->wcls_reach[c], true);
+        }
         s += sum_pdf(m, y, a, b);
         from = to;
     }
