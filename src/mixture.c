@@ -15,8 +15,8 @@
  *   add up); quantized histories have many;
  * - components are split into "narrow" ones (sorted by mean) and a few
  *   "wide" ones. A point sums every wide component but only the narrow
- *   ones within 'reach' = 8.5 of their sigmas; each left-out term is
- *   below exp(-8.5^2 / 2) of its weight, and 'tail' bounds their sum.
+ *   ones within 'reach' = 7.5 of their sigmas; each left-out term is
+ *   below exp(-7.5^2 / 2) = 6e-13 of its weight, and 'tail' bounds their sum.
  *   When the kept sum is not 1e9 times that bound (or underflows), the
  *   point is recomputed over every component, in linear scale or,
  *   failing that, with a log-sum-exp. Either way the result matches the
@@ -53,7 +53,7 @@
 #include <math.h>
 #include <string.h>
 
-#define REACH_SIGMAS 8.5 /* narrow window half-width, in sigmas */
+#define REACH_SIGMAS 7.5 /* narrow window half-width, in sigmas */
 #define CORE_SIGMAS 3.0  /* quantized lower bound: window, in sigmas */
 #define BOUND_SIGMAS 4.0 /* continuous lower bound: window, in sigmas */
 #define REL_TOL 1e-9     /* accepted relative error of a windowed sum */
