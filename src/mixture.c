@@ -570,7 +570,8 @@ static double choose_threshold(const pz__mixture *m)
     double smin = m->d_smin;
     double inv_smin = 1.0 / smin;
     for (size_t i = 0; i < m->n_d; i++) { /* 4 tables: no store chains */
-        c4[i & 3][sigma_bucket(m->d_sig[i] * inv_smin)]++;
+        double sg = m->d_sig[i];          /* most are clipped to the smallest */
+        c4[i & 3][sg == smin ? 0 : sigma_bucket(sg * inv_smin)]++;
     }
     for (size_t b = 0; b < N_BUCKETS; b++) {
         cnt[b] = c4[0][b] + c4[1][b] + c4[2][b] + c4[3][b];

@@ -435,10 +435,35 @@ static int item_cmp(const void *pa, const void *pb)
     return item_before(a, b) ? -1 : (item_before(b, a) ? 1 : 0);
 }
 
+/* Insert one item into column 'sc' (capacity for it reserved): a binary
+ * search, then one memmove of the tail. The common case, an ask after a
+ * tell, adds one row. */
+static void insert_one(sorted_col *sc, pz__mixture_item x)
+{
+    size_t lo = 0, hi = sc->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (item_before(&sc->e[mid], &x)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    memmove(&sc->e[lo + 1], &sc->e[lo], (sc->n - lo) * sizeof x);
+    sc->e[lo] = x;
+    sc->n++;
+}
+
 /* Sort 'add' (k items) and merge it into column 'sc', whose capacity
  * already holds them: from the back, so nothing moves twice. */
 static void merge_into(sorted_col *sc, pz__mixture_item *add, size_t k)
 {
+    if (k <= 2) {
+        for (size_t i = 0; i < k; i++) {
+            insert_one(sc, add[i]);
+        }
+        return;
+    }
     if (k <= 16) {
         for (size_t i = 1; i < k; i++) {
             pz__mixture_item x = add[i];
