@@ -606,6 +606,10 @@ static void partition(pz__mixture *m, double thr, double *tmp)
 {
     size_t nn = 0, nw = 0;
     for (size_t i = 0; i < m->n_d; i++) {
+        if (m->d_sig[i] <= thr && nn == i) {
+            nn++; /* no wide one before it: already in place */
+            continue;
+        }
         double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
         if (c[1] <= thr) {
             move_component(m, nn++, c);

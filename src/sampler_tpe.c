@@ -86,6 +86,8 @@ typedef struct tpe_work {
     unsigned char *below;  /* 1 for the good set */
     unsigned char *set_of; /* per history row: 0 invisible, 1 good, 2 bad */
     size_t *pos_of;        /* per history row: position in its set */
+    size_t *pos_all;       /* the same for a parameter active everywhere */
+    size_t hist_n;         /* history rows */
     size_t n_below;        /* size of the good set */
     double *obs_b, *obs_a; /* one parameter's good/bad observations */
     double *w_b, *w_a;     /* their forgetting weights (categorical) */
@@ -239,6 +241,7 @@ static int work_alloc(tpe_work *w, const tpe_state *t,
         !ARENA_ARRAY(a, w->w_a, n) || !ARENA_ARRAY(a, w->cand, nc) ||
         !ARENA_ARRAY(a, w->ll, nc) || !ARENA_ARRAY(a, w->lg, nc) ||
         !ARENA_ARRAY(a, w->set_of, n) || !ARENA_ARRAY(a, w->pos_of, n) ||
+        !ARENA_ARRAY(a, w->pos_all, n) ||
         !ARENA_ARRAY(a, w->counts, nk ? nk : 1)) {
         return PZ_ENOMEM;
     }
@@ -336,29 +339,34 @@ static size_t argmax_score(const double *ll, const double *lg, size_t n)
 
 /* Split a sorted column into the good and bad sets' items, sorted as
  * pz__mixture_fit_sorted wants them: an item's position is its rank in
- * tid order among its set's trials where the parameter is active. */
+ * tid order among its set's trials where the parameter is active. A
+ * column with a value in every row (a parameter active in every trial)
+ * shares the ranks split_and_reserve computed once for all. */
 static void gather_sorted(tpe_work *w, const sorted_col *sc, const double *col)
 {
-    size_t nb = 0, na = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        size_t row = w->rows[i];
-        if (!isnan(col[row])) {
-            w->pos_of[row] = w->below[i] ? nb++ : na++;
+    const size_t *pos = w->pos_all;
+    if (sc->n < w->hist_n) {
+        size_t nb = 0, na = 0;
+        for (size_t i = 0; i < w->n; i++) {
+            size_t row = w->rows[i];
+            if (!isnan(col[row])) {
+                w->pos_of[row] = w->below[i] ? nb++ : na++;
+            }
         }
+        pos = w->pos_of;
     }
     pz__mixture_item *ib = pz__mixture_items(&w->l);
     pz__mixture_item *ia = pz__mixture_items(&w->g);
     w->nb = w->na = 0;
-    for (size_t k = 0; k < sc->n; k++) {
+    for (size_t k = 0; k < sc->n; k++) { /* in value order */
         size_t row = (size_t)sc->e[k].pos;
-        pz__mixture_item it = {sc->e[k].key, w->pos_of[row]};
+        pz__mixture_item it = {sc->e[k].key, pos[row]};
         if (w->set_of[row] == 1) {
             ib[w->nb++] = it;
         } else if (w->set_of[row] == 2) {
             ia[w->na++] = it;
         }
     }
-    pz_assert(w->nb == nb && w->na == na);
 }
 
 static double choose_numeric(const tpe_state *t, tpe_work *w,
@@ -557,9 +565,12 @@ static int split_and_reserve(const tpe_state *t, tpe_work *w,
     }
     split_good_bad(w, best);
     memset(w->set_of, 0, ctx->hist->n);
+    size_t nb = 0, na = 0;
     for (size_t i = 0; i < w->n; i++) {
         w->set_of[w->rows[i]] = w->below[i] ? 1 : 2;
+        w->pos_all[w->rows[i]] = w->below[i] ? nb++ : na++;
     }
+    w->hist_n = ctx->hist->n;
     if (pz__mixture_alloc(&w->l, w->n_below + 1, ctx->arena) != PZ_OK ||
         pz__mixture_alloc(&w->g, w->n - w->n_below + 1, ctx->arena) != PZ_OK) {
         return PZ_ENOMEM;
