@@ -502,51 +502,55 @@ static bool is_bounded(const pz__mixture *m)
     return isfinite(m->low) || isfinite(m->high);
 }
 
-/* Merge runs of identical (mu, sigma) into d_*; d_r holds raw weights.
- * Returns whether the means are ascending. */
-static bool merge_components(pz__mixture *m)
+/* Merge runs of identical (mu, sigma) into d_* and turn their summed
+ * weights into coefficients relative to the largest: w / sigma for a
+ * density (the run's sum times 1 / sigma, once the run is closed),
+ * w for interval masses; log_scale is what they are relative to.
+ * Returns whether the means are ascending. One pass; the open run lives
+ * in registers. */
+static bool merge_components(pz__mixture *m, double log_norm)
 {
-    bool sorted = true;
+    bool sorted = true, dens = m->q == 0.0;
     size_t nd = 0;
-    double last_s = 0.0, last_inv = 0.0;
+    double mu = 0.0, s = 0.0, inv = 0.0, r = 0.0, cmax = 0.0;
     m->d_smin = (double)INFINITY;
+    m->n_d = 0;
+    m->log_scale = -(double)INFINITY;
+    if (m->n == 0) {
+        return true; /* no component: a density of 0 */
+    }
     for (size_t i = 0; i < m->n; i++) {
-        double s = dmax(m->sigma[i], PZ__MIXTURE_EPS);
-        if (nd > 0 && m->mu[i] == m->d_mu[nd - 1] && s == m->d_sig[nd - 1]) {
-            m->d_r[nd - 1] += m->w[i];
+        double mi = m->mu[i], si = dmax(m->sigma[i], PZ__MIXTURE_EPS);
+        if (nd > 0 && mi == mu && si == s) {
+            r += m->w[i];
             continue;
         }
-        sorted = sorted && (nd == 0 || m->mu[i] >= m->d_mu[nd - 1]);
-        if (s != last_s) { /* most sigmas repeat: spare the division */
-            last_s = s;
-            last_inv = 1.0 / s;
-            m->d_smin = dmin(m->d_smin, s);
+        if (nd > 0) { /* close the previous run */
+            m->d_r[nd - 1] = dens ? r * inv : r;
+            cmax = dmax(cmax, m->d_r[nd - 1]);
         }
-        m->d_mu[nd] = m->mu[i];
+        sorted = sorted && (nd == 0 || mi >= mu);
+        if (si != s) { /* most sigmas repeat: spare the division */
+            inv = 1.0 / si;
+            m->d_smin = dmin(m->d_smin, si);
+        }
+        mu = mi;
+        s = si;
+        r = m->w[i];
+        m->d_mu[nd] = mu;
         m->d_sig[nd] = s;
-        m->d_inv[nd] = last_inv;
-        m->d_r[nd] = m->w[i];
+        m->d_inv[nd] = inv;
         nd++;
     }
+    m->d_r[nd - 1] = dens ? r * inv : r;
+    cmax = dmax(cmax, m->d_r[nd - 1]);
     m->n_d = nd;
+    double scale = 1.0 / cmax;
+    for (size_t i = 0; i < nd; i++) {
+        m->d_r[i] *= scale;
+    }
+    m->log_scale = log(cmax) - log_norm - (dens ? LOG_SQRT_2PI : 0.0);
     return sorted;
-}
-
-/* Turn raw weights into coefficients relative to the largest. */
-static void scale_coefficients(pz__mixture *m, double log_norm)
-{
-    double cmax = 0.0;
-    for (size_t i = 0; i < m->n_d; i++) {
-        if (m->q == 0.0) {
-            m->d_r[i] *= m->d_inv[i];
-        }
-        cmax = dmax(cmax, m->d_r[i]);
-    }
-    double inv = 1.0 / cmax;
-    for (size_t i = 0; i < m->n_d; i++) {
-        m->d_r[i] *= inv;
-    }
-    m->log_scale = log(cmax) - log_norm - (m->q == 0.0 ? LOG_SQRT_2PI : 0.0);
 }
 
 /* Sigma class of a component with sigma / smallest sigma = 'ratio' >= 1:
@@ -908,8 +912,7 @@ void pz__mixture_prepare(pz__mixture *m)
     if (m->normalise && is_bounded(m) && !(m->log_space && m->q == 0.0)) {
         log_norm = log_accept(m);
     }
-    bool sorted = merge_components(m);
-    scale_coefficients(m, log_norm);
+    bool sorted = merge_components(m, log_norm);
     split_components(m, sorted);
     setup_fgt(m);
     m->n_bins = 0;
