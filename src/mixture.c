@@ -568,7 +568,7 @@ static size_t sigma_bucket(double ratio)
  * wide components are summed for every candidate, narrow ones only
  * within reach (estimated as spread evenly over the span of means).
  * Returns the sigma threshold, +inf for "all narrow". */
-static double choose_threshold(const pz__mixture *m)
+static double choose_threshold(pz__mixture *m)
 {
     size_t cnt[N_BUCKETS] = {0}, c4[4][N_BUCKETS] = {{0}};
     double smin = m->d_smin;
@@ -580,6 +580,7 @@ static double choose_threshold(const pz__mixture *m)
     for (size_t b = 0; b < N_BUCKETS; b++) {
         cnt[b] = c4[0][b] + c4[1][b] + c4[2][b] + c4[3][b];
     }
+    m->n_smin = cnt[0]; /* narrow whatever the threshold: the FGT's */
     double span = m->d_mu[m->n_d - 1] - m->d_mu[0];
     double best_cost = (double)INFINITY, best = (double)INFINITY;
     size_t narrow = 0;
@@ -791,10 +792,7 @@ static bool fgt_member(const pz__mixture *m, size_t i)
  * components), and the boxes fit the scratch. Counts the boxes. */
 static bool fgt_pays_off(pz__mixture *m)
 {
-    size_t n = m->n_narrow, n_eq = 0;
-    for (size_t i = 0; i < n; i++) {
-        n_eq += fgt_member(m, i);
-    }
+    size_t n = m->n_narrow, n_eq = m->n_smin;
     double in_reach = 0.0;
     for (size_t k = 0; k < 16; k++) {
         double y = m->d_mu[k * (n - 1) / 15];

@@ -241,6 +241,7 @@ typedef struct pz__mixture {
     size_t wcls_end[16];     /* end of each class (by mean within) */
     double wcls_reach[16];   /* BOUND_SIGMAS x the class's largest sigma */
     double d_smin;           /* smallest merged sigma */
+    size_t n_smin;           /* components with that sigma (split only) */
     double reach;            /* narrow components further away vanish */
     double core;             /* quantized: window of the lower bound */
     bool safe_reach;         /* reach / smallest sigma <= 37 */
