@@ -29,7 +29,7 @@
  *   candidates that cannot win. The bound takes the narrow components by
  *   bins (or FGT boxes), one Jensen term each (within a few percent of
  *   the bin's sum), and the wide ones by sigma class, each class windowed
- *   by its largest sigma; terms beyond 4 sigmas are left out. On TPE's
+ *   by its largest sigma; terms beyond 3 sigmas are left out. On TPE's
  *   own histories ~2 of 23 candidates then need an exact density.
  * The sums use an inlined, branch-free exp() (table + polynomial, 2 ulp).
  *
@@ -55,7 +55,7 @@
 
 #define REACH_SIGMAS 7.5 /* narrow window half-width, in sigmas */
 #define CORE_SIGMAS 3.0  /* quantized lower bound: window, in sigmas */
-#define BOUND_SIGMAS 4.0 /* continuous lower bound: window, in sigmas */
+#define BOUND_SIGMAS 3.0 /* continuous lower bound: window, in sigmas */
 #define REL_TOL 1e-9     /* accepted relative error of a windowed sum */
 #define TINY_SUM 1e-280  /* a linear sum this small may have underflowed */
 #define MAX_REJECTIONS 1000
@@ -694,16 +694,6 @@ static void split_components(pz__mixture *m, bool sorted)
         sum_of(m->d_r, m->n_narrow) * exp(-0.5 * REACH_SIGMAS * REACH_SIGMAS);
 }
 
-/* Group the narrow components into bins no wider than half their
- * smallest sigma s: [bin_lo, bin_hi] spans their means and bin_r sums
- * their coefficients r. By Jensen's inequality a bin adds at least
- * r exp(-mean of z^2 / 2) to the density at y (z taken with s, which
- * only lowers each term), and with u = mu - bin_lo and t = y - bin_lo
- * that r-weighted mean of z^2 / 2 is exactly the quadratic
- * bin_a t^2 - bin_b t + bin_c: bin_a = 1 / (2 s^2), bin_b = sum r u /
- * (r s^2), bin_c = sum r u^2 / (2 r s^2). Within a few percent of the
- * bin's true sum, it bounds a density from below in a few dozen terms.
- * The sort items (no longer needed) hold the bins. */
 /* Close the bin being summed: store it as bin 'b'. */
 static void close_bin(pz__mixture *m, size_t b, double lo, double hi,
                       const double sum[3], double inv_smin)
@@ -718,6 +708,16 @@ static void close_bin(pz__mixture *m, size_t b, double lo, double hi,
     m->bin_c[b] = 0.5 * sum[2] * k;
 }
 
+/* Group the narrow components into bins no wider than a quarter of their
+ * smallest sigma s: [bin_lo, bin_hi] spans their means and bin_r sums
+ * their coefficients r. By Jensen's inequality a bin adds at least
+ * r exp(-mean of z^2 / 2) to the density at y (z taken with s, which
+ * only lowers each term), and with u = mu - bin_lo and t = y - bin_lo
+ * that r-weighted mean of z^2 / 2 is exactly the quadratic
+ * bin_a t^2 - bin_b t + bin_c: bin_a = 1 / (2 s^2), bin_b = sum r u /
+ * (r s^2), bin_c = sum r u^2 / (2 r s^2). Within a few percent of the
+ * bin's true sum, it bounds a density from below in a few dozen terms.
+ * The sort items (no longer needed) hold the bins. */
 static void build_bins(pz__mixture *m)
 {
     m->bin_lo = (double *)(void *)m->items;
@@ -737,7 +737,7 @@ static void build_bins(pz__mixture *m)
     double sum[3] = {0.0, 0.0, 0.0};
     for (size_t i = 0; i < m->n_narrow; i++) {
         double mu = m->d_mu[i], s = m->d_sig[i], r = m->d_r[i];
-        if (mu > lo + 0.5 * dmin(s, smin)) {
+        if (mu > lo + 0.25 * dmin(s, smin)) {
             close_bin(m, nb++, lo, hi, sum, imax);
             lo = mu;
             smin = s;
@@ -1297,7 +1297,7 @@ static double fgt_bound(const pz__mixture *m, double y)
 }
 
 /* Lower bound of the wide terms at y: each class's components within
- * BOUND_SIGMAS of its largest sigma (the others add < exp(-8) each). */
+ * BOUND_SIGMAS of its largest sigma (the others add < exp(-4.5) each). */
 static double wide_bound(const pz__mixture *m, double y)
 {
     if (m->n_wcls == 0) {
