@@ -189,20 +189,13 @@ static double value_of(uint64_t k)
     return v;
 }
 
-static bool item_less(const pz__mixture_item *a, const pz__mixture_item *b)
-{
-    return a->key < b->key || (a->key == b->key && a->pos < b->pos);
-}
-
-/* Insertion sort by (key, pos); gives up (returns false) once it has
- * moved more than 'budget' items, leaving a permutation behind. */
-static bool insertion_sort(pz__mixture_item *a, size_t n, size_t budget)
+bool pz__mixture_items_isort(pz__mixture_item *a, size_t n, size_t budget)
 {
     size_t moves = 0;
     for (size_t i = 1; i < n; i++) {
         pz__mixture_item x = a[i];
         size_t j = i;
-        for (; j > 0 && item_less(&x, &a[j - 1]); j--) {
+        for (; j > 0 && pz__mixture_item_less(&x, &a[j - 1]); j--) {
             a[j] = a[j - 1];
         }
         a[j] = x;
@@ -273,12 +266,12 @@ static void sort_obs(pz__mixture *m, const double *obs, size_t n)
 {
     load_items(m, obs, n);
     if (n < 64) {
-        insertion_sort(m->items, n, SIZE_MAX);
+        pz__mixture_items_isort(m->items, n, SIZE_MAX);
         return;
     }
     unsigned bits = n < 512 ? 8 : 11;
     radix_sort(m, n, bits, bits == 8 ? 32 : 31);
-    if (!insertion_sort(m->items, n, 4 * n)) {
+    if (!pz__mixture_items_isort(m->items, n, 4 * n)) {
         load_items(m, obs, n);
         radix_sort(m, n, bits, 0);
     }

@@ -214,6 +214,15 @@ typedef struct pz__mixture_item {
 
 /* An unsigned key in the order of the doubles (-0.0 == +0.0; no NaN). */
 uint64_t pz__mixture_key(double v);
+/* The order of items: by key, then by position. */
+static inline bool pz__mixture_item_less(const pz__mixture_item *a,
+                                         const pz__mixture_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->pos < b->pos);
+}
+/* Insertion sort of n items in that order; gives up (returns false) once
+ * it has moved more than 'budget' items, leaving a permutation behind. */
+bool pz__mixture_items_isort(pz__mixture_item *a, size_t n, size_t budget);
 
 /* The prior component and forgetting of an adaptive Parzen fit. */
 typedef struct pz__parzen_prior {

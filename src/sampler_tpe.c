@@ -432,15 +432,11 @@ static void cache_free(sort_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-static bool item_before(const pz__mixture_item *a, const pz__mixture_item *b)
-{
-    return a->key < b->key || (a->key == b->key && a->pos < b->pos);
-}
-
 static int item_cmp(const void *pa, const void *pb)
 {
     const pz__mixture_item *a = pa, *b = pb;
-    return item_before(a, b) ? -1 : (item_before(b, a) ? 1 : 0);
+    return pz__mixture_item_less(a, b) ? -1
+                                       : (pz__mixture_item_less(b, a) ? 1 : 0);
 }
 
 /* Insert one item into column 'sc' (capacity for it reserved): a binary
@@ -451,7 +447,7 @@ static void insert_one(sorted_col *sc, pz__mixture_item x)
     size_t lo = 0, hi = sc->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (item_before(&sc->e[mid], &x)) {
+        if (pz__mixture_item_less(&sc->e[mid], &x)) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -473,20 +469,13 @@ static void merge_into(sorted_col *sc, pz__mixture_item *add, size_t k)
         return;
     }
     if (k <= 16) {
-        for (size_t i = 1; i < k; i++) {
-            pz__mixture_item x = add[i];
-            size_t j = i;
-            for (; j > 0 && item_before(&x, &add[j - 1]); j--) {
-                add[j] = add[j - 1];
-            }
-            add[j] = x;
-        }
+        pz__mixture_items_isort(add, k, SIZE_MAX);
     } else {
         qsort(add, k, sizeof *add, item_cmp);
     }
     size_t i = sc->n, j = k, out = sc->n + k;
     while (j > 0) {
-        if (i > 0 && item_before(&add[j - 1], &sc->e[i - 1])) {
+        if (i > 0 && pz__mixture_item_less(&add[j - 1], &sc->e[i - 1])) {
             sc->e[--out] = sc->e[--i];
         } else {
             sc->e[--out] = add[--j];
