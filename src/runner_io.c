@@ -304,6 +304,10 @@ int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
     /* zeroed: jansson leaves its error code unset on some failures */
     json_error_t je = {0};
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (obj == NULL && pz__json_check_oom(&je, text, len)) {
+        /* the objective is not at fault: jansson ran out of memory */
+        return pz__fail(err, PZ_ENOMEM, "out of memory reading a result");
+    }
     if (!json_is_object(obj)) {
         json_decref(obj);
         fail_outcome(o, "the result is not a valid JSON object: %s", je.text);

@@ -304,6 +304,44 @@ Test(oom, space_json_survives_every_failed_allocation_of_jansson_too)
     pzt_assert_no_leaks();
 }
 
+/* A trial's result under every failed allocation: the same outcome, or
+ * PZ_ENOMEM; never an ERROR outcome blaming the objective (jansson calls
+ * a string it cannot copy an invalid token). Tokens under 16 bytes, as
+ * above. */
+Test(oom, result_parse_survives_every_failed_allocation_of_jansson_too)
+{
+    static const char result[] = "{\"loss\": 0.25, \"status\": \"ok\", "
+                                 "\"acc\": [0.5, 0.75], \"note\": \"x\"}";
+    json_set_alloc_funcs(jansson_malloc, jansson_free);
+    pz__outcome want = {0}, got;
+    pz__alloc_fail_after(-1);
+    cr_assert_eq(pz__runner_io_parse(result, strlen(result), &want, NULL),
+                 PZ_OK);
+    long made = pz__alloc_fail_after(-1), in_jansson = 0;
+    cr_assert_eq(want.state, PZ_TRIAL_DONE, "%s", want.error);
+    for (long n = 0; n < made; n++) {
+        pz_error e = {0};
+        long failed = jansson.failed;
+        memset(&got, 0, sizeof got);
+        pz__alloc_fail_after(n);
+        int rc = pz__runner_io_parse(result, strlen(result), &got, &e);
+        pz__alloc_fail_after(-1);
+        cr_assert_eq(jansson.live, 0, "n = %ld: jansson blocks leaked", n);
+        if (rc == PZ_OK) {
+            cr_assert_eq(got.state, PZ_TRIAL_DONE, "n = %ld: %s", n, got.error);
+            cr_assert_str_eq(got.result_json, want.result_json);
+        } else {
+            pzt_assert_fails(rc, e, PZ_ENOMEM, "out of memory");
+        }
+        in_jansson += jansson.failed > failed;
+        pz__runner_io_outcome_fini(&got);
+    }
+    json_set_alloc_funcs(malloc, free);
+    pz__runner_io_outcome_fini(&want);
+    cr_assert_gt(in_jansson, 5, "only %ld jansson failures", in_jansson);
+    pzt_assert_no_leaks();
+}
+
 Test(oom, fail_after_counts_allocations)
 {
     pz__alloc_fail_after(-1);
