@@ -495,11 +495,12 @@ static int cache_update(tpe_state *t, const pz_space *sp, const pz__history *h,
         cache_free(c);
     }
     if (c->cols == NULL) {
-        c->cols = pz__calloc(sp->n_params ? sp->n_params : 1, sizeof *c->cols);
+        size_t n_cols = sp->n_params ? sp->n_params : 1;
+        c->cols = pz__calloc(n_cols, sizeof *c->cols);
         if (c->cols == NULL) {
             return PZ_ENOMEM;
         }
-        c->n_cols = sp->n_params;
+        c->n_cols = n_cols; /* the size freed must be the size allocated */
         c->epoch = h->epoch;
     }
     size_t k_max = h->n - c->rows;
