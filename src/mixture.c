@@ -659,7 +659,7 @@ static void wide_classes(pz__mixture *m, double *tmp)
 }
 
 /* Split into narrow and wide, and bound what a window leaves out. The
- * sort items (2 x 16 bytes per component) serve as scratch. */
+ * sort items (3 x 16 bytes per component) serve as scratch. */
 static void split_components(pz__mixture *m, bool sorted)
 {
     m->n_narrow = m->n_wcls = 0;

@@ -266,7 +266,7 @@ typedef struct pz__mixture {
     double inv_delta;      /* 1 / (sqrt(2) smallest sigma) */
     double log_scale;      /* log of what d_r is relative to */
     double tail;           /* bound on the terms a window leaves out */
-    struct pz__mixture_item *items, *items2; /* sort scratch, cap each */
+    struct pz__mixture_item *items, *items2; /* sort scratch; 3 x cap in all */
     uint32_t *radix_cnt;                     /* radix counters or NULL */
 } pz__mixture;
 
