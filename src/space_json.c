@@ -1095,40 +1095,80 @@ static json_t *param_json(const pz_space *sp, size_t i, json_t *options)
     return j;
 }
 
-static bool in_level(const pz__param *p, size_t parent, size_t option)
+/* The levels of a space built with pz_space_add, as (parent, option,
+ * index) sorted: the parameters of one level -- the top, or one option of
+ * one choice -- are a contiguous run found by binary search, so writing a
+ * space is O(n log n), not O(n) per option of every choice. */
+typedef struct level_item {
+    size_t parent, option, index; /* top level: (PZ_NO_PARENT, 0, i) */
+} level_item;
+
+typedef struct levels {
+    const pz_space *sp;
+    level_item *items; /* n_params, sorted */
+} levels;
+
+static int level_cmp(const void *pa, const void *pb)
 {
-    return p->parent == parent &&
-           (parent == PZ_NO_PARENT || p->option == option);
+    const level_item *a = pa, *b = pb;
+    if (a->parent != b->parent) {
+        return a->parent < b->parent ? -1 : 1;
+    }
+    if (a->option != b->option) {
+        return a->option < b->option ? -1 : 1;
+    }
+    return a->index < b->index ? -1 : (a->index > b->index ? 1 : 0);
+}
+
+/* [*first, *last) of 'lv->items': the parameters at (parent, option). */
+static void level_range(const levels *lv, size_t parent, size_t option,
+                        size_t *first, size_t *last)
+{
+    size_t n = lv->sp->n_params, lo = 0, hi = n;
+    level_item key = {parent, parent == PZ_NO_PARENT ? 0 : option, 0};
+    while (lo < hi) { /* the first item not before 'key' */
+        size_t mid = lo + (hi - lo) / 2;
+        if (level_cmp(&lv->items[mid], &key) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    *first = *last = lo;
+    while (*last < n && lv->items[*last].parent == key.parent &&
+           lv->items[*last].option == key.option) {
+        (*last)++;
+    }
 }
 
 /* Spaces built with pz_space_add: children of a choice go inside the
  * option that activates them; an option with no children is its index.
  * A level is an object keyed by label, or a list of labelled parameters
  * when a label is "hp" (as a key it would mark the object a parameter). */
-static json_t *table_json(const pz_space *sp, size_t parent, size_t option)
+static json_t *table_json(const levels *lv, size_t parent, size_t option)
 {
+    const pz_space *sp = lv->sp;
+    size_t first, last;
+    level_range(lv, parent, option, &first, &last);
     bool as_list = false;
-    for (size_t i = 0; i < sp->n_params; i++) {
-        as_list |= in_level(&sp->params[i], parent, option) &&
-                   strcmp(sp->params[i].label, "hp") == 0;
+    for (size_t k = first; k < last; k++) {
+        as_list |= strcmp(sp->params[lv->items[k].index].label, "hp") == 0;
     }
     json_t *obj = as_list ? json_array() : json_object();
-    for (size_t i = 0; obj && i < sp->n_params; i++) {
+    for (size_t k = first; obj && k < last; k++) {
+        size_t i = lv->items[k].index;
         const pz__param *p = &sp->params[i];
-        if (!in_level(p, parent, option)) {
-            continue;
-        }
         json_t *options = NULL;
         int bad = 0;
         if (p->spec.dist == PZ_CHOICE || p->spec.dist == PZ_PCHOICE) {
             options = json_array();
             bad = options == NULL;
-            for (size_t k = 0; !bad && k < p->spec.n_options; k++) {
-                json_t *o = table_json(sp, i, k);
+            for (size_t o_i = 0; !bad && o_i < p->spec.n_options; o_i++) {
+                json_t *o = table_json(lv, i, o_i);
                 if (o != NULL && json_object_size(o) == 0 &&
                     json_array_size(o) == 0) {
                     json_decref(o);
-                    o = json_integer((json_int_t)k);
+                    o = json_integer((json_int_t)o_i);
                 }
                 bad = o == NULL || json_array_append_new(options, o);
             }
@@ -1149,8 +1189,22 @@ static json_t *table_json(const pz_space *sp, size_t parent, size_t option)
 
 int pz_space_to_json(const pz_space *sp, char **out, pz_error *err)
 {
-    json_t *j =
-        sp->tmpl ? tmpl_json(sp, sp->tmpl) : table_json(sp, PZ_NO_PARENT, 0);
+    if (sp->tmpl) {
+        return dump(tmpl_json(sp, sp->tmpl), 2, out, err);
+    }
+    size_t n = sp->n_params ? sp->n_params : 1;
+    levels lv = {sp, pz__malloc(n * sizeof *lv.items)};
+    if (lv.items == NULL) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory writing JSON");
+    }
+    for (size_t i = 0; i < sp->n_params; i++) {
+        const pz__param *p = &sp->params[i];
+        bool top = p->parent == PZ_NO_PARENT;
+        lv.items[i] = (level_item){p->parent, top ? 0 : p->option, i};
+    }
+    qsort(lv.items, sp->n_params, sizeof *lv.items, level_cmp);
+    json_t *j = table_json(&lv, PZ_NO_PARENT, 0);
+    pz__free(lv.items, n * sizeof *lv.items);
     return dump(j, 2, out, err);
 }
 

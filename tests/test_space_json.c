@@ -701,6 +701,36 @@ Test(space_json, round_trip_of_an_api_built_space_with_awkward_labels)
     pz_space_free(sp);
 }
 
+Test(space_json, round_trip_of_an_api_built_space_with_many_choices)
+{
+    /* 300 choices, their children added afterwards in reverse order, so
+     * each level's parameters are scattered through the table: the writer
+     * groups them by (parent, option) with one sort, not one scan of the
+     * table per option (which made 10^5-parameter spaces quadratic). */
+    pz_space *sp = NULL;
+    pz_error e = {0};
+    pz_param_spec c = pzt_choice(3), u = pzt_range(PZ_UNIFORM, 0, 1);
+    size_t ic[300];
+    char label[32];
+    cr_assert_eq(pz_space_new(&sp, &e), PZ_OK);
+    for (size_t k = 0; k < 300; k++) {
+        snprintf(label, sizeof label, "c%zu", k);
+        cr_assert_eq(pz_space_add(sp, label, &c, PZ_NO_PARENT, 0, &ic[k], &e),
+                     PZ_OK);
+    }
+    for (size_t k = 300; k-- > 0;) {
+        snprintf(label, sizeof label, "b%zu", k);
+        cr_assert_eq(pz_space_add(sp, label, &u, ic[k], 2, NULL, &e), PZ_OK);
+        snprintf(label, sizeof label, "u%zu", k);
+        cr_assert_eq(pz_space_add(sp, label, &u, ic[k], 0, NULL, &e), PZ_OK);
+        snprintf(label, sizeof label, "a%zu", k);
+        cr_assert_eq(pz_space_add(sp, label, &u, ic[k], 2, NULL, &e), PZ_OK);
+    }
+    cr_assert_eq(pz_space_add(sp, "top", &u, PZ_NO_PARENT, 0, NULL, &e), PZ_OK);
+    assert_round_trip(sp);
+    pz_space_free(sp);
+}
+
 Test(space_json, round_trip_of_an_empty_api_built_space)
 {
     pz_space *sp = NULL;
