@@ -482,18 +482,25 @@ PyDoc_STRVAR(sync_doc, "sync()\n--\n\n"
                        "Load the changes other handles made since the last "
                        "call.");
 
-static PyObject *store_sync(PyObject *self, PyObject *noargs)
+/* A store call that takes no argument and returns nothing, run with the
+ * GIL released. */
+static PyObject *call_store(PyObject *self, int (*fn)(pz_store *, pz_error *))
 {
-    (void)noargs;
     pz_store *s = acquire(self);
     if (s == NULL) {
         return NULL;
     }
     pz_error err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = pz_store_sync(s, &err);
+    Py_BEGIN_ALLOW_THREADS rc = fn(s, &err);
     Py_END_ALLOW_THREADS store_unlock(SELF(self));
     return none_or_raise(self, rc, &err);
+}
+
+static PyObject *store_sync(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    return call_store(self, pz_store_sync);
 }
 
 PyDoc_STRVAR(mark_lost_doc,
@@ -549,15 +556,7 @@ PyDoc_STRVAR(renew_doc, "renew()\n--\n\n"
 static PyObject *store_renew(PyObject *self, PyObject *noargs)
 {
     (void)noargs;
-    pz_store *s = acquire(self);
-    if (s == NULL) {
-        return NULL;
-    }
-    pz_error err = {0};
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = pz_store_renew(s, &err);
-    Py_END_ALLOW_THREADS store_unlock(SELF(self));
-    return none_or_raise(self, rc, &err);
+    return call_store(self, pz_store_renew);
 }
 
 /* ------------------------------------------------------------- records */

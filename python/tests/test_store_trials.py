@@ -126,6 +126,26 @@ def test_core_store_round_trip(tmp_path):
         _core.Store(str(tmp_path / "missing.db"), create=False)
 
 
+def test_core_store_sync_and_renew(tmp_path):
+    """sync() loads what another handle wrote; renew() extends this
+    handle's leases; both need an open study."""
+    path = str(tmp_path / "s.db")
+    with _core.Store(path) as a, _core.Store(path) as b:
+        with pytest.raises(InvalidArgumentError, match="no study opened"):
+            a.sync()
+        with pytest.raises(InvalidArgumentError, match="no study opened"):
+            a.renew()
+        a.open_study("s", flat_space().to_json(), "random", 3)
+        b.open_study("s")
+        tid = a.add([0.25, 1.0])
+        a.start(tid)
+        assert b.count(JOB_STATE_RUNNING) == 0  # not yet seen by b
+        b.sync()
+        assert b.count(JOB_STATE_RUNNING) == 1
+        a.set_lease(120.0)
+        assert a.renew() is None and a.sync() is None
+
+
 def test_core_store_close_abandons_running_trials(tmp_path):
     path = str(tmp_path / "s.db")
     st = _core.Store(path)
