@@ -41,71 +41,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #define N_TRIALS 100000
 #define DIM 10
 
-typedef struct counter {
-    size_t live, peak, n_allocs;
-} counter;
-
-static counter mem;
-
-static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    counter *c = ud;
-    if (nsize == 0) {
-        free(ptr);
-        c->live -= ptr ? osize : 0;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p != NULL) {
-        c->n_allocs++;
-        c->live += nsize - (ptr ? osize : 0);
-        c->peak = c->live > c->peak ? c->live : c->peak;
-    }
-    return p;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of this thread: what a busy, shared machine does not
- * inflate (wall time there includes waiting for a core). */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static long rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double quantile(double *v, size_t n, double q)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
+static bench_counter mem;
 
 static int failures;
 static bool soft_time; /* --soft-time: time budgets only reported */
@@ -186,16 +130,16 @@ static void time_asks(pz_study *st, const char *name, int n, double *median,
         die(name, &err);
     }
     for (int i = 0; i < n; i++) {
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_now_s(), c0 = bench_cpu_s();
         if (pz_study_suggest(st, 10000000 + i, 7, x, &err) != PZ_OK) {
             die(name, &err);
         }
-        c[i] = cpu_s() - c0;
-        t[i] = now_s() - t0;
+        c[i] = bench_cpu_s() - c0;
+        t[i] = bench_now_s() - t0;
     }
-    *median = quantile(t, (size_t)n, 0.5);
-    *p90 = quantile(t, (size_t)n, 0.9);
-    *cpu_median = quantile(c, (size_t)n, 0.5);
+    *median = bench_quantile(t, (size_t)n, 0.5);
+    *p90 = bench_quantile(t, (size_t)n, 0.9);
+    *cpu_median = bench_quantile(c, (size_t)n, 0.5);
     free(t);
     free(c);
 }
@@ -209,8 +153,8 @@ static void in_memory(int reps)
         die("study", &err);
     }
     size_t live0 = mem.live;
-    long rss0 = rss_kb();
-    double t0 = now_s(), x[DIM];
+    long rss0 = bench_peak_rss_kb();
+    double t0 = bench_now_s(), x[DIM];
     uint64_t state = 1;
     for (int64_t id = 0; id < N_TRIALS; id++) {
         point(&state, x);
@@ -218,7 +162,7 @@ static void in_memory(int reps)
             die("add", &err);
         }
     }
-    double fill_s = now_s() - t0;
+    double fill_s = bench_now_s() - t0;
     size_t hist = mem.live - live0;
     printf("## In memory: %d trials x %d parameters\n\n", N_TRIALS, DIM);
     printf("- filled with pz_study_add in %.3f s (%.2f us per trial)\n", fill_s,
@@ -226,7 +170,8 @@ static void in_memory(int reps)
     printf("- library memory for the history: %.2f MB (%.1f bytes per "
            "trial; the values alone are %d)\n",
            (double)hist / 1e6, (double)hist / N_TRIALS, DIM * 8);
-    printf("- peak RSS: %ld kB before, %ld kB after\n\n", rss0, rss_kb());
+    printf("- peak RSS: %ld kB before, %ld kB after\n\n", rss0,
+           bench_peak_rss_kb());
 
     const char *samplers[] = {"tpe", "random", "anneal", "mix"};
     double med[4], p90[4], cpu[4];
@@ -261,14 +206,14 @@ static void in_memory(int reps)
            (double)(total - with_arena) / 1e6);
     size_t before = mem.live, allocs0 = mem.n_allocs;
     int rounds = reps >= 20 ? 1000 : 200;
-    double tl0 = now_s();
+    double tl0 = bench_now_s();
     for (int i = 0; i < rounds; i++) {
         if (pz_study_ask(st, &id, x, &err) != PZ_OK ||
             pz_study_tell(st, id, PZ_TRIAL_DONE, sphere(x), &err) != 0) {
             die("ask", &err);
         }
     }
-    double loop_s = now_s() - tl0;
+    double loop_s = bench_now_s() - tl0;
     double per_trial = (double)(mem.live - before) / rounds;
     printf("\n- %d TPE ask + tell rounds at n = %lld: %.2f ms per round; "
            "%zu allocations, %.1f bytes kept per trial\n\n",
@@ -306,7 +251,7 @@ static void in_store(int reps)
         pz_store_open_study(s, "big", &cfg, &err) != PZ_OK) {
         die("store", &err);
     }
-    double t0 = now_s(), x[DIM];
+    double t0 = bench_now_s(), x[DIM];
     uint64_t state = 1;
     int64_t id;
     for (int i = 0; i < N_TRIALS; i++) {
@@ -315,9 +260,9 @@ static void in_store(int reps)
             die("store add", &err);
         }
     }
-    double fill_s = now_s() - t0;
+    double fill_s = bench_now_s() - t0;
     /* Run them all: the study holds 100k DONE trials. */
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int i = 0; i < N_TRIALS; i++) {
         pz_trial_result res = {.state = PZ_TRIAL_DONE};
         if (pz_store_ask(s, 0, 0, &id, x, &err) != PZ_OK) {
@@ -328,22 +273,22 @@ static void in_store(int reps)
             die("store tell", &err);
         }
     }
-    double run_s = now_s() - t0;
+    double run_s = bench_now_s() - t0;
     pz_store_close(s);
     /* A fresh handle: open = load every trial. */
     size_t live0 = mem.live;
-    t0 = now_s();
+    t0 = bench_now_s();
     if (pz_store_open(&s, db, 0, &err) != PZ_OK ||
         pz_store_open_study(s, "big", NULL, &err) != PZ_OK) {
         die("reopen", &err);
     }
-    double open_s = now_s() - t0;
+    double open_s = bench_now_s() - t0;
     size_t handle = mem.live - live0;
     /* Asks now sample (TPE) from a 100k history and commit. */
     int n = reps >= 20 ? 100 : 20;
     double *t = malloc((size_t)n * sizeof *t);
     for (int i = 0; i < n; i++) {
-        double a = now_s();
+        double a = bench_now_s();
         pz_trial_result res = {.state = PZ_TRIAL_DONE};
         if (pz_store_ask(s, 0, 0, &id, x, &err) != PZ_OK) {
             die("store ask", &err);
@@ -352,9 +297,10 @@ static void in_store(int reps)
         if (pz_store_tell(s, id, &res, &err) != PZ_OK) {
             die("store tell", &err);
         }
-        t[i] = now_s() - a;
+        t[i] = bench_now_s() - a;
     }
-    double med = quantile(t, (size_t)n, 0.5), p90 = quantile(t, (size_t)n, 0.9);
+    double med = bench_quantile(t, (size_t)n, 0.5),
+           p90 = bench_quantile(t, (size_t)n, 0.9);
     free(t);
     pz_store_close(s);
     printf("\n## Store: %d trials in one study (%s)\n\n", N_TRIALS, base);
@@ -386,7 +332,7 @@ int main(int argc, char **argv)
         store &= strcmp(argv[i], "--no-store") != 0;
         soft_time |= strcmp(argv[i], "--soft-time") == 0;
     }
-    pz_set_allocator(counting_alloc, &mem);
+    pz_set_allocator(bench_counting_alloc, &mem);
     in_memory(quick ? 5 : 30);
     if (store) {
         in_store(quick ? 5 : 30);

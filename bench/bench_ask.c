@@ -31,33 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
-/* ------------------------------------------------- counting allocator */
-
-typedef struct counter {
-    size_t n_allocs; /* successful allocations and growths */
-    size_t live;     /* bytes currently held */
-    size_t peak;     /* largest 'live' seen */
-} counter;
-
-static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    counter *c = ud;
-    if (nsize == 0) {
-        free(ptr);
-        c->live -= ptr ? osize : 0;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p != NULL) {
-        c->n_allocs++;
-        c->live += nsize - (ptr ? osize : 0);
-        c->peak = c->live > c->peak ? c->live : c->peak;
-    }
-    return p;
-}
+#include "bench_util.h"
 
 /* ------------------------------------------------------------- spaces */
 
@@ -149,19 +125,6 @@ static pz_study *make_study(const pz_space *sp, size_t n, double *x)
 
 /* ------------------------------------------------------------- timing */
 
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Per-ask times, milliseconds: wall-clock median and p90, and the
  * median of the thread's CPU time (which time spent descheduled on a
  * busy machine does not inflate). */
@@ -181,21 +144,19 @@ static int time_asks(pz_study *st, size_t reps, double *x, timing *out)
         pz_study_suggest(st, base++, 7, x, &err);
     }
     for (size_t i = 0; i < reps; i++) {
-        double t0 = clock_s(CLOCK_MONOTONIC);
-        double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        double t0 = bench_clock_s(CLOCK_MONOTONIC);
+        double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
         if (pz_study_suggest(st, base++, 7, x, &err) != PZ_OK) {
             fprintf(stderr, "bench_ask: %s\n", err.msg);
             free(t);
             return -1;
         }
-        c[i] = 1e3 * (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
-        t[i] = 1e3 * (clock_s(CLOCK_MONOTONIC) - t0);
+        c[i] = 1e3 * (bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
+        t[i] = 1e3 * (bench_clock_s(CLOCK_MONOTONIC) - t0);
     }
-    qsort(t, reps, sizeof *t, cmp_double);
-    qsort(c, reps, sizeof *c, cmp_double);
-    out->median = t[reps / 2];
-    out->p90 = t[(size_t)(0.9 * (double)(reps - 1))];
-    out->cpu_median = c[reps / 2];
+    out->median = bench_quantile(t, reps, 0.5);
+    out->p90 = bench_quantile(t, reps, 0.9);
+    out->cpu_median = bench_quantile(c, reps, 0.5);
     free(t);
     return 0;
 }
@@ -283,15 +244,8 @@ static int tpe_history_table(int quick)
 
 /* ------------------------------------------------------------- memory */
 
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
 /* 1000 asks after warm-up on the mixed space, d = 10, n = 10000. */
-static int memory_check(counter *c)
+static int memory_check(bench_counter *c)
 {
     double x[64];
     pz_error err = {0};
@@ -305,7 +259,7 @@ static int memory_check(counter *c)
         pz_study_suggest(st, 2000000 + i, 7, x, &err);
     }
     size_t allocs0 = c->n_allocs, live0 = c->live;
-    long rss0 = peak_rss_kb();
+    long rss0 = bench_peak_rss_kb();
     for (int64_t i = 0; i < 1000; i++) {
         if (pz_study_suggest(st, 3000000 + i, 7, x, &err) != PZ_OK) {
             fprintf(stderr, "bench_ask: %s\n", err.msg);
@@ -317,7 +271,8 @@ static int memory_check(counter *c)
     printf("- allocations during the 1000 asks: %zu\n", c->n_allocs - allocs0);
     printf("- live library bytes: %zu before, %zu after (peak %zu)\n", live0,
            c->live, c->peak);
-    printf("- peak RSS: %ld kB before, %ld kB after\n", rss0, peak_rss_kb());
+    printf("- peak RSS: %ld kB before, %ld kB after\n", rss0,
+           bench_peak_rss_kb());
     int flat = c->n_allocs == allocs0 && c->live == live0;
     printf("- flat: %s\n", flat ? "yes" : "NO");
     pz_study_free(st);
@@ -327,9 +282,9 @@ static int memory_check(counter *c)
 
 int main(int argc, char **argv)
 {
-    static counter c;
+    static bench_counter c;
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    pz_set_allocator(counting_alloc, &c);
+    pz_set_allocator(bench_counting_alloc, &c);
     int rc = latency_table(quick);
     if (rc == 0) {
         rc = tpe_history_table(quick);

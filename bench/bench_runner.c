@@ -28,15 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 static const char space[] =
     "{\"x\": {\"hp\": \"uniform\", \"low\": 0, \"high\": 1}}";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, const pz_error *err)
 {
@@ -50,7 +45,7 @@ static double direct(char *const *argv, size_t n)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) {
         pid_t pid;
         if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
@@ -59,7 +54,7 @@ static double direct(char *const *argv, size_t n)
         int status;
         waitpid(pid, &status, 0);
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     posix_spawn_file_actions_destroy(&fa);
     return t;
 }
@@ -88,11 +83,11 @@ static double in_memory(char *const *argv, size_t n)
         die("study", &err);
     }
     pz_runner *r = runner_for(argv, n);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (pz_runner_run(r, st, &err) != PZ_OK) {
         die("pz_runner_run", &err);
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     pz_runner_free(r);
     pz_study_free(st);
     pz_space_free(sp);
@@ -114,11 +109,11 @@ static double with_store(char *const *argv, size_t n, const char *sampler)
         die("store", &err);
     }
     pz_runner *r = runner_for(argv, n);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (pz_runner_run_store(r, s, &err) != PZ_OK) {
         die("pz_runner_run_store", &err);
     }
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     pz_runner_free(r);
     pz_store_close(s);
     for (const char *ext = ""; ext != NULL; ext = ext[0] == '\0'  ? "-wal"
@@ -131,19 +126,12 @@ static double with_store(char *const *argv, size_t n, const char *sampler)
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 #define REPS 7
 #define N_WAYS 4 /* direct, in-memory, store random, store tpe */
 
 static double median(double *t, size_t n)
 {
-    qsort(t, n, sizeof t[0], cmp_double);
-    return t[n / 2];
+    return bench_quantile(t, n, 0.5);
 }
 
 /* One repetition of every way, in turn, so that a change in the

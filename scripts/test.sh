@@ -18,7 +18,7 @@ bash scripts/deps.sh
 
 step "format check (clang-format)"
 clang-format --dry-run -Werror src/*.c src/*.h cli/*.c cli/*.h include/*.h \
-    tests/*.c fuzz/*.c fuzz/*.h $(ls tests/*.h bench/*.c python/_core/*.c python/_core/*.h 2>/dev/null)
+    tests/*.c fuzz/*.c fuzz/*.h $(ls tests/*.h bench/*.c bench/*.h python/_core/*.c python/_core/*.h 2>/dev/null)
 
 build_and_test() { # dir, extra cmake args...
     local dir=$1
