@@ -118,6 +118,9 @@ class _Worker:
         names its group."""
         if self.proc.returncode is not None:
             return True
+        if not hasattr(os, "waitid"):  # e.g. macOS: poll() reaps it
+            with self.reap_lock:
+                return self.proc.poll() is not None
         try:
             info = os.waitid(os.P_PID, self.proc.pid,
                              os.WEXITED | os.WNOHANG | os.WNOWAIT)

@@ -143,3 +143,14 @@ def test_parallelism_is_filled_whenever_work_remains(tmp_path):
     assert len(spans) == 8
     peak = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert peak == 4
+
+
+def test_workers_are_stopped_without_os_waitid(monkeypatch):
+    """Where os.waitid is missing (macOS), close() still stops every
+    worker, reaping them with poll()."""
+    monkeypatch.delattr(os, "waitid")
+    trials = ParallelTrials(parallelism=2)
+    fmin(lambda x: x ** 2, hp.uniform("x", -1, 1), algo=rand.suggest,
+         max_evals=4, trials=trials, show_progressbar=False, rstate=0)
+    assert len(trials) == 4
+    assert all(t["state"] == JOB_STATE_DONE for t in trials.trials)
