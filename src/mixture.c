@@ -598,27 +598,29 @@ static void move_component(pz__mixture *m, size_t to, const double *from)
     m->d_r[to] = from[3];
 }
 
-/* Move components with sigma > thr behind the narrow ones (stable);
- * 'tmp' holds 4 doubles per wide component. */
-static void partition(pz__mixture *m, double thr, double *tmp)
+/* Stable partition of components [0, n): those with sigma <= limit
+ * first, both parts in their order (ascending mean); returns how many
+ * are first. 'tmp' holds 4 doubles per component moved behind. */
+static size_t partition_by_sigma(pz__mixture *m, size_t n, double limit,
+                                 double *tmp)
 {
-    size_t nn = 0, nw = 0;
-    for (size_t i = 0; i < m->n_d; i++) {
-        if (m->d_sig[i] <= thr && nn == i) {
-            nn++; /* no wide one before it: already in place */
+    size_t first = 0, behind = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m->d_sig[i] <= limit && first == i) {
+            first++; /* none moved behind yet: already in place */
             continue;
         }
         double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
-        if (c[1] <= thr) {
-            move_component(m, nn++, c);
+        if (c[1] <= limit) {
+            move_component(m, first++, c);
         } else {
-            memcpy(tmp + 4 * nw++, c, sizeof c);
+            memcpy(tmp + 4 * behind++, c, sizeof c);
         }
     }
-    for (size_t i = 0; i < nw; i++) {
-        move_component(m, nn + i, tmp + 4 * i);
+    for (size_t i = 0; i < behind; i++) {
+        move_component(m, first + i, tmp + 4 * i);
     }
-    m->n_narrow = nn;
+    return first;
 }
 
 /* Order the wide components by sigma class (sigma_bucket), each class
@@ -677,7 +679,8 @@ static void split_components(pz__mixture *m, bool sorted)
             thr = dmax(thr, m->d_sig[i]);
         }
     } else {
-        partition(m, thr, (double *)(void *)m->items);
+        m->n_narrow =
+            partition_by_sigma(m, m->n_d, thr, (double *)(void *)m->items);
         wide_classes(m, (double *)(void *)m->items);
     }
     m->reach = REACH_SIGMAS * thr;
@@ -808,25 +811,6 @@ static bool fgt_pays_off(pz__mixture *m)
     return n_boxes * (FGT_TERMS + 2) <= 4 * m->cap;
 }
 
-/* Equal-sigma components first, then the other narrow ones, both in
- * ascending order of mean; 'tmp' holds 4 doubles per component. */
-static void fgt_partition(pz__mixture *m, double *tmp)
-{
-    size_t ne = 0, no = 0;
-    for (size_t i = 0; i < m->n_narrow; i++) {
-        double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
-        if (fgt_member(m, i)) {
-            move_component(m, ne++, c);
-        } else {
-            memcpy(tmp + 4 * no++, c, sizeof c);
-        }
-    }
-    for (size_t i = 0; i < no; i++) {
-        move_component(m, ne + i, tmp + 4 * i);
-    }
-    m->n_eq = ne;
-}
-
 /* 1 / (n + 1), n < FGT_TERMS: turns s^n / n! into s^(n+1) / (n+1)!. */
 static const double fgt_inv[FGT_TERMS] = {
     1.0,      1.0 / 2,  1.0 / 3,  1.0 / 4,  1.0 / 5,  1.0 / 6,
@@ -893,7 +877,9 @@ static void setup_fgt(pz__mixture *m)
         m->n_boxes = 0;
         return;
     }
-    fgt_partition(m, (double *)(void *)m->items);
+    /* the smallest sigma first: the FGT's components, then the others */
+    m->n_eq = partition_by_sigma(m, m->n_narrow, m->d_smin,
+                                 (double *)(void *)m->items);
     fgt_build(m);
 }
 
