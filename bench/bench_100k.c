@@ -232,6 +232,21 @@ static void in_memory(int reps)
     pz_space_free(sp);
 }
 
+/* One store trial: pz_store_ask, the sphere, pz_store_tell DONE. */
+static void store_round(pz_store *s, double *x)
+{
+    pz_error err = {0};
+    int64_t id;
+    pz_trial_result res = {.state = PZ_TRIAL_DONE};
+    if (pz_store_ask(s, 0, 0, &id, x, &err) != PZ_OK) {
+        die("store ask", &err);
+    }
+    res.loss = sphere(x);
+    if (pz_store_tell(s, id, &res, &err) != PZ_OK) {
+        die("store tell", &err);
+    }
+}
+
 static void in_store(int reps)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -264,14 +279,7 @@ static void in_store(int reps)
     /* Run them all: the study holds 100k DONE trials. */
     t0 = bench_now_s();
     for (int i = 0; i < N_TRIALS; i++) {
-        pz_trial_result res = {.state = PZ_TRIAL_DONE};
-        if (pz_store_ask(s, 0, 0, &id, x, &err) != PZ_OK) {
-            die("store ask", &err);
-        }
-        res.loss = sphere(x);
-        if (pz_store_tell(s, id, &res, &err) != PZ_OK) {
-            die("store tell", &err);
-        }
+        store_round(s, x);
     }
     double run_s = bench_now_s() - t0;
     pz_store_close(s);
@@ -289,14 +297,7 @@ static void in_store(int reps)
     double *t = malloc((size_t)n * sizeof *t);
     for (int i = 0; i < n; i++) {
         double a = bench_now_s();
-        pz_trial_result res = {.state = PZ_TRIAL_DONE};
-        if (pz_store_ask(s, 0, 0, &id, x, &err) != PZ_OK) {
-            die("store ask", &err);
-        }
-        res.loss = sphere(x);
-        if (pz_store_tell(s, id, &res, &err) != PZ_OK) {
-            die("store tell", &err);
-        }
+        store_round(s, x);
         t[i] = bench_now_s() - a;
     }
     double med = bench_quantile(t, (size_t)n, 0.5),
