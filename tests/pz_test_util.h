@@ -34,6 +34,18 @@ static inline void pzt_assert_no_leaks(void)
 #endif
 }
 
+/* A study on 'sp' with 'sampler' and 'seed'; fails the test if not. */
+static inline pz_study *pzt_study_on(const pz_space *sp, const char *sampler,
+                                     uint64_t seed)
+{
+    pz_study *st = NULL;
+    pz_error e = {0};
+    cr_assert_eq(pz_study_new(&st, sp, &e), PZ_OK, "%s", e.msg);
+    cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
+    pz_study_set_seed(st, seed);
+    return st;
+}
+
 static inline pz_param_spec pzt_range(pz_dist d, double low, double high)
 {
     return (pz_param_spec){.dist = d, .low = low, .high = high};

@@ -15,17 +15,6 @@ typedef struct mix_option {
     double v;
 } mix_option;
 
-static pz_study *study_on(const pz_space *sp, const char *sampler,
-                          uint64_t seed)
-{
-    pz_study *st = NULL;
-    pz_error e = {0};
-    cr_assert_eq(pz_study_new(&st, sp, &e), PZ_OK, "%s", e.msg);
-    cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
-    pz_study_set_seed(st, seed);
-    return st;
-}
-
 /* Two uniform(-5, 5) parameters "x" and "y". */
 static pz_space *plane(void)
 {
@@ -66,7 +55,7 @@ static void add_grid(pz_study *st, int n)
 Test(anneal, draws_from_the_prior_without_history)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "anneal", 1);
+    pz_study *st = pzt_study_on(sp, "anneal", 1);
     for (int64_t id = 0; id < 20; id++) {
         double x[2], prior[2];
         pz__rng rng;
@@ -82,7 +71,7 @@ Test(anneal, draws_from_the_prior_without_history)
 Test(anneal, proposes_near_the_best_trials_in_a_shrunk_window)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "anneal", 2);
+    pz_study *st = pzt_study_on(sp, "anneal", 2);
     add_grid(st, 100); /* shrink = 1 / (1 + 100 * 0.1) = 1/11 */
     size_t near = 0;
     for (int64_t id = 100; id < 300; id++) {
@@ -102,7 +91,7 @@ Test(anneal, takes_every_parameter_from_one_base_trial)
     /* With no shrinkage left, each proposal must sit on one trial's
      * (x, y): a coherent point, not x of one trial and y of another. */
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "anneal", 3);
+    pz_study *st = pzt_study_on(sp, "anneal", 3);
     pz_error e = {0};
     cr_assert_eq(pz_study_set_option(st, "anneal.shrink_coef", 1e9, &e), PZ_OK);
     cr_assert_eq(pz_study_set_option(st, "anneal.avg_best_idx", 5, &e), PZ_OK);
@@ -132,7 +121,8 @@ Test(anneal, takes_every_parameter_from_one_base_trial)
 Test(anneal, ignores_error_and_cancelled_trials)
 {
     pz_space *sp = plane();
-    pz_study *a = study_on(sp, "anneal", 4), *b = study_on(sp, "anneal", 4);
+    pz_study *a = pzt_study_on(sp, "anneal", 4),
+             *b = pzt_study_on(sp, "anneal", 4);
     add_grid(a, 30);
     add_grid(b, 30);
     double p[2] = {-4.9, -4.9};
@@ -152,7 +142,7 @@ Test(anneal, ignores_error_and_cancelled_trials)
 Test(anneal, works_with_many_pending_trials)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "anneal", 5);
+    pz_study *st = pzt_study_on(sp, "anneal", 5);
     pz_error e = {0};
     add_grid(st, 20);
     for (int i = 0; i < 50; i++) { /* 50 asks, none told */
@@ -180,7 +170,7 @@ Test(anneal, categories_keep_the_base_value_with_probability_one_minus_shrink)
             pz_space_add(sp, labels[i], &specs[i], PZ_NO_PARENT, 0, NULL, &e),
             PZ_OK);
     }
-    pz_study *st = study_on(sp, "anneal", 6);
+    pz_study *st = pzt_study_on(sp, "anneal", 6);
     double best[3] = {17, 2, 1};
     add_trial(st, 0, best, PZ_TRIAL_DONE, 0.0); /* T = 1: shrink 1/1.1 */
     size_t same[3] = {0};
@@ -207,7 +197,7 @@ Test(anneal, categories_keep_the_base_value_with_probability_one_minus_shrink)
 Test(anneal, options_are_validated)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "anneal", 7);
+    pz_study *st = pzt_study_on(sp, "anneal", 7);
     pz_error e = {0};
     cr_assert_eq(pz_study_set_option(st, "anneal.avg_best_idx", 1, &e), PZ_OK);
     cr_assert_eq(pz_study_set_option(st, "anneal.shrink_coef", 0, &e), PZ_OK);
@@ -226,7 +216,7 @@ Test(anneal, options_are_validated)
 Test(mix, default_weights_are_valid)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "mix", 8);
+    pz_study *st = pzt_study_on(sp, "mix", 8);
     pz_error e = {0};
     add_grid(st, 30);
     for (int i = 0; i < 20; i++) {
@@ -241,7 +231,7 @@ Test(mix, default_weights_are_valid)
 Test(mix, weights_are_validated)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "mix", 9);
+    pz_study *st = pzt_study_on(sp, "mix", 9);
     pz_error e = {0};
     pzt_assert_fails(pz_study_set_option(st, "mix.tpe", -0.1, &e), e, PZ_EINVAL,
                      "mix.tpe");
@@ -264,7 +254,7 @@ Test(mix, weights_are_validated)
 Test(mix, forwards_sampler_options)
 {
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "mix", 10);
+    pz_study *st = pzt_study_on(sp, "mix", 10);
     pz_error e = {0};
     cr_assert_eq(pz_study_set_option(st, "tpe.gamma", 0.5, &e), PZ_OK);
     cr_assert_eq(pz_study_set_option(st, "anneal.shrink_coef", 0.2, &e), PZ_OK);
@@ -285,7 +275,7 @@ Test(mix, picks_samplers_by_weight)
      * asks measures mix.anneal, and shows tpe.* / anneal.* reached the
      * mix's own samplers. */
     pz_space *sp = plane();
-    pz_study *st = study_on(sp, "mix", 11);
+    pz_study *st = pzt_study_on(sp, "mix", 11);
     pz_error e = {0};
     add_grid(st, 5);
     const mix_option opts[] = {{"mix.random", 0.7},

@@ -30,17 +30,6 @@ static pz_space *space_of(const pz_param_spec *specs, size_t n)
     return sp;
 }
 
-static pz_study *study_on(const pz_space *sp, const char *sampler,
-                          uint64_t seed)
-{
-    pz_study *st = NULL;
-    pz_error e = {0};
-    cr_assert_eq(pz_study_new(&st, sp, &e), PZ_OK, "%s", e.msg);
-    cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
-    pz_study_set_seed(st, seed);
-    return st;
-}
-
 static void add_trial(pz_study *st, int64_t id, const double *x,
                       pz_trial_state state, double loss)
 {
@@ -91,7 +80,7 @@ static const pz_param_spec unit_uniform = {
 Test(tpe, draws_from_the_prior_until_n_startup_jobs_trials)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 1);
+    pz_study *st = pzt_study_on(sp, "tpe", 1);
     add_line(st, 19);
     for (int64_t id = 100; id < 110; id++) {
         cr_assert(is_prior_draw(st, id), "id %lld", (long long)id);
@@ -110,7 +99,7 @@ Test(tpe, draws_from_the_prior_until_n_startup_jobs_trials)
 Test(tpe, n_startup_jobs_option_moves_the_switch)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 2);
+    pz_study *st = pzt_study_on(sp, "tpe", 2);
     set_option(st, "tpe.n_startup_jobs", 5);
     add_line(st, 4);
     cr_assert(is_prior_draw(st, 50));
@@ -124,7 +113,7 @@ Test(tpe, n_startup_jobs_option_moves_the_switch)
 Test(tpe, nan_losses_and_failed_trials_do_not_count_toward_startup)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 3);
+    pz_study *st = pzt_study_on(sp, "tpe", 3);
     add_line(st, 19);
     double x = 0.5;
     for (int64_t id = 19; id < 29; id++) {
@@ -142,7 +131,7 @@ Test(tpe, nan_losses_and_failed_trials_do_not_count_toward_startup)
 Test(tpe, pending_trials_count_toward_startup)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 4);
+    pz_study *st = pzt_study_on(sp, "tpe", 4);
     add_line(st, 19);
     double x = 0.5;
     add_trial(st, 19, &x, PZ_TRIAL_RUNNING, NAN);
@@ -156,7 +145,7 @@ Test(tpe, nan_losses_are_ignored_by_the_model)
     /* The same history with ten NaN trials at a bad spot gives the same
      * proposals: they are in neither density. */
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *a = study_on(sp, "tpe", 5), *b = study_on(sp, "tpe", 5);
+    pz_study *a = pzt_study_on(sp, "tpe", 5), *b = pzt_study_on(sp, "tpe", 5);
     add_line(a, 30);
     add_line(b, 30);
     double bad = -4.9;
@@ -197,7 +186,7 @@ Test(tpe, concentrates_near_the_good_trials)
      * leave the ends of the range empty, g is tiny there and TPE
      * rightly explores them.) */
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 6);
+    pz_study *st = pzt_study_on(sp, "tpe", 6);
     add_random(st, 100, 6); /* best at x = 1 */
     size_t near = 0;
     for (int64_t id = 100; id < 200; id++) {
@@ -211,7 +200,7 @@ Test(tpe, concentrates_near_the_good_trials)
 Test(tpe, is_deterministic_for_a_seed_and_trial_id)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *a = study_on(sp, "tpe", 8), *b = study_on(sp, "tpe", 8);
+    pz_study *a = pzt_study_on(sp, "tpe", 8), *b = pzt_study_on(sp, "tpe", 8);
     add_line(a, 40);
     add_line(b, 40);
     for (int64_t id = 40; id < 60; id++) {
@@ -242,7 +231,7 @@ static size_t near_duplicates(uint64_t seed, bool pending)
         {.dist = PZ_UNIFORM, .low = -5, .high = 5},
         {.dist = PZ_UNIFORM, .low = -5, .high = 5}};
     pz_space *sp = space_of(two, 2);
-    pz_study *st = study_on(sp, "random", seed);
+    pz_study *st = pzt_study_on(sp, "random", seed);
     pz_error e = {0};
     double x[10][2];
     for (int i = 0; i < 30; i++) {
@@ -293,7 +282,7 @@ Test(tpe, conditional_parameters_are_modelled_where_active)
     cr_assert_eq(pz_space_add(sp, "c", &ch, PZ_NO_PARENT, 0, &c, &e), PZ_OK);
     cr_assert_eq(pz_space_add(sp, "a", &u, c, 0, NULL, &e), PZ_OK);
     cr_assert_eq(pz_space_add(sp, "b", &u, c, 1, NULL, &e), PZ_OK);
-    pz_study *st = study_on(sp, "tpe", 9);
+    pz_study *st = pzt_study_on(sp, "tpe", 9);
     for (int64_t i = 0; i < 60; i++) {
         double v = -9.5 + 19.0 * (double)(i / 2) / 30.0;
         double x[3] = {(double)(i % 2), i % 2 ? NAN : v, i % 2 ? v : NAN};
@@ -342,7 +331,7 @@ static pz_space *cache_space(void)
 static void suggest_from_scratch(pz_study *st, const pz_space *sp, int64_t id,
                                  double *x)
 {
-    pz_study *fresh = study_on(sp, "tpe", 0);
+    pz_study *fresh = pzt_study_on(sp, "tpe", 0);
     pz_error e = {0};
     for (size_t i = 0; i < pz_study_n_trials(st); i++) {
         pz_trial_info t;
@@ -370,7 +359,7 @@ Test(tpe, sorted_column_cache_matches_a_fresh_study)
      * must equal a fresh study's on the same trials. Then a clear and
      * 200 other trials added at once: the cache must start over. */
     pz_space *sp = cache_space();
-    pz_study *st = study_on(sp, "tpe", 0);
+    pz_study *st = pzt_study_on(sp, "tpe", 0);
     pz_error e = {0};
     double x[5], y[5];
     for (int64_t k = 0; k < 150; k++) {
@@ -455,7 +444,7 @@ Test(tpe, sorted_columns_give_the_reference_proposal_with_ties)
     pz_param_spec qu = pzt_range(PZ_QUNIFORM, -5, 5);
     qu.q = 0.5;
     pz_space *sp = space_of(&qu, 1);
-    pz_study *st = study_on(sp, "tpe", 0);
+    pz_study *st = pzt_study_on(sp, "tpe", 0);
     double xs[300], losses[300];
     for (size_t i = 0; i < 300; i++) {
         xs[i] = 0.5 * (double)((i * 7919) % 21) - 5.0;
@@ -482,7 +471,8 @@ Test(tpe, minus_zero_is_zero)
      * proposals: the prior mean 0 goes before every value equal to it. */
     pz_param_spec qn = {.dist = PZ_QNORMAL, .mu = 0, .sigma = 10, .q = 2};
     pz_space *sp = space_of(&qn, 1);
-    pz_study *pos = study_on(sp, "tpe", 3), *neg = study_on(sp, "tpe", 3);
+    pz_study *pos = pzt_study_on(sp, "tpe", 3),
+             *neg = pzt_study_on(sp, "tpe", 3);
     for (int64_t i = 0; i < 60; i++) {
         double x = 2.0 * (double)((i * 37) % 11) - 10.0;
         double loss = (x - 0.3) * (x - 0.3) + 0.01 * (double)i;
@@ -506,7 +496,7 @@ Test(tpe, randint_proposals_keep_the_low_offset)
      * low); we always add it back. */
     pz_param_spec r = pzt_range(PZ_RANDINT, 100, 110);
     pz_space *sp = space_of(&r, 1);
-    pz_study *st = study_on(sp, "tpe", 10);
+    pz_study *st = pzt_study_on(sp, "tpe", 10);
     for (int64_t i = 0; i < 40; i++) {
         double x = 100 + (double)(i % 10);
         add_trial(st, i, &x, PZ_TRIAL_DONE, fabs(x - 107));
@@ -541,7 +531,7 @@ Test(tpe, every_distribution_yields_values_in_its_support)
     };
     size_t d = sizeof specs / sizeof specs[0];
     pz_space *sp = space_of(specs, d);
-    pz_study *st = study_on(sp, "tpe", 11);
+    pz_study *st = pzt_study_on(sp, "tpe", 11);
     set_option(st, "tpe.n_startup_jobs", 10);
     pz_error e = {0};
     for (int i = 0; i < 60; i++) {
@@ -564,7 +554,7 @@ Test(tpe, every_distribution_yields_values_in_its_support)
 Test(tpe, options_accept_valid_values)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 12);
+    pz_study *st = pzt_study_on(sp, "tpe", 12);
     set_option(st, "tpe.prior_weight", 0.01);
     set_option(st, "tpe.n_startup_jobs", 0);
     set_option(st, "tpe.n_EI_candidates", 1);
@@ -585,7 +575,7 @@ static void assert_bad_option(pz_study *st, const char *key, double v)
 Test(tpe, options_reject_bad_values_naming_the_key)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "tpe", 13);
+    pz_study *st = pzt_study_on(sp, "tpe", 13);
     assert_bad_option(st, "tpe.prior_weight", 0);
     assert_bad_option(st, "tpe.prior_weight", -1);
     assert_bad_option(st, "tpe.prior_weight", INFINITY);
@@ -607,7 +597,7 @@ Test(tpe, options_reject_bad_values_naming_the_key)
 Test(tpe, samplers_are_selectable_by_name)
 {
     pz_space *sp = space_of(&unit_uniform, 1);
-    pz_study *st = study_on(sp, "random", 14);
+    pz_study *st = pzt_study_on(sp, "random", 14);
     pz_error e = {0};
     const char *names[] = {"tpe", "anneal", "mix", "random", "rand"};
     const char *want[] = {"tpe", "anneal", "mix", "random", "random"};
@@ -638,7 +628,7 @@ static void suggest_under_oom(const char *sampler)
         {.dist = PZ_QLOGUNIFORM, .low = 0, .high = 3, .q = 1}};
     pz_space *sp = space_of(specs, 3);
     for (long n = 0;; n++) {
-        pz_study *st = study_on(sp, sampler, 15);
+        pz_study *st = pzt_study_on(sp, sampler, 15);
         add_random(st, 30, 15);
         double x[3];
         pz_error e = {0};
@@ -653,7 +643,7 @@ static void suggest_under_oom(const char *sampler)
         cr_assert(n < 1000, "no success after %ld failures", n);
     }
     for (long n = 0;; n++) { /* mix allocates its samplers' states */
-        pz_study *st = study_on(sp, "random", 15);
+        pz_study *st = pzt_study_on(sp, "random", 15);
         pz_error e = {0};
         pz__alloc_fail_after(n);
         int rc = pz_study_set_sampler(st, sampler, &e);
