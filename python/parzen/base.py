@@ -9,6 +9,7 @@ algorithms (``parzen.tpe`` etc.) mirror it into a C study incrementally.
 import datetime
 import logging
 import sys
+import types
 
 import numpy as np
 
@@ -143,6 +144,20 @@ def spec_from_misc(misc):
         else:
             raise NotImplementedError("multiple values", (k, v))
     return spec
+
+
+def suggest_of(algo):
+    """`algo` as a suggest function. hyperopt's own Spark example passes
+    the algorithm's module (``algo=hyperopt.tpe``); its ``suggest`` runs."""
+    if isinstance(algo, types.ModuleType):
+        suggest = getattr(algo, "suggest", None)
+        if not callable(suggest):
+            raise TypeError(
+                "algo=%s is a module without a suggest function: pass an "
+                "algorithm module (tpe, rand, anneal, atpe) or a suggest "
+                "function (tpe.suggest)" % algo.__name__)
+        return suggest
+    return algo
 
 
 def validate_timeout(timeout):

@@ -202,7 +202,7 @@ class FMinIter:
                  max_evals=sys.maxsize, timeout=None, loss_threshold=None,
                  verbose=False, show_progressbar=True, early_stop_fn=None,
                  trials_save_file=""):
-        self.algo = algo
+        self.algo = base.suggest_of(algo)
         self.domain = domain
         self.trials = trials
         if not show_progressbar or not verbose:
@@ -497,8 +497,9 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
     number or a dict with 'status' and 'loss'), ``space`` (hp.* graph,
-    dict/list/tuple of them, or "annotated"), ``algo`` (a suggest function;
-    default tpe.suggest with a warning), ``max_evals`` (total number of
+    dict/list/tuple of them, or "annotated"), ``algo`` (a suggest function
+    or an algorithm module such as ``tpe``; default tpe.suggest with a
+    warning), ``max_evals`` (total number of
     trials wanted in ``trials``), ``timeout`` (seconds), ``loss_threshold``,
     ``trials``, ``rstate`` (numpy Generator or int; default from
     $HYPEROPT_FMIN_SEED or $PARZEN_FMIN_SEED), ``allow_trials_fmin``,
@@ -524,6 +525,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
 
         algo = tpe.suggest
         logger.warning("TPE is being used as the default algorithm.")
+    algo = base.suggest_of(algo)
 
     if max_evals is None:
         max_evals = sys.maxsize

@@ -702,3 +702,56 @@ def test_tqdm_postfix_shows_best_loss(capsys):
          max_evals=5, rstate=np.random.default_rng(0))
     out = capsys.readouterr().out  # -- tqdm writes to the real stdout
     assert "best loss: " in out and "5/5" in out
+
+
+def _vals(trials):
+    return [t["misc"]["vals"] for t in trials.trials]
+
+
+@pytest.mark.parametrize("module", [
+    rand, pytest.param(tpe, marks=needs_tpe),
+    pytest.param(anneal, marks=needs_anneal)])
+def test_algo_may_be_the_algorithm_module(module):
+    # hyperopt's Spark example passes the module: algo=hyperopt.tpe
+    by_module, by_suggest = Trials(), Trials()
+    space = {"x": hp.uniform("x", -5, 5), "c": hp.choice("c", [0, 1])}
+    fmin(lambda p: (p["x"] - 3) ** 2 + p["c"], space, algo=module,
+         max_evals=25, trials=by_module, rstate=np.random.default_rng(5),
+         **QUIET)
+    fmin(lambda p: (p["x"] - 3) ** 2 + p["c"], space, algo=module.suggest,
+         max_evals=25, trials=by_suggest, rstate=np.random.default_rng(5),
+         **QUIET)
+    assert len(by_module) == 25
+    assert _vals(by_module) == _vals(by_suggest)
+
+
+def test_algo_module_in_fminiter_mix_and_a_store(tmp_path):
+    from parzen import mix
+    from parzen.store import StoreTrials
+
+    domain = base.Domain(quadratic, hp.uniform("x", -5, 5))
+    trials = Trials()
+    it = FMinIter(rand, domain, trials, rstate=np.random.default_rng(0),
+                  max_evals=5, **QUIET)
+    it.exhaust()
+    assert len(trials) == 5
+    mixed = Trials()
+    fmin(quadratic, hp.uniform("x", -5, 5), max_evals=10, trials=mixed,
+         algo=lambda *a, **k: mix.suggest(*a, p_suggest=[(0.5, rand),
+                                                          (0.5, anneal)], **k),
+         rstate=np.random.default_rng(0), **QUIET)
+    assert len(mixed) == 10
+    path = str(tmp_path / "study.db")
+    fmin(quadratic, hp.uniform("x", -5, 5), algo=rand, max_evals=4,
+         trials_save_file=path, rstate=np.random.default_rng(0), **QUIET)
+    with StoreTrials(path) as stored:
+        assert len(stored) == 4
+
+
+def test_algo_module_without_suggest_is_a_type_error():
+    with pytest.raises(TypeError, match="algo=parzen.early_stop is a module "
+                                        "without a suggest function"):
+        import parzen.early_stop
+
+        fmin(quadratic, hp.uniform("x", -5, 5), algo=parzen.early_stop,
+             max_evals=3, **QUIET)

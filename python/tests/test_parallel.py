@@ -154,3 +154,15 @@ def test_workers_are_stopped_without_os_waitid(monkeypatch):
          max_evals=4, trials=trials, show_progressbar=False, rstate=0)
     assert len(trials) == 4
     assert all(t["state"] == JOB_STATE_DONE for t in trials.trials)
+
+
+def test_algo_may_be_the_algorithm_module():
+    # rand's points do not depend on the order trials finish in
+    points = []
+    for algo in (rand, rand.suggest):
+        trials = ParallelTrials(parallelism=2)
+        fmin(quadratic, hp.uniform("x", -5, 5), algo=algo, max_evals=6,
+             trials=trials, rstate=3, show_progressbar=False)
+        assert trials.count_successful_trials() == 6
+        points.append(sorted(t["misc"]["vals"]["x"][0] for t in trials))
+    assert points[0] == points[1]
