@@ -13,7 +13,7 @@ if ! command -v cmake >/dev/null 2>&1; then
     .venv/bin/python -m pip install -q cmake
 fi
 .venv/bin/python -m pip install -q "scikit-build-core>=0.10" numpy tqdm \
-    cloudpickle pytest scikit-learn matplotlib pyspark
+    cloudpickle pytest scikit-learn matplotlib "pyspark[connect]"
 # An editable install rebuilds nothing by itself: re-running this script
 # recompiles the extension after C changes.
 .venv/bin/python -m pip install -q --no-build-isolation -e .

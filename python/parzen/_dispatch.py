@@ -62,6 +62,9 @@ class Backend:
     """
 
     parallelism: int = 1
+    # How long a run waits for cancelled trials to report; None: until
+    # they do (a backend that cannot stop running trials).
+    cancel_grace: Optional[float] = CANCEL_GRACE_SECS
 
     def start(self, fn: Callable) -> None:
         """Prepare to run `fn` (e.g. check it pickles). Called once."""
@@ -72,6 +75,12 @@ class Backend:
     def cancel(self, tid) -> None:
         """Stop trial `tid` if it is running; its report still comes."""
 
+    def cancel_all(self, tids, log) -> None:
+        """Stop every running trial (the run was cancelled)."""
+        log.debug("Cancelling all running jobs: %d trials", len(tids))
+        for tid in tids:
+            self.cancel(tid)
+
     def close(self) -> None:
         """Release workers; called once, after every report arrived."""
 
@@ -80,7 +89,8 @@ class _Run:
     """The state of one parallel fmin call (driver thread only)."""
 
     def __init__(self, trials, domain, algo, backend, *, max_evals, timeout,
-                 loss_threshold, rstate, early_stop_fn, progress):
+                 loss_threshold, rstate, early_stop_fn, progress, log):
+        self.log = log
         self.trials = trials
         self.domain = domain
         self.algo = algo
@@ -126,7 +136,7 @@ class _Run:
             _fn, point = self.domain.evaluate_async(
                 spec_from_misc(doc["misc"]), ctrl=None)
         self.inflight[tid] = doc
-        logger.debug("trial task %s started", tid)
+        self.log.debug("trial task %s started", tid)
         self.backend.submit(tid, point, self.events.put)
 
     def fill(self, queued: int, budget: int) -> int:
@@ -152,12 +162,19 @@ class _Run:
         if self.cancel_reason is not None:
             doc["state"] = JOB_STATE_CANCEL
             doc["misc"]["error"] = out.error or ("cancelled", str(out.value))
-            logger.debug("trial task %s cancelled, exception is %s", out.tid,
-                         doc["misc"]["error"][1])
+            self.log.debug("trial task %s cancelled, exception is %s",
+                           out.tid, doc["misc"]["error"][1])
         elif out.kind == "ok":
             self.record_success(doc, out)
         else:
             self.record_failure(doc, out)
+        # hyperopt's lines for a trial's end (its task threads wrote them)
+        if out.kind == "ok":
+            self.log.debug("trial %s task thread exits normally and writes "
+                           "results back correctly.", out.tid)
+        else:
+            self.log.debug("trial %s task thread catches an exception and "
+                           "writes the info back correctly.", out.tid)
         self.trials.refresh()
         if self.progress is not None:
             self.progress.update(1)
@@ -181,21 +198,21 @@ class _Run:
         loss = result.get("loss")
         if loss is not None and not _isnan(loss):
             self.best_loss = min(self.best_loss, float(loss))
-        logger.debug("trial task %s succeeded, result is %s", out.tid, result)
+        self.log.debug("trial task %s succeeded, result is %s", out.tid,
+                       result)
 
     def record_failure(self, doc, out: Outcome) -> None:
         doc["state"] = JOB_STATE_ERROR
         doc["misc"]["error"] = out.error
-        logger.error("trial task %s failed, exception is %s", out.tid,
-                     out.error[1] if out.error else "unknown")
+        self.log.error("trial task %s failed, exception is %s", out.tid,
+                       out.error[1] if out.error else "unknown")
 
     # -------------------------------------------------------- stopping
     def cancel_all(self, reason: str) -> None:
         if self.cancel_reason is None:
             self.cancel_reason = reason
-            logger.warning("fmin cancelled because of %s", reason)
-        for tid in list(self.inflight):
-            self.backend.cancel(tid)
+            self.log.warning("fmin cancelled because of %s", reason)
+        self.backend.cancel_all(list(self.inflight), self.log)
 
     def check_stop_rules(self) -> None:
         if self.cancel_reason is not None:
@@ -212,7 +229,7 @@ class _Run:
 
     def wait_timeout(self) -> Optional[float]:
         if self.cancel_reason is not None:
-            return CANCEL_GRACE_SECS
+            return self.backend.cancel_grace
         if self.timeout is None:
             return None
         return max(0.0, self.start + self.timeout - time.monotonic())
@@ -233,16 +250,18 @@ class _Run:
 
 def run_parallel(trials, domain, algo, backend: Backend, *, max_evals,
                  timeout=None, loss_threshold=None, rstate, early_stop_fn=None,
-                 progress=None) -> Optional[str]:
+                 progress=None, log=None) -> Optional[str]:
     """Evaluate up to `max_evals` trials in total (hyperopt's meaning: the
     target size of `trials`) with `backend.parallelism` in flight.
 
     Returns the reason the run was cancelled, or None. Ctrl-C cancels the
     running trials, records them CANCEL and re-raises KeyboardInterrupt.
+    The run's lines go to `log` (SparkTrials: hyperopt's "hyperopt-spark").
     """
     run = _Run(trials, domain, algo, backend, max_evals=max_evals,
                timeout=timeout, loss_threshold=loss_threshold, rstate=rstate,
-               early_stop_fn=early_stop_fn, progress=progress)
+               early_stop_fn=early_stop_fn, progress=progress,
+               log=log or logger)
     trials.refresh()
     budget = max_evals - len(trials) if max_evals != sys.maxsize else sys.maxsize
     queued = 0
@@ -260,6 +279,9 @@ def run_parallel(trials, domain, algo, backend: Backend, *, max_evals,
                 continue
             run.record(out)
             run.check_stop_rules()
+        if run.cancel_reason is not None:
+            run.log.warning(
+                "fmin is cancelled, so new trials will not be launched.")
     except KeyboardInterrupt:
         run.cancel_all(FMIN_CANCELLED_REASON_USER)
         _drain(run)

@@ -64,13 +64,32 @@ _make_task = _compile_task_factory()
 
 
 class SparkBackend(ThreadedBackend):
-    """Run each trial as a single-task job on `spark_context`."""
+    """Run each trial as a single-task job on `spark_context`, with
+    `resource_profile` (RDD.withResources) when one is given."""
 
-    def __init__(self, spark_context, parallelism: int):
+    def __init__(self, spark_context, parallelism: int, resource_profile=None,
+                 pinned_threads=False, session=None):
         self.sc = spark_context
+        self.session = session
         self.parallelism = parallelism
+        self.profile = resource_profile
+        self.pinned_threads = pinned_threads
         self.group_prefix = "parzen-" + uuid.uuid4().hex[:12]
         self.fn = None
+
+    def wrap_thread(self, target):
+        """In pinned thread mode a trial thread inherits the caller's local
+        properties (scheduler pool, ...) and job tags, as hyperopt's task
+        threads do."""
+        if not self.pinned_threads:
+            return target
+        try:
+            from pyspark import inheritable_thread_target
+        except ImportError:
+            return target
+        if self.session is not None and hasattr(self.session, "getTags"):
+            return inheritable_thread_target(self.session)(target)
+        return inheritable_thread_target(target)
 
     def start(self, fn) -> None:
         from pyspark import cloudpickle
@@ -92,6 +111,8 @@ class SparkBackend(ThreadedBackend):
         sc.setJobGroup(self.group(tid), "parzen trial %s" % (tid,),
                        interruptOnCancel=True)
         rdd = sc.parallelize([0], 1)
+        if self.profile is not None:
+            rdd = rdd.withResources(self.profile)
         try:
             reply = rdd.mapPartitions(_make_task(self.fn, point, tid)).collect()[0]
         except Exception as e:  # cancelled, executor lost, task killed ...
@@ -106,16 +127,22 @@ class SparkBackend(ThreadedBackend):
 
 def _summary(e: BaseException) -> str:
     """Spark's error, without the JVM stack: its first line, plus the
-    Python traceback of the worker when there is one."""
+    Python traceback of the worker when there is one (classic and Connect
+    errors alike)."""
     text = str(e).strip()
     if not text:
         return type(e).__name__
     lines = text.splitlines()
+    # classic: a line "Traceback ..."; Connect: "[PYTHON_EXCEPTION] ...:
+    # Traceback ..."
     start = next((i for i, line in enumerate(lines)
-                  if line.startswith("Traceback (most recent call last)")), None)
+                  if "Traceback (most recent call last)" in line), None)
     if start is None:
         return lines[0]
     end = next((i for i in range(start + 1, len(lines))
-                if lines[i].startswith("\tat ")), len(lines))
-    return "\n".join([lines[0]] + lines[start:end])
-
+                if lines[i].startswith("\tat ")
+                or lines[i].startswith("JVM stacktrace:")), len(lines))
+    first = lines[start]
+    tb = [first[first.index("Traceback"):]] + lines[start + 1:end]
+    head = [] if start == 0 else [lines[0]]
+    return "\n".join(head + tb).rstrip()

@@ -20,6 +20,7 @@ from .base import (
     JOB_STATE_ERROR,
     Domain,
     Trials,
+    suggest_of,
     validate_loss_threshold,
     validate_timeout,
 )
@@ -120,6 +121,7 @@ class _DispatchedTrials(Trials):
             algo = tpe.suggest
             logging.getLogger("parzen.fmin").warning(
                 "TPE is being used as the default algorithm.")
+        algo = suggest_of(algo)
         timeout, loss_threshold = self._merge_limits(timeout, loss_threshold)
         domain = self.make_domain(fn, space)
         backend = self.make_backend()
@@ -133,20 +135,27 @@ class _DispatchedTrials(Trials):
                     max_evals=sys.maxsize if max_evals is None else max_evals,
                     timeout=timeout, loss_threshold=loss_threshold,
                     rstate=_as_generator(rstate), early_stop_fn=early_stop_fn,
-                    progress=bar)
+                    progress=bar, log=self._log)
+            self._fmin_cancelled = reason is not None
+            self._fmin_cancelled_reason = reason
+            result = fmin_result(self, space, return_argmin)
         except KeyboardInterrupt:
             self._fmin_cancelled = True
             self._fmin_cancelled_reason = "fmin run cancelled by user"
+            self._log.debug("fmin thread terminated by user.")
             raise
+        except BaseException:
+            self._log.debug("fmin thread exits with an exception raised.")
+            raise
+        else:
+            self._log.debug("fmin thread exits normally.")
         finally:
             self.refresh()
             self._log.info(
                 "Total Trials: %d: %d succeeded, %d failed, %d cancelled.",
                 self.count_total_trials(), self.count_successful_trials(),
                 self.count_failed_trials(), self.count_cancelled_trials())
-        self._fmin_cancelled = reason is not None
-        self._fmin_cancelled_reason = reason
-        return fmin_result(self, space, return_argmin)
+        return result
 
     def _progress(self, show_progressbar, verbose, max_evals):
         if not show_progressbar or not verbose:

@@ -5,7 +5,11 @@
 
 The driver computes every suggestion in parzen's C core and builds each
 point; each trial is a single-task Spark job on an executor that only
-calls ``fn`` (executors need neither parzen nor its C extension). Unlike
+calls ``fn`` (executors need neither parzen nor its C extension). On a
+classic session the job is an RDD job (parzen._spark_backend); on a Spark
+Connect session, which has no RDD API, a one-row DataFrame job
+(parzen._connect_backend). The run logs hyperopt's lines on hyperopt's
+logger, "hyperopt-spark". Unlike
 hyperopt's SparkTrials, dispatch is event-driven (a finished trial's slot
 is refilled at once, no 1-second polling, no queue of one), a
 ``loss_threshold`` given to the constructor is honoured, and an early stop
@@ -28,7 +32,10 @@ try:
 except ImportError:  # pyspark is optional
     _have_spark = False
 
-logger = logging.getLogger("parzen-spark")
+# hyperopt's logger name: a user's hyperopt log configuration applies.
+logger = logging.getLogger("hyperopt-spark")
+if logger.level == logging.NOTSET:  # hyperopt's level: its INFO lines show
+    logger.setLevel(logging.INFO)
 
 FMIN_CANCELLED_REASON_EARLY_STOPPING = "early stopping condition"
 FMIN_CANCELLED_REASON_TIMEOUT = "fmin run timeout"
@@ -37,7 +44,6 @@ FMIN_CANCELLED_REASON_USER = "fmin run cancelled by user"
 
 def _setup_logger():
     if not logger.handlers and not logging.getLogger().handlers:
-        logger.setLevel(logging.INFO)
         logger.addHandler(logging.StreamHandler(sys.stderr))
 
 
@@ -48,7 +54,9 @@ class SparkTrials(_DispatchedTrials):
     parallelism; capped at 128). ``timeout``: seconds for the whole fmin
     run; running trials are cancelled when it passes. ``loss_threshold``:
     stop (and cancel running trials) once a loss below it is found.
-    ``spark_session``: the session to use (default: getOrCreate()).
+    ``spark_session``: the session to use (default: getOrCreate()), classic
+    or Spark Connect. ``resource_profile``: a ``ResourceProfile`` for every
+    trial's job, where the cluster supports stage-level scheduling.
     """
 
     MAX_CONCURRENT_JOBS_ALLOWED = 128
@@ -66,16 +74,62 @@ class SparkTrials(_DispatchedTrials):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             spark_session = SparkSession.builder.getOrCreate()
         self._spark = spark_session
-        self._spark_context = spark_session.sparkContext
+        self._spark_connect = is_connect_session(spark_session)
+        if self._spark_connect:
+            self._spark_context = None
+            self._spark_pinned_threads_enabled = False
+        else:
+            self._spark_context = spark_session.sparkContext
+            self._spark_pinned_threads_enabled = _pinned_threads(
+                self._spark_context)
+        # Cancelling by job group (classic) or job tag (Connect). A test may
+        # turn it off, as in hyperopt: a run then waits for running trials.
+        self._spark_supports_job_cancelling = True
         self.user_specified_parallelism = parallelism
+        self._resource_profile = self._usable_profile(resource_profile)
         self.resource_profile = resource_profile
+        if parallelism is not None and parallelism > 0:
+            spark_default = None  # not needed (a job on Connect)
+        elif self._spark_connect:
+            from ._connect_backend import default_parallelism
+
+            spark_default = default_parallelism(spark_session)
+        else:
+            spark_default = self._spark_context.defaultParallelism
         super().__init__(
-            self._decide_parallelism(parallelism,
-                                     self._spark_context.defaultParallelism),
+            self._decide_parallelism(requested_parallelism=parallelism,
+                                     spark_default_parallelism=spark_default),
             timeout, loss_threshold)
 
+    def _usable_profile(self, profile):
+        """The ResourceProfile to give each trial's job, or None where
+        Spark has no stage-level scheduling (local masters, Spark < 4 on
+        Connect): hyperopt's warning then, and the profile is ignored."""
+        if profile is None:
+            return None
+        try:
+            master = self._spark.conf.get("spark.master", "")
+        except Exception:  # not readable (some Connect servers)
+            master = ""
+        if self._spark_connect:
+            from pyspark.sql.connect.dataframe import DataFrame
+
+            supported = "profile" in DataFrame.mapInArrow.__code__.co_varnames
+        else:
+            from pyspark import RDD
+
+            supported = hasattr(RDD, "withResources")
+        if supported and not (master or "").startswith("local"):
+            return profile
+        logger.warning(
+            "SparkTrials was constructed with a ResourceProfile, but this "
+            "Apache Spark version does not support stage-level scheduling.")
+        return None
+
     @classmethod
-    def _decide_parallelism(cls, requested, spark_default_parallelism):
+    def _decide_parallelism(cls, requested_parallelism,
+                            spark_default_parallelism):
+        requested = requested_parallelism
         if requested is None or requested <= 0:
             parallelism = max(spark_default_parallelism, 1)
             logger.warning(
@@ -96,9 +150,23 @@ class SparkTrials(_DispatchedTrials):
         return parallelism
 
     def make_backend(self):
-        from ._spark_backend import SparkBackend
+        if self._spark_connect:
+            from ._connect_backend import ConnectBackend
 
-        return SparkBackend(self._spark_context, self.parallelism)
+            backend = ConnectBackend(self._spark, self.parallelism,
+                                     self._resource_profile, log=logger)
+        else:
+            from ._spark_backend import SparkBackend
+
+            backend = SparkBackend(
+                self._spark_context, self.parallelism,
+                resource_profile=self._resource_profile,
+                pinned_threads=self._spark_pinned_threads_enabled,
+                session=self._spark)
+        if not self._spark_supports_job_cancelling:
+            backend.cancel_grace = None  # wait for running trials
+            backend.cancel_all = _cannot_cancel
+        return backend
 
     def fmin(self, fn, space, algo=None, max_evals=None, timeout=None,
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
@@ -121,3 +189,25 @@ class SparkTrials(_DispatchedTrials):
 
     def __str__(self):
         return "SparkTrials(trials=%s)" % (self._trials,)
+
+
+def is_connect_session(spark) -> bool:
+    """True for a Spark Connect session (no SparkContext, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _pinned_threads(sc) -> bool:
+    """PySpark's pinned thread mode (each Python thread has a JVM thread
+    of its own, so job groups are per trial thread)."""
+    try:
+        from py4j.clientserver import ClientServer
+    except ImportError:
+        return False
+    return isinstance(getattr(sc, "_gateway", None), ClientServer)
+
+
+def _cannot_cancel(tids, log):
+    log.info(
+        "Because the current Apache PySpark version does not support "
+        "cancelling jobs by job group ID, SparkTrials will block until all of "
+        "its running Spark jobs finish.")

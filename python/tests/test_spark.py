@@ -25,8 +25,7 @@ def spark():
 
 @pytest.fixture
 def spark_log(caplog):
-    caplog.set_level(logging.DEBUG, logger="parzen-spark")
-    caplog.set_level(logging.DEBUG, logger="parzen.dispatch")
+    caplog.set_level(logging.DEBUG, logger="hyperopt-spark")
     return caplog
 
 
@@ -71,12 +70,12 @@ def test_trial_run_info(spark, spark_log):
 def test_parallelism_arg(spark, caplog):
     default = spark.sparkContext.defaultParallelism
     for requested in (None, -1, 0):
-        with caplog.at_level(logging.WARNING, logger="parzen-spark"):
+        with caplog.at_level(logging.WARNING, logger="hyperopt-spark"):
             got = SparkTrials._decide_parallelism(requested, default)
         assert got == default
         assert "Because the requested parallelism was None or a non-positive" \
             in caplog.text
-    with caplog.at_level(logging.WARNING, logger="parzen-spark"):
+    with caplog.at_level(logging.WARNING, logger="hyperopt-spark"):
         assert SparkTrials._decide_parallelism(129, default) == 128
     assert "capped at SparkTrials.MAX_CONCURRENT_JOBS_ALLOWED (128)" in caplog.text
     assert SparkTrials(parallelism=3, spark_session=spark).parallelism == 3

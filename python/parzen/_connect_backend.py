@@ -1,0 +1,294 @@
+"""Spark Connect backend of the dispatcher: one trial = one one-row
+DataFrame job.
+
+A Spark Connect session (``SparkSession.builder.remote(...)``; Databricks'
+shared and serverless compute) has no SparkContext and no RDD API, so a
+trial cannot be a single-task RDD job as on classic Spark. Here each trial
+is ``spark.range(1, numPartitions=1).mapInArrow(task)``: one partition,
+one task, whose Python function unpickles the objective, calls it on the
+point (both pickled into the function) and returns one Arrow row: what
+happened and the pickled return value. Executors need no parzen, only
+what Connect's Arrow UDFs need (pyarrow; Spark's Python workers may import
+pandas too); a probe job checks that before the first trial.
+
+Each trial's job carries a job tag of its own: a timeout, an early stop, a
+reached loss threshold or Ctrl-C interrupts exactly the running trials
+(``interruptTag``). As on classic Spark, objective exceptions come back as
+rows (the task succeeds, so Spark never retries a failing objective), and
+a re-attempted task (its executor was lost) reports the loss instead of
+running the objective a second time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from ._dispatch import Outcome, ThreadedBackend
+from ._spark_backend import _summary
+
+# The task, compiled from source in a namespace that is not an importable
+# module, so cloudpickle ships it by value (executors never import parzen).
+_TASK_SOURCE = '''
+def make_task(fn_bytes, point, tid):
+    def task(batches):
+        # Drain the (one-row) input before answering.
+        for _ in batches:
+            pass
+        import pickle
+        import traceback
+
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        def reply(kind, etype="", text="", payload=b""):
+            return pa.RecordBatch.from_arrays(
+                [pa.array([kind], pa.string()), pa.array([etype], pa.string()),
+                 pa.array([text], pa.string()),
+                 pa.array([payload], pa.binary())],
+                names=["kind", "etype", "text", "payload"])
+
+        ctx = TaskContext.get()
+        if ctx is not None and ctx.attemptNumber() > 0:
+            yield reply("lost", "<class 'parzen.spark.TrialLost'>",
+                        "trial %s: its Spark task failed (executor lost or "
+                        "task killed); parzen does not run a trial twice"
+                        % (tid,))
+            return
+        try:
+            fn = pickle.loads(fn_bytes)
+        except BaseException as e:
+            yield reply("error", str(type(e)),
+                        "the objective could not be loaded on the executor "
+                        "(does it import a module the executors lack?):\\n"
+                        + "".join(traceback.format_exception(
+                            type(e), e, e.__traceback__)))
+            return
+        try:
+            value = fn(point)
+        except BaseException as e:
+            yield reply("error", str(type(e)), "".join(
+                traceback.format_exception(type(e), e, e.__traceback__)))
+            return
+        try:
+            payload = pickle.dumps(value)
+        except Exception as e:
+            yield reply("error", str(type(e)),
+                        "the objective returned a value that cannot be sent "
+                        "to the driver: %s" % (e,))
+            return
+        yield reply("ok", payload=payload)
+    return task
+
+
+def probe(batches):
+    # Runs where trials will run: reports what the trials need.
+    for _ in batches:
+        pass
+    import sys
+
+    import pyarrow as pa
+
+    yield pa.RecordBatch.from_arrays(
+        [pa.array([sys.version.split()[0]], pa.string()),
+         pa.array([pa.__version__], pa.string())],
+        names=["python", "pyarrow"])
+'''
+
+
+def _compile():
+    namespace = {"__name__": "parzen_connect_task"}
+    exec(compile(_TASK_SOURCE, "<parzen connect task>", "exec"), namespace)
+    return namespace["make_task"], namespace["probe"]
+
+
+_make_task, _probe = _compile()
+
+# How often a cancelled trial's tag is interrupted again while its job has
+# not ended: a job submitted just after interruptTag would otherwise run.
+_REINTERRUPT_SECS = 0.2
+
+
+def _result_schema():
+    from pyspark.sql.types import BinaryType, StringType, StructField, StructType
+
+    return StructType([StructField("kind", StringType()),
+                       StructField("etype", StringType()),
+                       StructField("text", StringType()),
+                       StructField("payload", BinaryType())])
+
+
+class ExecutorsCannotRunTrials(RuntimeError):
+    """The probe job failed: the executors cannot run Connect's Arrow UDFs
+    (typically pyarrow or pandas is missing from their Python)."""
+
+
+class ConnectBackend(ThreadedBackend):
+    """Run each trial as a one-row mapInArrow job on a Connect `spark`."""
+
+    def __init__(self, spark, parallelism: int, resource_profile=None,
+                 log=None):
+        self.spark = spark
+        self.parallelism = parallelism
+        self.profile = resource_profile
+        self.log = log
+        self.tag_prefix = "parzen-" + uuid.uuid4().hex[:12]
+        self.fn_bytes = b""
+        self.base = None
+        self.schema = None
+        self.lock = threading.Lock()
+        self.running: set = set()  # tids whose job may be on the server
+        self.cancelled: set = set()
+        self.reaper = None
+        self.user_tags: list = []
+
+    def start(self, fn) -> None:
+        from pyspark import cloudpickle
+
+        try:
+            self.fn_bytes = cloudpickle.dumps(fn)
+        except Exception as e:
+            raise TypeError(
+                "the objective cannot be sent to Spark executors: it does not "
+                "pickle with cloudpickle (%s: %s)" % (type(e).__name__, e)
+            ) from e
+        self.schema = _result_schema()
+        # The caller's job tags go on every trial's job too (tags are per
+        # thread), so interrupting one of them interrupts the trials.
+        self.user_tags = sorted(self.spark.getTags())
+        self.base = self.spark.range(1, numPartitions=1)
+        self.base.columns  # analysed once here, not once per trial
+        self.check_executors()
+
+    def check_executors(self) -> None:
+        """One probe job before any trial: executors that cannot run an
+        Arrow UDF make one clear error, not N failed trials."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField("python", StringType()),
+                             StructField("pyarrow", StringType())])
+        try:
+            self.base.mapInArrow(_probe, schema, **self.profile_kw()).collect()
+        except Exception as e:
+            text = _summary(e)
+            missing = [m for m in ("pyarrow", "pandas")
+                       if "No module named '%s'" % m in text]
+            what = ("%s missing from the executors' Python" % " and ".join(
+                missing)) if missing else "the probe job failed"
+            raise ExecutorsCannotRunTrials(
+                "SparkTrials on Spark Connect cannot run trials: %s. Each "
+                "trial is a one-row mapInArrow job, so the executors' Python "
+                "needs pyarrow and pandas (what Spark Connect's Python UDFs "
+                "need; not parzen). Spark said: %s" % (what, text)) from None
+
+    def profile_kw(self) -> dict:
+        return {"profile": self.profile} if self.profile is not None else {}
+
+    def tag(self, tid) -> str:
+        return "%s-%s" % (self.tag_prefix, tid)
+
+    def run_one(self, tid, point) -> Outcome:
+        tag = self.tag(tid)
+        with self.lock:
+            if tid in self.cancelled:
+                return Outcome(tid, "lost", error=(
+                    "cancelled", "trial %s was cancelled before its job "
+                    "started" % (tid,)))
+            self.running.add(tid)
+        spark = self.spark
+        for t in self.user_tags:
+            spark.addTag(t)
+        spark.addTag(tag)  # tags are per thread: this trial's job only
+        try:
+            df = self.base.mapInArrow(_make_task(self.fn_bytes, point, tid),
+                                      self.schema, **self.profile_kw())
+            rows = _rows(df)
+        except Exception as e:  # interrupted, executor lost, task killed ...
+            return Outcome(tid, "lost", error=(str(type(e)), _summary(e)))
+        finally:
+            spark.clearTags()
+            with self.lock:
+                self.running.discard(tid)
+        if len(rows) != 1:
+            return Outcome(tid, "lost", error=(
+                "<class 'parzen.spark.TrialLost'>",
+                "trial %s: its job returned %d rows, not 1" % (tid, len(rows))))
+        kind, etype, text, payload = rows[0]
+        if kind == "ok":
+            import pickle
+
+            try:
+                value = pickle.loads(payload)
+            except Exception as e:
+                return Outcome(tid, "error", error=(str(type(e)), (
+                    "the objective's return value could not be loaded on "
+                    "the driver: %s" % (e,))))
+            return Outcome(tid, "ok", value=value)
+        return Outcome(tid, kind, error=(etype, text))
+
+    def cancel(self, tid) -> None:
+        with self.lock:
+            self.cancelled.add(tid)
+            running = tid in self.running
+            start_reaper = self.reaper is None
+            if start_reaper:
+                self.reaper = threading.Thread(
+                    target=self._reinterrupt, name="parzen-connect-cancel",
+                    daemon=True)
+        if running:
+            self._interrupt(tid)
+        if start_reaper:
+            self.reaper.start()
+
+    def _interrupt(self, tid) -> None:
+        try:
+            self.spark.interruptTag(self.tag(tid))
+        except Exception as e:  # the session is gone: nothing runs either
+            if self.log is not None:
+                self.log.debug("interrupting trial %s: %s", tid, e)
+
+    def _reinterrupt(self) -> None:
+        """Interrupt cancelled trials again until their jobs have ended: a
+        job that reached the server after its tag was interrupted (or
+        between the two calls) is stopped too."""
+        while True:
+            time.sleep(_REINTERRUPT_SECS)
+            with self.lock:
+                pending = self.running & self.cancelled
+                if not pending:
+                    self.reaper = None
+                    return
+            for tid in pending:
+                self._interrupt(tid)
+
+    def close(self) -> None:
+        """A run that gave up waiting for a trial leaves no job behind."""
+        with self.lock:
+            left = list(self.running)
+        for tid in left:
+            self.cancel(tid)
+
+
+def _rows(df) -> list:
+    """The result rows as tuples. toArrow (Spark 4) skips collect()'s
+    config round trip and Row conversion."""
+    to_arrow = getattr(df, "toArrow", None)
+    if to_arrow is not None:
+        table = to_arrow()
+        cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        return list(zip(*cols))
+    return [tuple(r) for r in df.collect()]
+
+
+def default_parallelism(spark) -> int:
+    """Spark's default parallelism seen through Connect (there is no
+    SparkContext): the number of partitions a range gets by default."""
+    from pyspark.sql import functions as F
+
+    conf = spark.conf.get("spark.default.parallelism", None)
+    if conf:
+        return int(conf)
+    row = spark.range(0, 1 << 16).select(
+        F.spark_partition_id().alias("p")).agg(F.max("p")).first()
+    return int(row[0]) + 1
