@@ -298,8 +298,8 @@ class TestMix:
         assert len(t) == 60
 
 
-def test_atpe_falls_back_to_tpe():
-    with pytest.warns(RuntimeWarning, match="ATPE"):
+def test_atpe_falls_back_to_mtpe():
+    with pytest.warns(RuntimeWarning, match="ATPE; atpe.suggest uses mtpe"):
         atpe._warned.clear()
         docs = atpe.suggest([0], domain(), Trials(), 0)
     assert len(docs) == 1
