@@ -44,6 +44,7 @@
 #define MAX_COUNT_OPTION 1e9
 #define INSERT_SELECT_MAX 64 /* larger good sets are chosen by sorting */
 #define LOG_SQRT_2PI 0.91893853320467274178
+#define SQRT1_2 0.70710678118654752440
 
 typedef struct mtpe_state {
     double gamma;           /* good set: ceil(gamma * n) trials */
@@ -93,6 +94,7 @@ typedef struct kde {
     const double *mu; /* m x D centres: mixture-space value or category */
     double *sig;      /* D bandwidths (numeric) */
     double *inv;      /* D 1 / bandwidth (numeric) */
+    double *lsig;     /* D log(bandwidth sqrt(2 pi)) (numeric) */
     double *lam;      /* D Aitchison-Aitken off-centre masses (cat) */
     double *lsame;    /* D log(1 - lam) */
     double *ldiff;    /* D log(lam / (k - 1)) */
@@ -377,7 +379,7 @@ static int kde_alloc(kde *s, size_t m, size_t D, pz__arena *a)
     s->m = m;
     s->D = D;
     size_t nd = D ? D : 1;
-    s->sig = pz__arena_alloc(a, 5 * nd * sizeof(double));
+    s->sig = pz__arena_alloc(a, 6 * nd * sizeof(double));
     s->logc = pz__arena_alloc(a, (m ? m : 1) * sizeof(double));
     if (s->sig == NULL || s->logc == NULL) {
         return PZ_ENOMEM;
@@ -386,6 +388,7 @@ static int kde_alloc(kde *s, size_t m, size_t D, pz__arena *a)
     s->lam = s->inv + nd;
     s->lsame = s->lam + nd;
     s->ldiff = s->lsame + nd;
+    s->lsig = s->ldiff + nd;
     return PZ_OK;
 }
 
@@ -412,17 +415,30 @@ static double bandwidth(const mtpe_state *t, const kde *s, const dim *dm,
     return b < lo ? lo : (b > dm->scale ? dm->scale : b);
 }
 
-/* log of a kernel's mass inside the bounds of dimension dm. */
+/* A kernel's mass inside the bounds of dimension dm. The centre lies
+ * inside them and sig <= their width, so the mass is at least
+ * Phi(1) - 1/2 = 0.34: one minus the two tails is accurate, and a tail
+ * further than 8.5 sigma away (below 1e-17) is left out. */
+static double mass_inside(const dim *dm, double mu, double sig)
+{
+    double zl = (dm->low - mu) / sig, zh = (dm->high - mu) / sig;
+    double out = 0.0;
+    if (zl > -8.5) {
+        out += 0.5 * erfc(-zl * SQRT1_2);
+    }
+    if (zh < 8.5) {
+        out += 0.5 * erfc(zh * SQRT1_2);
+    }
+    return 1.0 - out;
+}
+
+/* log of a kernel's mass inside the bounds, for a centre anywhere. */
 static double log_inside(const dim *dm, double mu, double sig)
 {
     if (isinf(dm->low) && isinf(dm->high)) {
         return 0.0;
     }
-    double zl = (dm->low - mu) / sig, zh = (dm->high - mu) / sig;
-    if (zl < -8.5 && zh > 8.5) {
-        return 0.0; /* the mass outside is below 1e-17 */
-    }
-    return pz__normal_log_mass(zl, zh);
+    return pz__normal_log_mass((dm->low - mu) / sig, (dm->high - mu) / sig);
 }
 
 /* Fit the density of m kernels at 'mu' (m x D) plus the prior. */
@@ -449,19 +465,29 @@ static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
         }
         s->sig[d] = s->m ? bandwidth(t, s, dm, d) : dm->scale;
         s->inv[d] = 1.0 / s->sig[d];
+        s->lsig[d] = log(s->sig[d]) + LOG_SQRT_2PI;
         base -= log(s->sig[d]) + LOG_SQRT_2PI;
         prior -= log(dm->prior_sig) + LOG_SQRT_2PI +
                  log_inside(dm, dm->prior_mu, dm->prior_sig);
     }
     s->logc_prior = prior;
+    /* Centres lie inside the bounds (group_gather clamps them), so each
+     * mass is >= 0.34 and a product of 64 of them cannot underflow: one
+     * log per 64 dimensions instead of one per dimension. */
     for (size_t k = 0; k < s->m; k++) {
-        double c = s->logw + base;
-        for (size_t d = 0; d < D; d++) {
-            if (!dims[d].cat) {
-                c -= log_inside(&dims[d], mu[k * D + d], s->sig[d]);
+        double c = s->logw + base, prod = 1.0;
+        for (size_t d = 0, n = 0; d < D; d++) {
+            const dim *dm = &dims[d];
+            if (dm->cat || (isinf(dm->low) && isinf(dm->high))) {
+                continue;
+            }
+            prod *= mass_inside(dm, mu[k * D + d], s->sig[d]);
+            if (++n % 64 == 0) {
+                c -= log(prod);
+                prod = 1.0;
             }
         }
-        s->logc[k] = c;
+        s->logc[k] = c - log(prod);
     }
 }
 
@@ -486,59 +512,74 @@ static bool use_mass(const dim *dm, double sig, const cand *c, size_t d)
     return !dm->cat && dm->q > 0.0 && sig < MASS_WIDTHS * (c->hi[d] - c->lo[d]);
 }
 
+/* log(Phi(zu) - Phi(zl)): one difference of two erfc when that loses at
+ * most three digits (a rounding interval is at least a fifth of a sigma
+ * wide when masses are used), the careful tail formulas otherwise. */
+static double log_interval_mass(double zl, double zu)
+{
+    if (zl >= 0.0 || zu <= 0.0) {
+        double a = zl >= 0.0 ? zl : -zu, b = zl >= 0.0 ? zu : -zl;
+        double ea = erfc(a * SQRT1_2), eb = erfc(b * SQRT1_2);
+        if (ea > 1e-290 && ea - eb > 1e-3 * ea) {
+            return log(0.5 * (ea - eb));
+        }
+        return pz__normal_log_mass(zl, zu);
+    }
+    return log(0.5 * (erf(zu * SQRT1_2) - erf(zl * SQRT1_2)));
+}
+
 /* log kernel value of one numeric dimension, as a density: the interval
  * mass over its width when 'mass', else the Gaussian density (whose
  * constants live in logc). Returned relative to those constants. */
 static double numeric_term(const dim *dm, const cand *c, size_t d, double mu,
-                           double sig, double inv, bool mass)
+                           double lsig, double inv, bool mass)
 {
     if (mass) {
         double lm =
-            pz__normal_log_mass((c->lo[d] - mu) * inv, (c->hi[d] - mu) * inv);
-        return lm - c->lwidth[d] + log(sig) + LOG_SQRT_2PI;
+            log_interval_mass((c->lo[d] - mu) * inv, (c->hi[d] - mu) * inv);
+        return lm - c->lwidth[d] + lsig;
     }
     (void)dm;
     double z = (c->mid[d] - mu) * inv;
     return -0.5 * z * z;
 }
 
-/* log density of candidate 'c'; 'buf' holds m + 1 doubles of scratch,
- * 'mass' D flags. */
-static double kde_logpdf(const kde *s, const dim *dims, const cand *c,
-                         double *buf, unsigned char *mass)
+/* Kernels whose log value falls this far below the largest one are
+ * left out of the sum: each adds less than e^-40 = 4e-18 of it. Every
+ * dimension's term is <= 0 (a kernel's density never exceeds its peak),
+ * so a kernel can be dropped as soon as its partial sum falls that low:
+ * in several dimensions most of the bad set's kernels are dropped after
+ * a few dimensions. */
+#define DROP_BELOW 40.0
+
+/* Order dims for the kernel loop: plain numeric ones first (cheapest
+ * and the quickest to rule a kernel out), then categorical, then those
+ * that need interval masses. Returns how many are plain numeric. */
+static size_t order_dims(const kde *s, const dim *dims, const cand *c,
+                         size_t *order, unsigned char *mass)
 {
-    size_t D = s->D;
-    bool simple = true; /* numeric dimensions only, no interval masses */
-    for (size_t d = 0; d < D; d++) {
-        mass[d] = use_mass(&dims[d], s->sig[d], c, d);
-        simple = simple && !dims[d].cat && !mass[d];
-    }
-    double top = -(double)INFINITY;
-    for (size_t k = 0; k < s->m; k++) {
-        const double *mu = s->mu + k * D;
-        double acc = s->logc[k];
-        if (simple) {
-            double q = 0.0;
-            for (size_t d = 0; d < D; d++) {
-                double z = (c->mid[d] - mu[d]) * s->inv[d];
-                q += z * z;
-            }
-            acc -= 0.5 * q;
-        } else {
-            for (size_t d = 0; d < D; d++) {
-                if (dims[d].cat) {
-                    acc += c->x[d] == mu[d] ? s->lsame[d] : s->ldiff[d];
-                } else {
-                    acc += numeric_term(&dims[d], c, d, mu[d], s->sig[d],
-                                        s->inv[d], mass[d]);
-                }
+    size_t D = s->D, n = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t d = 0; d < D; d++) {
+            mass[d] = use_mass(&dims[d], s->sig[d], c, d);
+            int kind = dims[d].cat ? 1 : (mass[d] ? 2 : 0);
+            if (kind == pass) {
+                order[n++] = d;
             }
         }
-        buf[k] = acc;
-        top = acc > top ? acc : top;
     }
+    size_t plain = 0;
+    while (plain < D && !dims[order[plain]].cat && !mass[order[plain]]) {
+        plain++;
+    }
+    return plain;
+}
+
+/* log value of the prior kernel at 'c'. */
+static double prior_term(const kde *s, const dim *dims, const cand *c)
+{
     double acc = s->logc_prior;
-    for (size_t d = 0; d < D; d++) {
+    for (size_t d = 0; d < s->D; d++) {
         const dim *dm = &dims[d];
         if (dm->cat) {
             const double *p0 =
@@ -546,19 +587,61 @@ static double kde_logpdf(const kde *s, const dim *dims, const cand *c,
             size_t i = (size_t)c->x[d];
             acc += p0 ? log(p0[i]) : -log((double)dm->k);
         } else {
-            acc += numeric_term(dm, c, d, dm->prior_mu, dm->prior_sig,
-                                1.0 / dm->prior_sig,
-                                use_mass(dm, dm->prior_sig, c, d));
+            acc += numeric_term(
+                dm, c, d, dm->prior_mu, log(dm->prior_sig) + LOG_SQRT_2PI,
+                1.0 / dm->prior_sig, use_mass(dm, dm->prior_sig, c, d));
         }
     }
-    buf[s->m] = acc;
-    top = acc > top ? acc : top;
+    return acc;
+}
+
+/* log density of candidate 'c'; 'buf' holds m + 1 doubles of scratch,
+ * 'order' D indices and 'mass' D flags. */
+static double kde_logpdf(const kde *s, const dim *dims, const cand *c,
+                         double *buf, size_t *order, unsigned char *mass)
+{
+    size_t D = s->D;
+    size_t plain = order_dims(s, dims, c, order, mass);
+    double top = prior_term(s, dims, c);
+    buf[s->m] = top;
+    for (size_t k = 0; k < s->m; k++) {
+        const double *mu = s->mu + k * D;
+        double acc = s->logc[k], floor = top - DROP_BELOW;
+        size_t j = 0;
+        if (plain == D) { /* all plain, in table order: a straight loop */
+            double q = 0.0;
+            for (size_t d = 0; d < D; d++) {
+                double z = (c->mid[d] - mu[d]) * s->inv[d];
+                q += z * z;
+            }
+            acc -= 0.5 * q;
+            j = D;
+        }
+        for (; j < plain && acc >= floor; j++) {
+            size_t d = order[j];
+            double z = (c->mid[d] - mu[d]) * s->inv[d];
+            acc -= 0.5 * z * z;
+        }
+        for (; j < D && acc >= floor; j++) {
+            size_t d = order[j];
+            if (dims[d].cat) {
+                acc += c->x[d] == mu[d] ? s->lsame[d] : s->ldiff[d];
+            } else {
+                acc += numeric_term(&dims[d], c, d, mu[d], s->lsig[d],
+                                    s->inv[d], true);
+            }
+        }
+        buf[k] = acc >= floor ? acc : -(double)INFINITY;
+        top = acc > top ? acc : top;
+    }
     if (!(top > -(double)INFINITY)) {
         return top;
     }
-    double sum = 0.0;
+    double sum = 0.0, floor = top - DROP_BELOW;
     for (size_t k = 0; k <= s->m; k++) {
-        sum += exp(buf[k] - top);
+        if (buf[k] >= floor) {
+            sum += exp(buf[k] - top);
+        }
     }
     return top + log(sum);
 }
@@ -664,10 +747,11 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
     double *vals = pz__arena_alloc(a, (nc + 1) * D * sizeof *vals);
     double *buf = pz__arena_alloc(a, (g->n + 1) * sizeof *buf);
     unsigned char *mass = pz__arena_alloc(a, D);
+    size_t *order = pz__arena_alloc(a, D * sizeof *order);
     cand c;
     c.x = pz__arena_alloc(a, 5 * D * sizeof(double));
-    if (vals == NULL || buf == NULL || mass == NULL || c.x == NULL ||
-        kde_alloc(&l, g->n_good, D, a) != PZ_OK ||
+    if (vals == NULL || buf == NULL || mass == NULL || order == NULL ||
+        c.x == NULL || kde_alloc(&l, g->n_good, D, a) != PZ_OK ||
         kde_alloc(&b, g->n - g->n_good, D, a) != PZ_OK) {
         return PZ_ENOMEM;
     }
@@ -683,8 +767,8 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
         double *v = vals + i * D;
         kde_sample(t, &l, g->dims, ctx->rng, v);
         cand_set(g->dims, D, v, &c);
-        double s = kde_logpdf(&l, g->dims, &c, buf, mass) -
-                   kde_logpdf(&b, g->dims, &c, buf, mass);
+        double s = kde_logpdf(&l, g->dims, &c, buf, order, mass) -
+                   kde_logpdf(&b, g->dims, &c, buf, order, mass);
         if (s > top) { /* NaN never wins; the first of equals does */
             top = s;
             best = i;
@@ -808,8 +892,9 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     size_t D = g.D ? g.D : 1;
     double *buf = NULL, *v = pz__arena_alloc(&arena, D * sizeof *v);
     unsigned char *mass = pz__arena_alloc(&arena, D);
+    size_t *order = pz__arena_alloc(&arena, D * sizeof *order);
     c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
-    if (v == NULL || mass == NULL || c.x == NULL ||
+    if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
         group_gather(&t, &ctx, &g) != PZ_OK ||
         (buf = pz__arena_alloc(&arena, (g.n + 1) * sizeof *buf)) == NULL ||
         kde_alloc(&l, g.n_good, g.D, &arena) != PZ_OK ||
@@ -827,8 +912,8 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
             v[d] = pa->points[j * g.D + d] - g.dims[d].offset;
         }
         cand_set(g.dims, g.D, v, &c);
-        log_l[j] = kde_logpdf(&l, g.dims, &c, buf, mass);
-        log_g[j] = kde_logpdf(&b, g.dims, &c, buf, mass);
+        log_l[j] = kde_logpdf(&l, g.dims, &c, buf, order, mass);
+        log_g[j] = kde_logpdf(&b, g.dims, &c, buf, order, mass);
     }
     for (size_t j = 0; j < pa->n_draws; j++) {
         kde_sample(&t, &l, g.dims, &rng, draws + j * g.D);
