@@ -98,8 +98,8 @@ static void probe(const pz_space *sp, const pz__history *h,
 /* The definition, spelled out with no shortcut: sort the trials by
  * (loss, age), the good set is min(ceil(0.1 n), 25) of them; each set's
  * density is (sum of product kernels + prior kernel) / (m + 1) with the
- * default options (bandwidth 0.2 x scale x m^(-1/(D+4)) clipped to
- * [0.01, 1] x scale; Aitchison-Aitken mass 0.5 (k-1)/k m^(-1/(D+4))). */
+ * default options (bandwidth 0.05 x scale x m^(-1/(D+4)) clipped to
+ * [0.03, 1] x scale; Aitchison-Aitken mass 0.5 (k-1)/k m^(-1/(D+4))). */
 typedef struct ref_dim {
     bool cat, log_space;
     double low, high, mu0, sig0, scale; /* numeric, mixture space */
@@ -133,7 +133,7 @@ static double ref_density(const ref_dim *dims, size_t D, const double *cen,
                 double lam = 0.5 * (double)(r->k - 1) / (double)r->k * shrink;
                 prod *= x[d] == c ? 1.0 - lam : lam / (double)(r->k - 1);
             } else {
-                double s = fmin(fmax(0.2 * r->scale * shrink, 0.01 * r->scale),
+                double s = fmin(fmax(0.05 * r->scale * shrink, 0.03 * r->scale),
                                 r->scale);
                 prod *= ref_gauss(x[d], c, s, r->low, r->high);
             }
