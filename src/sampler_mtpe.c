@@ -56,6 +56,7 @@ typedef struct mtpe_state {
     double bw_min;          /* smallest bandwidth / scale */
     double cat_smooth;      /* categorical kernel smoothing at m = 1 */
     size_t bw_rule;         /* 0: scale-based, 1: sample spread (Scott) */
+    double sample_bw;       /* candidates are drawn this much wider */
     size_t hide_pending;    /* 1: pending trials are invisible */
 } mtpe_state;
 
@@ -69,6 +70,7 @@ static const mtpe_state mtpe_defaults = {
     .bw_min = 0.03,
     .cat_smooth = 0.5,
     .bw_rule = 0,
+    .sample_bw = 1.0,
     .hide_pending = 0,
 };
 
@@ -167,6 +169,9 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
     if (strcmp(o, "cat_smooth") == 0) {
         return want_real(key, v, 0.0, 1.0, true, &t->cat_smooth, err);
     }
+    if (strcmp(o, "sample_bw") == 0) {
+        return want_real(key, v, 0.0, 100.0, true, &t->sample_bw, err);
+    }
     if (strcmp(o, "bw_rule") == 0) {
         return want_count(key, v, 0, 1, &t->bw_rule, err);
     }
@@ -177,7 +182,8 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
                     "unknown option '%s' (mtpe options: mtpe.gamma, "
                     "mtpe.gamma_cap, mtpe.prior_weight, mtpe.n_startup_jobs, "
                     "mtpe.n_EI_candidates, mtpe.bw_factor, mtpe.bw_min, "
-                    "mtpe.cat_smooth, mtpe.bw_rule, mtpe.hide_pending)",
+                    "mtpe.cat_smooth, mtpe.bw_rule, mtpe.sample_bw, "
+                    "mtpe.hide_pending)",
                     key);
 }
 
@@ -694,7 +700,11 @@ static void kde_sample(const mtpe_state *t, const kde *s, const dim *dims,
         if (dm->cat) {
             vals[d] = draw_category(dm, s, d, mu, rng);
         } else if (mu != NULL) {
-            vals[d] = draw_numeric(dm, mu[d], s->sig[d], rng);
+            /* BOHB's idea: candidates from wider kernels than the density
+             * they are scored by, so the search keeps moving locally. */
+            double sig = s->sig[d] * t->sample_bw;
+            vals[d] =
+                draw_numeric(dm, mu[d], sig < dm->scale ? sig : dm->scale, rng);
         } else {
             vals[d] = draw_numeric(dm, dm->prior_mu, dm->prior_sig, rng);
         }

@@ -27,6 +27,7 @@ _default_bw_min = 0.03
 _default_cat_smooth = 0.5
 _default_bw_rule = 0
 _default_hide_pending = 0
+_default_sample_bw = 1.0
 
 
 def suggest(new_ids, domain, trials, seed,
@@ -36,7 +37,8 @@ def suggest(new_ids, domain, trials, seed,
             n_EI_candidates=_default_n_EI_candidates,
             bw_factor=_default_bw_factor, bw_min=_default_bw_min,
             cat_smooth=_default_cat_smooth, bw_rule=_default_bw_rule,
-            hide_pending=_default_hide_pending, verbose=True):
+            hide_pending=_default_hide_pending,
+            sample_bw=_default_sample_bw, verbose=True):
     """Propose one NEW trial document (for ``new_ids[0]``) with the
     multivariate TPE; random points until ``n_startup_jobs`` trials are
     visible (DONE, NEW or RUNNING)."""
@@ -49,7 +51,8 @@ def suggest(new_ids, domain, trials, seed,
                ("mtpe.n_EI_candidates", n_EI_candidates),
                ("mtpe.bw_factor", bw_factor), ("mtpe.bw_min", bw_min),
                ("mtpe.cat_smooth", cat_smooth), ("mtpe.bw_rule", bw_rule),
-               ("mtpe.hide_pending", hide_pending))
+               ("mtpe.hide_pending", hide_pending),
+               ("mtpe.sample_bw", sample_bw))
     mirror = _engine.mirror_for(domain, trials, "mtpe", options)
     values = mirror.propose(0, _engine.seed_of(seed))
     if verbose:
