@@ -8,9 +8,12 @@
  * (docs/benchmarks.md records each choice and its evidence):
  *
  *  1. History: ERROR/CANCEL trials are invisible; DONE trials with a NaN
- *     or infinite loss and pending (NEW/RUNNING) trials are the worst
- *     observations (or, with mtpe.hide_pending, pending ones are
- *     invisible). Fewer than 'n_startup_jobs' visible trials: a prior draw.
+ *     or infinite loss are the worst observations. Pending (NEW/RUNNING)
+ *     trials are invisible by default (mtpe.hide_pending = 1): in the
+ *     simulated-parallelism experiment (P = 16) that beat counting them
+ *     as bad observations, whose kernels punch holes next to the good
+ *     region the narrow bandwidths model (docs/benchmarks.md, "mtpe").
+ *     Fewer than 'n_startup_jobs' visible trials: a prior draw.
  *  2. Parameters are modelled in groups of the same activity pattern: the
  *     unconditional ones together, then, once a choice is drawn, the
  *     parameters it activates (same parent, same option) together, and so
@@ -57,7 +60,7 @@ typedef struct mtpe_state {
     double cat_smooth;      /* categorical kernel smoothing at m = 1 */
     size_t bw_rule;         /* 0: scale-based, 1: sample spread (Scott) */
     double sample_bw;       /* candidates are drawn this much wider */
-    size_t hide_pending;    /* 1: pending trials are invisible */
+    size_t hide_pending;    /* 1: pending trials are invisible; 0: bad */
 } mtpe_state;
 
 static const mtpe_state mtpe_defaults = {
@@ -71,7 +74,7 @@ static const mtpe_state mtpe_defaults = {
     .cat_smooth = 0.5,
     .bw_rule = 0,
     .sample_bw = 1.0,
-    .hide_pending = 0,
+    .hide_pending = 1,
 };
 
 /* One dimension of a group: how a parameter maps to its kernels. */

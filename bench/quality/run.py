@@ -49,6 +49,9 @@ def parse_args(argv=None):
                          "parallel run (~2 min)")
     ap.add_argument("--seeds", type=int, default=30,
                     help="seeds for synthetic and hyperopt-style problems")
+    ap.add_argument("--seed0", type=int, default=0,
+                    help="first seed of the sequential runs (fresh seeds "
+                         "for re-testing flagged problems: e.g. 1000)")
     ap.add_argument("--ml-seeds", type=int, default=20,
                     help="seeds for the scikit-learn tasks")
     ap.add_argument("--budgets", default="50,100,200",
@@ -124,7 +127,7 @@ def make_jobs(a):
     if not a.no_sequential:
         for p in probs:
             n = a.ml_seeds if p.group == "ml" else a.seeds
-            for seed in range(n):
+            for seed in range(a.seed0, a.seed0 + n):
                 for m in meths:
                     jobs.append({"kind": "seq", "problem": p.name,
                                  "method": m, "seed": seed,

@@ -116,19 +116,26 @@ def test_nan_and_failed_losses_are_the_worst():
     assert sum(1 for v in late if v >= 0) >= 24, late
 
 
-def test_pending_trials_are_seen():
-    # -- a RUNNING trial in the Trials: mtpe proposes without error and
-    # the proposal differs from the one without it
+def _with_running(hide):
+    """A proposal before and after one RUNNING trial joins the Trials."""
     from parzen.base import Domain, JOB_STATE_RUNNING
 
+    algo = functools.partial(mtpe.suggest, hide_pending=hide)
     space = {"x": hp.uniform("x", -5, 5)}
-    t = _run(mtpe.suggest, _sphere, space, 20, seed=6)
+    t = _run(algo, _sphere, space, 20, seed=6)
     domain = Domain(_sphere, space)
-    before = mtpe.suggest([100], domain, t, 9)[0]["misc"]["vals"]["x"][0]
-    docs = mtpe.suggest([101], domain, t, 10)
+    before = algo([100], domain, t, 9)[0]["misc"]["vals"]["x"][0]
+    docs = algo([101], domain, t, 10)
     t.insert_trial_docs(docs)
     t.refresh()
     t.trials[-1]["state"] = JOB_STATE_RUNNING
     t.refresh()
-    after = mtpe.suggest([102], domain, t, 9)[0]["misc"]["vals"]["x"][0]
+    after = algo([102], domain, t, 9)[0]["misc"]["vals"]["x"][0]
+    return before, after
+
+
+def test_pending_trials_hidden_by_default_or_bad_observations():
+    before, after = _with_running(hide=1)  # the default: invisible
+    assert after == before
+    before, after = _with_running(hide=0)  # a bad observation
     assert -5 <= after < 5 and after != before
