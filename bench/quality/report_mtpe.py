@@ -65,6 +65,9 @@ def main():
     ap.add_argument("--confirm", default="")
     ap.add_argument("--budgets", default="50,100,200")
     ap.add_argument("--out", default="")
+    ap.add_argument("--problems", default="",
+                    help="comma-separated subset (default: every problem "
+                         "with runs)")
     a = ap.parse_args()
     budgets = [int(b) for b in a.budgets.split(",")]
     recs = []
@@ -83,7 +86,8 @@ def main():
             par[(r["problem"], r["method"], r["strategy"],
                  r["parallelism"])][r["seed"]] = tr
     problems = [p.name for p in PROBLEMS
-                if any(k[0] == p.name for k in seq)]
+                if any(k[0] == p.name for k in seq) and
+                (not a.problems or p.name in a.problems.split(","))]
     # -- methods run on every problem (a stray partial method is left out)
     methods = [m for m in report.METHODS
                if all((p, m) in seq for p in problems)]
