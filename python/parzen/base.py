@@ -51,7 +51,12 @@ JOB_STATES = [JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE,
 JOB_VALID_STATES = {JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE}
 
 _STATE_SLOTS = frozenset(JOB_STATES)
-_INDEX_KEYS = ("_pz_counts", "_pz_open", "_pz_dyn", "_pz_pos", "_pz_results")
+_INDEX_KEYS = ("_pz_counts", "_pz_open", "_pz_dyn", "_pz_pos", "_pz_results",
+               "_pz_best")
+
+
+def counts_total(counts):
+    return sum(counts)
 _OPEN = (JOB_STATE_NEW, JOB_STATE_RUNNING)
 
 
@@ -276,9 +281,9 @@ class Trials:
         """Rebuild ``trials`` from every inserted document (O(N)).
 
         The C studies that mirror this Trials re-read the whole history
-        only when the listed documents or their ``result`` objects are not
-        the ones listed before (a document edited in place, inserted
-        without a sync, deleted): see ``_pz_epoch``."""
+        only when the listed documents, or the ``result`` objects of the
+        DONE ones, are not the ones listed before (a document edited in
+        place, inserted without a sync, deleted): see ``_pz_epoch``."""
         key = self._exp_key
         dyn = self._dynamic_trials
         if key is None:
@@ -287,14 +292,14 @@ class Trials:
             own = [tt for tt in dyn if tt["exp_key"] == key]
         listed = [tt for tt in own if tt["state"] in JOB_VALID_STATES]
         old = self.__dict__.get("_trials")
-        old_results = self.__dict__.get("_pz_results")
-        results = list(map(operator.itemgetter("result"), listed))
-        if (old is None or old_results is None or len(old) != len(listed)
-                or not all(map(operator.is_, old, listed))
-                or not all(map(operator.is_, old_results, results))):
+        old_fp = self.__dict__.get("_pz_results")
+        fp = {id(tt): tt["result"] for tt in listed
+              if tt["state"] == JOB_STATE_DONE}
+        if (old is None or old_fp is None or len(old) != len(listed)
+                or not all(map(operator.is_, old, listed)) or fp != old_fp):
             self._pz_epoch = self.__dict__.get("_pz_epoch", 0) + 1
         self._trials = listed
-        self._pz_results = results
+        self._pz_results = fp
         self._pz_index(own, dyn)
         self._note_ids(tt["tid"] for tt in listed)
 
@@ -303,15 +308,29 @@ class Trials:
         read up to the end of `dyn` (what sync() continues from)."""
         counts = [0, 0, 0, 0, 0, 0]  # the five states, then any other
         opened = {}
-        for doc in own:
+        self._pz_best = None
+        for pos, doc in enumerate(own):
             s = doc["state"]
             counts[s if s in _STATE_SLOTS else 5] += 1
             if s in _OPEN:
-                opened[id(doc)] = (doc, s)
+                opened[id(doc)] = (doc, s, pos)
+            elif s == JOB_STATE_DONE:
+                self._pz_consider(doc, pos)
         self._pz_counts = counts
         self._pz_open = opened
         self._pz_dyn = dyn
         self._pz_pos = len(dyn)
+
+    def _pz_consider(self, doc, pos):
+        """Keep the best trial (best_trial's rule) as documents finish;
+        `pos` orders ties (the first listed wins)."""
+        loss = trial_loss(JOB_STATE_DONE, doc["result"])
+        if loss != loss or loss == math.inf:
+            return
+        best = self._pz_best
+        if best is None or loss < best[0] or (loss == best[0]
+                                              and pos < best[1]):
+            self._pz_best = (loss, pos, doc, doc["result"])
 
     def sync(self):
         """Bring ``trials`` up to date with what changed since the last
@@ -331,24 +350,25 @@ class Trials:
         counts = self._pz_counts
         opened = self._pz_open
         gone = None
-        for k, (doc, old) in list(opened.items()):
+        for k, (doc, old, p) in list(opened.items()):
             s = doc["state"]
             if s == old:
                 continue
             counts[old] -= 1
             counts[s if s in _STATE_SLOTS else 5] += 1
             if s in _OPEN:
-                opened[k] = (doc, s)
+                opened[k] = (doc, s, p)
                 continue
             del opened[k]
-            if s not in JOB_VALID_STATES:
+            if s == JOB_STATE_DONE:
+                self._pz_consider(doc, p)
+                self._pz_results[k] = doc["result"]
+            elif s not in JOB_VALID_STATES:
                 if gone is None:
                     gone = set()
                 gone.add(k)
         if gone:
             self._trials = [tt for tt in self._trials if id(tt) not in gone]
-            self._pz_results = list(
-                map(operator.itemgetter("result"), self._trials))
         pos = self._pz_pos
         if pos == len(dyn):
             return []
@@ -356,15 +376,17 @@ class Trials:
         new = dyn[pos:] if key is None else \
             [tt for tt in dyn[pos:] if tt["exp_key"] == key]
         listed = []
-        for doc in new:
+        for p, doc in enumerate(new, counts_total(counts)):
             s = doc["state"]
             counts[s if s in _STATE_SLOTS else 5] += 1
             if s in _OPEN:
-                opened[id(doc)] = (doc, s)
+                opened[id(doc)] = (doc, s, p)
+            elif s == JOB_STATE_DONE:
+                self._pz_consider(doc, p)
+                self._pz_results[id(doc)] = doc["result"]
             if s in JOB_VALID_STATES:
                 listed.append(doc)
         self._trials.extend(listed)
-        self._pz_results.extend(map(operator.itemgetter("result"), listed))
         self._pz_pos = len(dyn)
         self._note_ids(tt["tid"] for tt in listed)
         return new
@@ -390,7 +412,7 @@ class Trials:
 
     def queued_docs(self):
         """The NEW documents (queued, not started), oldest first."""
-        return [doc for doc, s in self._pz_open.values()
+        return [doc for doc, s, _ in self._pz_open.values()
                 if s == JOB_STATE_NEW]
 
     def trial_started(self, doc):
@@ -604,7 +626,14 @@ class Trials:
     @property
     def best_trial(self):
         """The trial with status ok and the lowest non-NaN loss (the first
-        one on ties); AllTrialsFailed when there is none."""
+        one on ties); AllTrialsFailed when there is none. O(1): kept as
+        trials finish (sync) and recomputed by refresh()."""
+        cached = self.__dict__.get("_pz_best")
+        if cached is not None and type(self).refresh is Trials.refresh:
+            loss, _, doc, result = cached
+            if doc["state"] == JOB_STATE_DONE and doc["result"] is result \
+                    and trial_loss(JOB_STATE_DONE, result) == loss:
+                return doc
         best = None
         best_loss = None
         for t in self._trials:
