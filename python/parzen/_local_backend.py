@@ -237,3 +237,4 @@ class LocalProcessBackend(ThreadedBackend):
         deadline = time.monotonic() + STOP_GRACE_SECS
         for w in idle:
             w.stop(deadline)
+        super().close()
