@@ -60,29 +60,48 @@ def counts_total(counts):
 _OPEN = (JOB_STATE_NEW, JOB_STATE_RUNNING)
 
 
+def _c_counts():
+    from . import _core
+
+    return tuple(bool(_core.trial_counts(s)) for s in JOB_STATES)
+
+
+# -- which states count toward max_evals: the C core's one meaning
+# (pz_trial_counts, src/stop.c), read once
+_COUNTS = _c_counts()
+
+
 def counts_toward_budget(state):
-    """Does a trial in ``state`` count toward ``max_evals``? One meaning for
-    every driver (docs/architecture.md, "One meaning"): every trial that
-    was proposed and not canceled -- NEW, RUNNING, DONE and ERROR. A
-    canceled trial (lost with its worker or driver, abandoned, stopped)
-    gives its slot back."""
-    return state != JOB_STATE_CANCEL
+    """Does a trial in ``state`` count toward ``max_evals`` when fmin
+    decides how many more points to ask for? The C core's meaning
+    (pz_trial_counts, docs/architecture.md "One meaning": RUNNING, DONE,
+    ERROR; a CANCEL trial gives its place back) plus the queued NEW
+    trials, which are started before any new point is asked."""
+    return state == JOB_STATE_NEW or (
+        state in _STATE_SLOTS and _COUNTS[state])
 
 
 def trial_loss(state, result):
-    """The loss of a trial for the best trial and ``loss_threshold``: a
-    DONE trial with status ``ok`` has its loss (NaN stays NaN: it is never
-    the best); any other trial, including a DONE ``fail`` one whatever
-    loss it carries, has +inf (docs/architecture.md, "One meaning")."""
-    if state != JOB_STATE_DONE or result.get("status") != STATUS_OK:
-        return math.inf
-    loss = result.get("loss")
+    """The loss of a trial (pz_trial_loss, docs/architecture.md "One
+    meaning"): a DONE ``ok`` trial's loss (NaN stays NaN: never the best);
+    +inf for a DONE ``fail`` trial whatever loss it carries, for a DONE
+    trial without a usable loss and for NEW/RUNNING; NaN for ERROR and
+    CANCEL."""
+    from . import _core
+
+    loss = result.get("loss") if state == JOB_STATE_DONE else None
     if loss is None:
-        return math.inf
-    try:
-        return float(loss)
-    except (TypeError, ValueError):
-        return math.inf
+        value = math.inf
+    else:
+        try:
+            value = float(loss)
+        except (TypeError, ValueError):
+            value = math.inf
+    status = result.get("status")
+    return _core.trial_loss(state if state in _STATE_SLOTS else
+                            JOB_STATE_CANCEL,
+                            status if isinstance(status, str) else None,
+                            value)
 
 
 TRIAL_KEYS = ["tid", "spec", "result", "misc", "state", "owner",
