@@ -45,6 +45,7 @@ from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
     JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
     coarse_utcnow,
     counts_toward_budget,
     spec_from_misc,
@@ -91,6 +92,8 @@ class Executor:
     #: True: cancel() can stop a running trial (else stop rules only stop
     #: asking; the running trials finish).
     can_cancel = True
+    #: False: whoever evaluates the trial marks it RUNNING (ExternalExecutor)
+    marks_running = True
 
     def start(self, fn: Callable) -> None:
         """Prepare to run `fn` (e.g. check it pickles). Called once."""
@@ -139,6 +142,44 @@ class InlineExecutor(Executor):
 
 
 logger_fmin = logging.getLogger("parzen.fmin")
+
+
+class ExternalExecutor(Executor):
+    """Trials evaluated by someone else: workers that take the NEW
+    documents of an ``asynchronous`` Trials (hyperopt's MongoTrials
+    pattern) and write their outcome into them. The driver inserts up to
+    ``slots`` documents; a watcher thread polls them every
+    ``poll_interval`` seconds and reports each one that finished."""
+
+    evaluates_documents = True
+    can_cancel = False
+    marks_running = False
+
+    def __init__(self, slots=1, poll_interval=1.0):
+        self.parallelism = max(1, int(slots))
+        self.poll_interval = poll_interval
+        self.watched: dict = {}
+        self.report = None
+        self.closed = threading.Event()
+        self.thread = None
+
+    def submit(self, tid, doc, report):
+        self.watched[tid] = doc
+        self.report = report
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._watch, daemon=True,
+                                           name="parzen-external-poll")
+            self.thread.start()
+
+    def _watch(self):
+        while not self.closed.wait(self.poll_interval):
+            for tid, doc in list(self.watched.items()):
+                if doc["state"] not in (JOB_STATE_NEW, JOB_STATE_RUNNING):
+                    del self.watched[tid]
+                    self.report(Outcome(tid, "external"))
+
+    def close(self):
+        self.closed.set()
 
 
 class ThreadedExecutor(Executor):
@@ -338,9 +379,10 @@ class Run:
         return list(docs or [])
 
     def launch(self, doc) -> None:
-        self.trials.trial_started(doc)
-        tid = doc["tid"]
         ex = self.executor
+        if ex.marks_running:
+            self.trials.trial_started(doc)
+        tid = doc["tid"]
         if ex.evaluates_documents:
             payload = doc
         else:
@@ -358,9 +400,11 @@ class Run:
         ex.submit(tid, payload, self.events.put)
 
     def next_queued(self):
+        external = not self.executor.marks_running
         while self.queued:
             doc = self.queued.popleft()
-            if doc["state"] == JOB_STATE_NEW:
+            # -- external workers may take a queued document at once
+            if doc["state"] == JOB_STATE_NEW or external:
                 return doc
         return None
 
@@ -394,6 +438,14 @@ class Run:
         doc = self.inflight.pop(out.tid, None)
         if doc is None:
             return  # a report after we gave up waiting for it
+        if out.kind == "external":  # the worker wrote the outcome
+            if doc["state"] == JOB_STATE_DONE:
+                loss = best_loss_of(doc["result"])
+                if loss < self.best_loss:
+                    self.best_loss = loss
+            self.trials.trial_finished(doc)
+            self.notify("on_trial_end", doc)
+            return
         if self.cancel_reason is not None and self.executor.can_cancel:
             doc["state"] = JOB_STATE_CANCEL
             doc["misc"]["error"] = out.error or ("cancelled", str(out.value))

@@ -289,3 +289,52 @@ def test_best_trial_follows_sync_and_refresh():
     t.refresh()
     assert t.best_trial is expect
     assert not math.isinf(t.best_trial["result"]["loss"])
+
+
+def test_asynchronous_trials_run_through_the_driver_with_external_workers():
+    """hyperopt's MongoTrials pattern through fmin: the driver inserts
+    NEW documents (max_queue_len at a time) and polls them while a worker
+    (here a thread) evaluates them from the Domain attachment."""
+    import threading
+
+    import cloudpickle
+
+    class AsyncTrials(Trials):
+        asynchronous = True
+
+    t = AsyncTrials()
+    stop = threading.Event()
+    seen_queue = []
+
+    def worker():
+        while not stop.is_set():
+            blob = t.attachments.get("FMinIter_Domain")
+            if blob is not None:
+                domain = cloudpickle.loads(blob)
+                new = [d for d in list(t._dynamic_trials)
+                       if d["state"] == base.JOB_STATE_NEW]
+                if new:
+                    seen_queue.append(len(new))
+                for doc in new:
+                    doc["state"] = base.JOB_STATE_RUNNING
+                    doc["result"] = domain.evaluate(
+                        base.spec_from_misc(doc["misc"]), base.Ctrl(t, doc))
+                    doc["state"] = base.JOB_STATE_DONE
+            time.sleep(0.005)
+
+    th = threading.Thread(target=worker, daemon=True)
+    th.start()
+    rec = Recorder()
+    _driver.add_observer(rec)
+    try:
+        best = fmin(square, SPACE, algo=rand.suggest, max_evals=6, trials=t,
+                    max_queue_len=3, rstate=2, show_progressbar=False)
+    finally:
+        _driver.remove_observer(rec)
+        stop.set()
+        th.join()
+    assert len(t) == 6
+    assert all(d["state"] == base.JOB_STATE_DONE for d in t.trials)
+    assert max(seen_queue) <= 3
+    assert sorted(e[1] for e in rec.events if e[0] == "end") == list(range(6))
+    assert best == t.argmin
