@@ -538,7 +538,9 @@ class Run:
 
     def wait_timeout(self) -> Optional[float]:
         if self.cancel_reason is not None:
-            return CANCEL_GRACE_SECS
+            # -- trials that cannot be cancelled (external workers) are
+            # waited for, as hyperopt waits for its MongoTrials workers
+            return CANCEL_GRACE_SECS if self.executor.can_cancel else None
         if self.timeout is None:
             return None
         return max(0.0, self.start_time + self.timeout - time.monotonic())
