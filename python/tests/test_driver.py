@@ -103,11 +103,14 @@ def test_loss_threshold_with_every_executor(make_trials):
 
 def test_timeout_with_every_executor(make_trials):
     t0 = time.monotonic()
-    # -- long enough for worker processes to start on a loaded machine
-    trials, _ = run(make_trials, fn=slow, max_evals=10_000, timeout=4)
+    trials, _ = run(make_trials, fn=slow, max_evals=10_000, timeout=4,
+                    return_argmin=False)
     elapsed = time.monotonic() - t0
-    assert 1 <= len(finished(trials)) < 200
-    assert 4 <= elapsed < 20
+    # -- on a loaded machine the first Spark task may not even finish
+    assert len(finished(trials)) < 200
+    assert all(d["state"] in (base.JOB_STATE_DONE, base.JOB_STATE_CANCEL)
+               for d in trials._dynamic_trials)
+    assert 4 <= elapsed < 4 + 30
 
 
 def test_max_queue_len_is_the_batch_asked_at_once(make_trials):
