@@ -356,6 +356,11 @@ class Run:
         if budget is not None:
             self.budget = min(self.budget, budget)
         self.sync()
+        # -- the best so far, for loss_threshold and the progress line (as
+        # hyperopt, which takes the best over every trial)
+        best = None if self.legacy else self.trials.__dict__.get("_pz_best")
+        if best is not None:
+            self.best_loss = best[0]
         docs = self.trials.queued_docs() if not self.legacy else [
             d for d in self.trials.trials if d["state"] == JOB_STATE_NEW]
         self.queued.extend(docs)

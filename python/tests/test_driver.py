@@ -341,3 +341,15 @@ def test_asynchronous_trials_run_through_the_driver_with_external_workers():
     assert max(seen_queue) <= 3
     assert sorted(e[1] for e in rec.events if e[0] == "end") == list(range(6))
     assert best == t.argmin
+
+
+@pytest.mark.parametrize("kind", ["inline", "process"])
+def test_loss_threshold_counts_the_trials_of_earlier_calls(kind):
+    trials = Trials() if kind == "inline" else ParallelTrials(2)
+    fmin(zero_below_half, SPACE, algo=rand.suggest, max_evals=200,
+         trials=trials, loss_threshold=0.5, rstate=1, show_progressbar=False)
+    n = len(trials._dynamic_trials)
+    # -- resumed: the best is already below: one batch, as hyperopt
+    fmin(zero_below_half, SPACE, algo=rand.suggest, max_evals=400,
+         trials=trials, loss_threshold=0.5, rstate=2, show_progressbar=False)
+    assert n < len(trials._dynamic_trials) <= n + 2
