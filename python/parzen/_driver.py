@@ -439,7 +439,7 @@ class Run:
         return False
 
     # ---------------------------------------------------- recording
-    def record(self, out: Outcome) -> None:
+    def record(self, out: Outcome, cancel=False) -> None:
         doc = self.inflight.pop(out.tid, None)
         if doc is None:
             return  # a report after we gave up waiting for it
@@ -451,7 +451,8 @@ class Run:
             self.trials.trial_finished(doc)
             self.notify("on_trial_end", doc)
             return
-        if self.cancel_reason is not None and self.executor.can_cancel:
+        if cancel or (self.cancel_reason is not None
+                      and self.executor.can_cancel):
             doc["state"] = JOB_STATE_CANCEL
             doc["misc"]["error"] = out.error or ("cancelled", str(out.value))
             logger.debug("trial task %s cancelled, exception is %s", out.tid,
@@ -556,12 +557,12 @@ class Run:
         except queue.Empty:
             return None
 
-    def abandon_inflight(self) -> None:
+    def abandon_inflight(self, why=None) -> None:
         """Cancelled trials that never reported: record them CANCEL."""
         for tid in list(self.inflight):
             self.record(Outcome(tid, "lost", error=(
-                "cancelled", "no report within %gs of cancellation"
-                % CANCEL_GRACE_SECS)))
+                "cancelled", why or "no report within %gs of cancellation"
+                % CANCEL_GRACE_SECS)), cancel=True)
 
     # ---------------------------------------------------- observers
     def notify(self, event, *args) -> None:
@@ -633,9 +634,11 @@ class Run:
             doc["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR) else 0
 
     def drain(self) -> None:
+        if not self.executor.can_cancel:  # interrupted in this thread
+            self.abandon_inflight(FMIN_CANCELLED_REASON_USER)
+            return
         deadline = time.monotonic() + CANCEL_GRACE_SECS
-        while self.inflight and time.monotonic() < deadline and \
-                self.executor.can_cancel:
+        while self.inflight and time.monotonic() < deadline:
             try:
                 self.record(self.events.get(
                     timeout=deadline - time.monotonic()))

@@ -353,3 +353,23 @@ def test_loss_threshold_counts_the_trials_of_earlier_calls(kind):
     fmin(zero_below_half, SPACE, algo=rand.suggest, max_evals=400,
          trials=trials, loss_threshold=0.5, rstate=2, show_progressbar=False)
     assert n < len(trials._dynamic_trials) <= n + 2
+
+
+def test_ctrl_c_in_a_serial_fmin_records_the_trial_canceled():
+    calls = []
+
+    def interrupted(p):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return p["x"]
+
+    t = Trials()
+    with pytest.raises(KeyboardInterrupt):
+        fmin(interrupted, SPACE, algo=rand.suggest, max_evals=10, trials=t,
+             rstate=1, show_progressbar=False)
+    states = [d["state"] for d in t._dynamic_trials]
+    assert states == [base.JOB_STATE_DONE] * 2 + [base.JOB_STATE_CANCEL]
+    assert t._dynamic_trials[2]["misc"]["error"] == (
+        "cancelled", "fmin run cancelled by user")
+    assert len(t) == 2
