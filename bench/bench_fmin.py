@@ -196,9 +196,9 @@ def main():
     import parzen.base  # noqa: F401
 
     rep_suggest, k_step, rep_step, seeds_total, seeds_quality = (
-        (5, 20, 1, 1, 2) if args.quick else (30, 100, 3, 5, 8))
+        (5, 20, 1, 1, 2) if args.quick else (30, 100, 3, 3, 6))
     load_before = load()
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     rows = []  # (name, hyperopt values, parzen values)
 
     for warm, name in ((True, "tpe.suggest after a new trial, n=1000"),
