@@ -126,7 +126,9 @@ def test_anneal_quality(name, n, threshold):
 ])
 @pytest.mark.parametrize("name", list(domains.ALL))
 def test_smoke_every_domain(algo, name):
-    best_losses(name, algo, 10, seeds=(0,))
+    ((t, _),) = best_losses(name, algo, 10, seeds=(0,))
+    assert t.statuses() == ["ok"] * 10
+    assert all(np.isfinite(loss) for loss in t.losses())
 
 
 def test_c_prior_matches_numpy_prior():

@@ -203,8 +203,9 @@ class TestPackage:
                     "parzen.plotting", "parzen.rand", "parzen.tpe",
                     "parzen.anneal", "parzen.mix", "parzen.progress",
                     "parzen.pyll_utils", "parzen.spark",
-                    "parzen.std_out_err_redirect_tqdm"]:
-            importlib.import_module(mod)
+                    "parzen.std_out_err_redirect_tqdm", "parzen.criteria",
+                    "parzen.rdists", "parzen.utils"]:
+            assert importlib.import_module(mod).__name__ == mod
         from parzen.pyll import Apply, as_apply, rec_eval, scope  # noqa
         from parzen.pyll.stochastic import sample  # noqa
         from parzen.base import JOB_STATE_CANCEL  # noqa
@@ -238,3 +239,19 @@ class TestPackage:
         hps = {}
         expr_to_config(hp.choice("c", [z, z + 1]), None, hps)
         assert hps["z"]["conditions"] == {()}
+
+
+def test_rdists_without_scipy_says_what_to_install():
+    import subprocess
+
+    code = ("import sys\n"
+            "for m in ('scipy', 'scipy.special', 'scipy.stats'):\n"
+            "    sys.modules[m] = None\n"
+            "try:\n"
+            "    import parzen.rdists\n"
+            "except ImportError as e:\n"
+            "    print('ImportError:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == \
+        "ImportError: parzen.rdists needs scipy: pip install scipy", out
