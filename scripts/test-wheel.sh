@@ -23,6 +23,10 @@ fail() {
     exit 1
 }
 ok() { echo "test-wheel: ok: $*"; }
+names() { # the files of a wheel (a zip)
+    "$py" -c 'import sys, zipfile
+print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"
+}
 
 # PZ_WHEEL_REUSE=1 keeps a wheel built by an earlier run (while editing
 # this script).
@@ -32,45 +36,51 @@ fi
 mkdir -p "$work/dist" "$work/wheel" "$work/repaired"
 
 # -- sdist -> wheel -> repaired wheel
-if [ -z "$(ls "$work"/repaired/parzen-*.whl 2>/dev/null)" ]; then
-"$py" -c 'import sys; from scikit_build_core.build import build_sdist
+build_wheels() {
+    "$py" -c 'import sys; from scikit_build_core.build import build_sdist
 print(build_sdist(sys.argv[1]))' "$work/dist" >/dev/null
-sdist=$(ls "$work"/dist/parzen-*.tar.gz)
-"$py" -m pip wheel -q --no-deps --no-build-isolation -w "$work/wheel" \
-    "$sdist" 2>&1 | grep -v '^WARNING: Location' || true
-wheel=$(ls "$work"/wheel/parzen-*.whl)
-listing=$(unzip -Z1 "$wheel")
-grep -qx 'parzen/__init__.py' <<<"$listing" || fail "no package in $wheel"
-grep -q '^parzen/_core\..*\.so$' <<<"$listing" || fail "no _core in $wheel"
-grep -qx 'parzen-[^/]*\.data/scripts/parzen' <<<"$listing" ||
-    fail "no parzen command in $wheel"
-ok "sdist $(basename "$sdist") -> $(basename "$wheel"): package, _core, parzen"
+    local sdist wheel repaired listing lib
+    sdist=$(ls "$work"/dist/parzen-*.tar.gz)
+    "$py" -m pip wheel --no-deps --no-build-isolation -w "$work/wheel" \
+        "$sdist" >"$work/wheel.log" 2>&1 ||
+        fail "pip wheel $sdist: $(tail -20 "$work/wheel.log")"
+    wheel=$(ls "$work"/wheel/parzen-*.whl)
+    listing=$(names "$wheel")
+    grep -qx 'parzen/__init__.py' <<<"$listing" || fail "no package in $wheel"
+    grep -q '^parzen/_core\..*\.so$' <<<"$listing" ||
+        fail "no _core in $wheel"
+    grep -qx 'parzen-[^/]*\.data/scripts/parzen' <<<"$listing" ||
+        fail "no parzen command in $wheel"
+    ok "sdist $(basename "$sdist") -> $(basename "$wheel"): package," \
+        "_core, parzen"
 
-auditwheel repair -w "$work/repaired" "$wheel" >"$work/repair.log" 2>&1 ||
-    {
-        cat "$work/repair.log" >&2
-        fail "auditwheel repair"
-    }
-repaired=$(ls "$work"/repaired/parzen-*.whl)
-case $(basename "$repaired") in
-*-manylinux_*) ;;
-*) fail "no manylinux tag: $repaired" ;;
-esac
-listing=$(unzip -Z1 "$repaired")
-for lib in libjansson libsqlite3; do
-    grep -q "^parzen\.libs/$lib-[0-9a-f]*\.so" <<<"$listing" ||
-        fail "$lib is not in $repaired"
-done
-ok "repaired: $(basename "$repaired") carries" \
-    $(grep '^parzen\.libs/.' <<<"$listing" | sed 's|parzen.libs/||')
+    auditwheel repair -w "$work/repaired" "$wheel" >"$work/repair.log" 2>&1 ||
+        fail "auditwheel repair: $(tail -20 "$work/repair.log")"
+    repaired=$(ls "$work"/repaired/parzen-*.whl)
+    case $(basename "$repaired") in
+    *-manylinux_*) ;;
+    *) fail "no manylinux tag: $repaired" ;;
+    esac
+    listing=$(names "$repaired")
+    for lib in libjansson libsqlite3; do
+        grep -q "^parzen\.libs/$lib-[0-9a-f]*\.so" <<<"$listing" ||
+            fail "$lib is not in $repaired"
+    done
+    ok "repaired: $(basename "$repaired") carries" \
+        $(grep '^parzen\.libs/.' <<<"$listing" | sed 's|parzen.libs/||')
+}
+if [ -z "$(ls "$work"/repaired/parzen-*.whl 2>/dev/null)" ]; then
+    build_wheels
 fi
 repaired=$(ls "$work"/repaired/parzen-*.whl)
 
 # -- a fresh environment, the repaired wheel only
+# (the interpreter .venv was made from: the wheel is for its version)
 rm -rf "$work/venv"
-python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q "parzen[optuna] @ file://$repaired" 2>&1 |
-    grep -v '^WARNING: Location' || true
+"$("$py" -c 'import sys; print(sys._base_executable)')" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install "parzen[optuna] @ file://$repaired" \
+    >"$work/install.log" 2>&1 ||
+    fail "pip install $repaired: $(tail -20 "$work/install.log")"
 site=$("$work/venv/bin/python" -c 'import sysconfig
 print(sysconfig.get_path("platlib"))')
 core=$(ls "$site"/parzen/_core.*.so)

@@ -3,7 +3,8 @@
 # library and CLI (warnings as errors), the C and CLI suites plain and
 # under ASan+UBSan, the format check, the hardening stage
 # (scripts/hardening.sh: fuzzing, valgrind, long fault tests, 100k-trial
-# budgets; 5-9 minutes on 2 cores), and the Python suite in .venv.
+# budgets; 5-9 minutes on 2 cores), the Python suite in .venv and the
+# wheel a user installs (scripts/test-wheel.sh, about 2-4 minutes).
 # PZ_SKIP_HARDENING=1 leaves the hardening stage out; PZ_HARDENING_TIMEOUT
 # (1200 s) bounds it.
 set -euo pipefail
@@ -74,4 +75,6 @@ fi
 if [ -f pyproject.toml ]; then
     step "Python tests"
     "$root/.venv/bin/python" -m pytest -q python/tests
+    step "wheel: sdist -> repaired wheel -> fresh venv, system libs hidden"
+    bash scripts/test-wheel.sh
 fi
