@@ -3,7 +3,6 @@ optuna.load_study reads back is the run (params with their distributions,
 states, values, times, intermediate values), from a Trials, a StoreTrials
 and a store file, and the command finds its Python."""
 
-import math
 import os
 import subprocess
 import sys
