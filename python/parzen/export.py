@@ -13,8 +13,10 @@ What is written, per trial (docs/python.md, "Look at a run"):
   choice option the trial did not take is absent, as in Optuna's
   define-by-run studies), each with the distribution matching its ``hp``
   kind: ``choice``/``pchoice`` -> ``CategoricalDistribution`` (the options
-  when they are distinct numbers, strings, booleans or null, else the
-  option indices, hyperopt's ``trials.vals`` form); ``uniform`` and
+  when they are distinct numbers, strings, booleans or null; for options
+  that are dicts, their values at the first key whose values are distinct
+  scalars, a string-valued key first: ``{"name": "rbf", ...}`` -> ``"rbf"``;
+  else the option indices, hyperopt's ``trials.vals`` form); ``uniform`` and
   ``normal`` -> ``FloatDistribution``; ``loguniform``/``lognormal`` ->
   ``log=True`` (bounds ``exp(low)``, ``exp(high)``); a ``q`` ->
   ``step=q`` on the grid of multiples of ``q`` that the quantized values
@@ -54,6 +56,7 @@ _STATE_NAMES = {JOB_STATE_NEW: "new", JOB_STATE_RUNNING: "running",
                 JOB_STATE_DONE: "done", JOB_STATE_ERROR: "error",
                 JOB_STATE_CANCEL: "cancel"}
 _SCALARS = (type(None), bool, int, float, str)
+_OPAQUE = object()  # an option (or a dict value) that is not a literal
 #: prior width (in sigmas) given to unbounded distributions
 _SIGMAS = 3.0
 
@@ -169,9 +172,7 @@ def _json_choices(space_json):
                 if kind == "pchoice":
                     opts = [o[1] if isinstance(o, list) and len(o) == 2
                             else o for o in opts]
-                out[label] = [o["value"] if isinstance(o, dict)
-                              and o.get("hp") == "const" else o
-                              for o in opts]
+                out[label] = [_json_option(o) for o in opts]
                 walk(opts, None)
             elif kind is None:
                 for k, v in node.items():
@@ -181,10 +182,41 @@ def _json_choices(space_json):
     return out
 
 
+def _json_literal(v):
+    """A scalar literal of the JSON form, or _OPAQUE."""
+    if isinstance(v, dict) and v.get("hp") == "const":
+        v = v.get("value")
+    return v if type(v) in _SCALARS else _OPAQUE
+
+
+def _json_option(o):
+    """An option of the JSON form: a scalar, {key: scalar or _OPAQUE}
+    for a dict, or _OPAQUE."""
+    if isinstance(o, dict) and "hp" not in o:
+        return {k: _json_literal(v) for k, v in o.items()}
+    return _json_literal(o)
+
+
+def _graph_option(node):
+    """An option of an hp graph, described as _json_option does."""
+    from .pyll.base import Literal
+
+    if isinstance(node, Literal):
+        obj = node.obj
+        if isinstance(obj, dict):
+            return {k: v if type(v) in _SCALARS else _OPAQUE
+                    for k, v in obj.items()}
+        return obj if type(obj) in _SCALARS else _OPAQUE
+    if node.name == "dict" and not node.pos_args:
+        return {k: v.obj if isinstance(v, Literal) and type(v.obj) in
+                _SCALARS else _OPAQUE for k, v in node.named_args}
+    return _OPAQUE
+
+
 def _graph_choices(compiled):
-    """{label: [option, ...]} of the choices of an hp graph: the literal
-    options (non-literal ones as a marker that is not a scalar)."""
-    from .pyll.base import Literal, toposort
+    """{label: [option, ...]} of the choices of an hp graph (options
+    described as _json_option does)."""
+    from .pyll.base import toposort
 
     out = {}
     by_node = {id(p.node): p for p in compiled.params
@@ -194,8 +226,7 @@ def _graph_choices(compiled):
             continue
         p = by_node.get(id(node.pos_args[0]))
         if p is not None:
-            out[p.c_label] = [o.obj if isinstance(o, Literal) else o
-                              for o in node.pos_args[1:]]
+            out[p.c_label] = [_graph_option(o) for o in node.pos_args[1:]]
     return out
 
 
@@ -273,15 +304,37 @@ def _float(optuna, lo, hi, seen, log=False):
     return optuna.distributions.FloatDistribution(lo, hi, log=log)
 
 
+def _distinct(values):
+    """Distinct scalars Optuna can hold as choices (1 and True are not)."""
+    return all(v is not _OPAQUE and type(v) in _SCALARS and
+               (type(v) is not float or math.isfinite(v)) for v in values) \
+        and len(set(values)) == len(values)
+
+
+def _names(options):
+    """Choice names: the options when they are distinct scalars; for dict
+    options, their values at the first key (a string-valued one first)
+    whose values are distinct scalars ({"name": "rbf", ...} -> "rbf");
+    else None."""
+    if _distinct(options):
+        return list(options)
+    if not all(type(o) is dict for o in options):
+        return None
+    for want_str in (True, False):
+        for key in options[0]:
+            values = [o.get(key, _OPAQUE) for o in options]
+            if _distinct(values) and (not want_str or all(
+                    type(v) is str for v in values)):
+                return values
+    return None
+
+
 def _categorical(optuna, n, options):
-    """Choices: the options when they are distinct scalars, else indices."""
-    if options is not None and len(options) == n and all(
-            type(o) in _SCALARS and (type(o) is not float or math.isfinite(o))
-            for o in options) and len(set(options)) == n:
-        return optuna.distributions.CategoricalDistribution(list(options)), \
-            list(options)
-    idx = list(range(n))
-    return optuna.distributions.CategoricalDistribution(idx), idx
+    """Choices: named as _names says, else the option indices."""
+    names = _names(options) if options is not None and \
+        len(options) == n else None
+    choices = names if names is not None else list(range(n))
+    return optuna.distributions.CategoricalDistribution(choices), choices
 
 
 def _distribution(optuna, p, seen, options):

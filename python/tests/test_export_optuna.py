@@ -84,7 +84,8 @@ def store_durations(path, study):
                 for r in store.trials()}
 
 
-def check_study(study, docs, act_choices, durations):
+def check_study(study, docs, act_choices, durations,
+                model_choices=("a", "b")):
     """The Optuna trials are the documents, one for one."""
     got = study.get_trials(deepcopy=False)
     assert len(got) == len(docs)
@@ -100,8 +101,8 @@ def check_study(study, docs, act_choices, durations):
                 assert dist == D.CategoricalDistribution(act_choices)
                 assert t.params[label] == act_choices[v]
             elif label == "model":
-                assert dist == D.CategoricalDistribution([0, 1])
-                assert t.params[label] == v
+                assert dist == D.CategoricalDistribution(model_choices)
+                assert t.params[label] == model_choices[v]
             else:
                 cls, log, step = EXPECTED_KINDS[label]
                 assert type(dist) is cls
@@ -109,7 +110,7 @@ def check_study(study, docs, act_choices, durations):
                 assert t.params[label] == v
                 assert dist._contains(dist.to_internal_repr(v))
         if "c" in t.params:
-            assert t.params["model"] == 1  # c only where its option is
+            assert t.params["model"] == model_choices[1]  # c only there
         # -- state and value
         result = doc["result"]
         if doc["state"] == JOB_STATE_DONE and result["status"] == STATUS_OK:
@@ -158,9 +159,24 @@ def test_store_trials_and_store_file(tmp_path):
     # space keeps option indices, not literal options
     to_optuna(path, url(tmp_path, "b.db"), source_study="svc")
     study = optuna.load_study(study_name="svc", storage=url(tmp_path, "b.db"))
-    check_study(study, docs, [0, 1, 2], durations)
+    check_study(study, docs, [0, 1, 2], durations, model_choices=(0, 1))
     with pytest.raises(_core.NotFoundError, match="no study 'nope'"):
         to_optuna(path, url(tmp_path, "c.db"), source_study="nope")
+
+
+def test_choice_names():
+    from parzen.export import _OPAQUE, _json_choices, _names
+
+    with open(os.path.join(ROOT, "examples", "cli", "space.json")) as f:
+        kernel = _json_choices(f.read())["kernel"]
+    assert _names(kernel) == ["linear", "rbf", "poly"]  # the "name" key
+    assert _names([{"k": 1, "s": "x"}, {"k": 2, "s": "y"}]) == ["x", "y"]
+    assert _names([{"k": 1}, {"k": 2}]) == [1, 2]  # no string key
+    assert _names([{"k": 1}, {"k": 1}]) is None  # not distinct
+    assert _names([1, True]) is None  # equal for Python: indices
+    assert _names([0.5, float("nan")]) is None
+    assert _names(["a", _OPAQUE]) is None  # a sub-space option
+    assert _names([None, "x", 2.5]) == [None, "x", 2.5]
 
 
 def test_waiting_and_running_trials(tmp_path):
