@@ -381,16 +381,35 @@ static int jsonl_row(const pz_trial_record *r, void *ud)
     return 0;
 }
 
+/* "--name=value" in malloc'd memory (a value may begin with '-': the
+ * '=' form keeps Python's argparse from reading it as an option). */
+static char *opt_eq(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *s = malloc(n);
+    if (s != NULL) {
+        snprintf(s, n, "%s=%s", name, value);
+    }
+    return s;
+}
+
 /* The store and the study are checked here, so a missing file or study
  * is the usual error and exit status; the store is closed before Python
  * opens it. */
 static int export_optuna(store_args *a, pz_error *err)
 {
-    const char *args[] = {
-        "--store", a->store_path, "--study",  a->study ? a->study : "default",
-        "--to",    a->to,         "--replace"};
-    size_t n = sizeof args / sizeof args[0] - (a->replace ? 0 : 1);
-    return pz_cli_exec_python("export --format optuna", args, n, err);
+    char *own[3] = {opt_eq("--store", a->store_path),
+                    opt_eq("--study", a->study ? a->study : "default"),
+                    opt_eq("--to", a->to)};
+    const char *args[4] = {own[0], own[1], own[2], "--replace"};
+    int rc = own[0] && own[1] && own[2]
+                 ? pz_cli_exec_python("export --format optuna", args,
+                                      a->replace ? 4 : 3, err)
+                 : pz_cli_fail(err, PZ_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 3; i++) {
+        free(own[i]);
+    }
+    return rc;
 }
 
 int pz_cli_export(int argc, char **argv, pz_error *err)
