@@ -80,7 +80,7 @@ class _Run:
     """The state of one parallel fmin call (driver thread only)."""
 
     def __init__(self, trials, domain, algo, backend, *, max_evals, timeout,
-                 loss_threshold, rstate, early_stop_fn, progress):
+                 loss_threshold, rstate, early_stop_fn, progress, observer):
         self.trials = trials
         self.domain = domain
         self.algo = algo
@@ -92,6 +92,7 @@ class _Run:
         self.early_stop_fn = early_stop_fn
         self.early_stop_state: list = []
         self.progress = progress
+        self.observer = observer  # parzen.tracking hooks (NULL: none)
         self.events: "queue.SimpleQueue[Outcome]" = queue.SimpleQueue()
         self.inflight: dict = {}  # tid -> trial document
         self.cancel_reason: Optional[str] = None
@@ -126,6 +127,7 @@ class _Run:
             _fn, point = self.domain.evaluate_async(
                 spec_from_misc(doc["misc"]), ctrl=None)
         self.inflight[tid] = doc
+        self.observer.on_trial_start(doc)
         logger.debug("trial task %s started", tid)
         self.backend.submit(tid, point, self.events.put)
 
@@ -158,6 +160,7 @@ class _Run:
             self.record_success(doc, out)
         else:
             self.record_failure(doc, out)
+        self.observer.on_trial_end(doc)
         self.trials.refresh()
         if self.progress is not None:
             self.progress.update(1)
@@ -233,16 +236,20 @@ class _Run:
 
 def run_parallel(trials, domain, algo, backend: Backend, *, max_evals,
                  timeout=None, loss_threshold=None, rstate, early_stop_fn=None,
-                 progress=None) -> Optional[str]:
+                 progress=None, observer=None) -> Optional[str]:
     """Evaluate up to `max_evals` trials in total (hyperopt's meaning: the
     target size of `trials`) with `backend.parallelism` in flight.
 
     Returns the reason the run was cancelled, or None. Ctrl-C cancels the
     running trials, records them CANCEL and re-raises KeyboardInterrupt.
+    `observer` (parzen.tracking) sees each trial start and end.
     """
+    if observer is None:
+        from .tracking import NULL as observer
     run = _Run(trials, domain, algo, backend, max_evals=max_evals,
                timeout=timeout, loss_threshold=loss_threshold, rstate=rstate,
-               early_stop_fn=early_stop_fn, progress=progress)
+               early_stop_fn=early_stop_fn, progress=progress,
+               observer=observer)
     trials.refresh()
     budget = max_evals - len(trials) if max_evals != sys.maxsize else sys.maxsize
     queued = 0

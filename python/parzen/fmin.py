@@ -20,6 +20,7 @@ import numpy as np
 
 from . import base, progress, pyll
 from . import store as _store
+from . import tracking as _tracking
 from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
@@ -201,8 +202,10 @@ class FMinIter:
                  max_queue_len=1, poll_interval_secs=1.0,
                  max_evals=sys.maxsize, timeout=None, loss_threshold=None,
                  verbose=False, show_progressbar=True, early_stop_fn=None,
-                 trials_save_file=""):
+                 trials_save_file="", observer=None):
         self.algo = algo
+        # -- trial hooks (parzen.tracking); NULL does nothing
+        self.observer = _tracking.NULL if observer is None else observer
         self.domain = domain
         self.trials = trials
         if not show_progressbar or not verbose:
@@ -299,30 +302,32 @@ class FMinIter:
         for trial in docs:
             if trial["state"] != JOB_STATE_NEW:
                 continue
-            trial["state"] = JOB_STATE_RUNNING
-            now = base.coarse_utcnow()
-            trial["book_time"] = now
-            trial["refresh_time"] = now
-            spec = base.spec_from_misc(trial["misc"])
-            ctrl = base.Ctrl(self.trials, current_trial=trial)
-            try:
-                result = self.domain.evaluate(spec, ctrl)
-            except Exception as e:
-                logger.error("job exception: %s" % str(e))
-                trial["state"] = JOB_STATE_ERROR
-                trial["misc"]["error"] = (str(type(e)), str(e))
-                trial["refresh_time"] = base.coarse_utcnow()
-                if not self.catch_eval_exceptions:
-                    # -- the ERROR trial leaves trials.trials
-                    self.trials.refresh()
-                    if self._tracker is not None:
-                        self._tracker.sync()
-                        self._tracker.invalidated = False
-                    raise
-            else:
-                trial["state"] = JOB_STATE_DONE
-                trial["result"] = result
-                trial["refresh_time"] = base.coarse_utcnow()
+            # -- the observer (MLflow tracking) sees the trial's outcome
+            with self.observer.trial(trial):
+                trial["state"] = JOB_STATE_RUNNING
+                now = base.coarse_utcnow()
+                trial["book_time"] = now
+                trial["refresh_time"] = now
+                spec = base.spec_from_misc(trial["misc"])
+                ctrl = base.Ctrl(self.trials, current_trial=trial)
+                try:
+                    result = self.domain.evaluate(spec, ctrl)
+                except Exception as e:
+                    logger.error("job exception: %s" % str(e))
+                    trial["state"] = JOB_STATE_ERROR
+                    trial["misc"]["error"] = (str(type(e)), str(e))
+                    trial["refresh_time"] = base.coarse_utcnow()
+                    if not self.catch_eval_exceptions:
+                        # -- the ERROR trial leaves trials.trials
+                        self.trials.refresh()
+                        if self._tracker is not None:
+                            self._tracker.sync()
+                            self._tracker.invalidated = False
+                        raise
+                else:
+                    trial["state"] = JOB_STATE_DONE
+                    trial["result"] = result
+                    trial["refresh_time"] = base.coarse_utcnow()
             N -= 1
             if N == 0:
                 break
@@ -492,7 +497,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True,
          points_to_evaluate=None, max_queue_len=1, show_progressbar=True,
-         early_stop_fn=None, trials_save_file=""):
+         early_stop_fn=None, trials_save_file="", mlflow_tracking=None):
     """Minimize a function over a hyperparameter space.
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
@@ -508,6 +513,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     pickle of the Trials, as hyperopt; a path ending in ``.db``,
     ``.sqlite`` or ``.sqlite3``, or an existing SQLite file, is a durable
     parzen store instead: see :class:`parzen.store.StoreTrials`).
+
+    ``mlflow_tracking`` (parzen only): None logs every trial to MLflow
+    when MLflow is imported and a run is active, True always, False never,
+    a string is a tracking URI; $PARZEN_MLFLOW_TRACKING=0 turns it off
+    (see :mod:`parzen.tracking` and docs/mlflow.md).
 
     Returns the best trial's ``{label: stored value}`` (return_argmin) or
     the best point (``space_eval`` of it).
@@ -545,7 +555,9 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            **({} if mlflow_tracking is None
+               else {"mlflow_tracking": mlflow_tracking}))
 
     store_points = own_store = None
     is_store = bool(trials_save_file) and _store.is_store_path(
@@ -579,19 +591,23 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
         with _store.closing_on_error(own_store):
             trials.attach_domain(domain, points_to_evaluate=store_points)
 
+    with _store.closing_on_error(own_store):
+        observer = _tracking.observer(mlflow_tracking, trials)
     rval = FMinIter(algo, domain, trials, max_evals=max_evals,
                     timeout=timeout, loss_threshold=loss_threshold,
                     rstate=rstate, verbose=verbose,
                     max_queue_len=max_queue_len,
                     show_progressbar=show_progressbar,
                     early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file)
+                    trials_save_file=trials_save_file, observer=observer)
     rval.catch_eval_exceptions = catch_eval_exceptions
 
     # -- this is where the search runs
+    observer.on_run_start(trials, domain, algo, max_evals, 1)
     try:
         rval.exhaust()
     finally:
+        observer.on_run_end(trials, space)
         if own_store is not None:
             own_store.close()  # outcomes written; a running trial -> CANCEL
 

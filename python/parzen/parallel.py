@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from . import progress
+from . import progress, tracking
 from .base import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
@@ -103,7 +103,7 @@ class _DispatchedTrials(Trials):
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file=""):
+             trials_save_file="", mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` with trials running in parallel.
 
         Objective exceptions always make ERROR trials (the run goes on);
@@ -122,10 +122,13 @@ class _DispatchedTrials(Trials):
                 "TPE is being used as the default algorithm.")
         timeout, loss_threshold = self._merge_limits(timeout, loss_threshold)
         domain = self.make_domain(fn, space)
-        backend = self.make_backend()
+        # -- MLflow tracking (parzen.tracking): NULL when off
+        observer = tracking.observer(mlflow_tracking, self)
+        backend = observer.wrap_backend(self.make_backend())
         backend.start(fn)  # an unpicklable objective fails before any trial
         self._fmin_cancelled = False
         self._fmin_cancelled_reason = None
+        observer.on_run_start(self, domain, algo, max_evals, self.parallelism)
         try:
             with self._progress(show_progressbar, verbose, max_evals) as bar:
                 reason = run_parallel(
@@ -133,13 +136,14 @@ class _DispatchedTrials(Trials):
                     max_evals=sys.maxsize if max_evals is None else max_evals,
                     timeout=timeout, loss_threshold=loss_threshold,
                     rstate=_as_generator(rstate), early_stop_fn=early_stop_fn,
-                    progress=bar)
+                    progress=bar, observer=observer)
         except KeyboardInterrupt:
             self._fmin_cancelled = True
             self._fmin_cancelled_reason = "fmin run cancelled by user"
             raise
         finally:
             self.refresh()
+            observer.on_run_end(self, space)
             self._log.info(
                 "Total Trials: %d: %d succeeded, %d failed, %d cancelled.",
                 self.count_total_trials(), self.count_successful_trials(),
