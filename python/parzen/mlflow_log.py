@@ -93,6 +93,7 @@ class Logger:
         self.warned = False
         self.last_error = None
         self.retry_at = 0.0
+        self.last_ok = 0.0  # monotonic time of the last call that worked
         self.pause = RETRY_FIRST_SECS
         self.ended = False
 
@@ -319,7 +320,15 @@ class Logger:
             self.back_off()
             return False
         self.pause = RETRY_FIRST_SECS
+        self.last_ok = time.monotonic()
         return True
+
+    def gave_up(self, input_ended):
+        """After the input ended: True once the server has failed every
+        call for PARZEN_MLFLOW_DRAIN_TIMEOUT seconds (a slow server that
+        still makes progress is waited for)."""
+        since = max(input_ended, self.last_ok)
+        return time.monotonic() - since > _drain_timeout()
 
     def add(self, ev):
         op = ev.get("op")
@@ -408,8 +417,7 @@ def serve_events(uri, reply, inbox, wake):
                 log.add(ev)
         ok = log.start_ev is None or log.work(WORK_BATCH)
         idle = not log.pending and (log.end_ev is None or log.ended)
-        if eof_at is not None and (
-                (ok and idle) or time.monotonic() - eof_at > _drain_timeout()):
+        if eof_at is not None and (ok and idle or log.gave_up(eof_at)):
             break
         if not ok:
             wait = max(0.05, log.retry_at - time.monotonic())
@@ -518,7 +526,7 @@ def follow_store(args, reply):
         ok = log.work()
         if ended_at is not None and (
                 (ok and not log.pending and log.ended)
-                or time.monotonic() - ended_at > _drain_timeout()):
+                or log.gave_up(ended_at)):
             break
         stop.wait(FOLLOW_POLL_SECS if ok else
                   max(0.05, min(FOLLOW_POLL_SECS,
@@ -553,6 +561,8 @@ def _quiet_http():
     # a trial for minutes while the server is down.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    # One "View run at" line per trial would flood the user's terminal.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def main(argv=None):

@@ -127,7 +127,7 @@ def _settings(setting):
             active = None
     if not explicit and active is None:
         return None
-    if explicit and mlflow is None and importlib.util.find_spec("mlflow") is None:
+    if explicit and mlflow is None and not _mlflow_installed():
         raise ImportError(
             "mlflow_tracking=%r but MLflow is not installed: "
             "pip install 'parzen[mlflow]'" % (setting,))
@@ -144,6 +144,10 @@ def _settings(setting):
         elif active is None and cfg["uri"] == current_uri:
             cfg["experiment_id"] = _current_experiment(mlflow)
     return cfg
+
+
+def _mlflow_installed():
+    return importlib.util.find_spec("mlflow") is not None
 
 
 def _current_experiment(mlflow):
