@@ -538,20 +538,35 @@ def follow_store(args, reply):
 # ------------------------------------------------------------- main
 
 
-def _replier():
+def _replier(mode, quiet=False):
     """Replies go to the original stdout; fd 1 becomes stderr so that
-    anything a library prints cannot corrupt them."""
+    anything a library prints cannot corrupt them. For 'log' they are JSON
+    lines for the fmin driver; for 'follow' (the C command line) the first
+    line is "ready" or "error: <why>", and warnings and the summary are
+    printed on stderr as the command's own messages."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     lock = threading.Lock()
 
-    def reply(obj):
+    def write(text):
         with lock:
             try:
-                out.write(json.dumps(obj) + "\n")
+                out.write(text + "\n")
                 out.flush()
             except (OSError, ValueError):
                 pass  # the driver is gone: nobody to tell
+
+    def reply(obj):
+        if mode == "log":
+            write(json.dumps(obj))
+        elif obj["op"] == "ready":
+            write("ready")
+        elif obj["op"] == "fatal":
+            write("error: " + obj["msg"].replace("\n", " "))
+        elif obj.get("msg") and not (quiet and obj["op"] == "summary"
+                                     and not obj.get("not_logged")):
+            sys.stderr.write("parzen: %s\n" % obj["msg"])
+            sys.stderr.flush()
 
     return reply
 
@@ -582,8 +597,9 @@ def main(argv=None):
     fo.add_argument("--experiment")
     fo.add_argument("--max-evals", type=int)
     fo.add_argument("--parallelism", type=int, default=1)
+    fo.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    reply = _replier()
+    reply = _replier(args.mode, getattr(args, "quiet", False))
     if args.mode == "log":
         inbox, wake = read_stdin()
         try:

@@ -227,6 +227,7 @@ def parse_args(argv):
     ap.add_argument("--no-progress", type=positive(int))
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mlflow")  # a tracking URI (parzen.tracking)
     ap.error = lambda msg: (_ for _ in ()).throw(UsageError("run: " + msg))
     args = ap.parse_args(opts)
     if not command:
@@ -281,9 +282,14 @@ def run(args):
              max_evals=args.max_evals, trials=trials, rstate=seed,
              show_progressbar=not args.quiet and sys.stderr.isatty(),
              early_stop_fn=no_progress_loss(args.no_progress)
-             if args.no_progress else None, return_argmin=False)
+             if args.no_progress else None, return_argmin=False,
+             mlflow_tracking=args.mlflow or None)
     finally:
         spark.stop()
+    if args.mlflow:
+        from . import tracking
+
+        tracking.wait()  # as the C runner does: the last trials logged
     return report(trials, space_doc, args, seed)
 
 
