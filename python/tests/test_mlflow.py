@@ -363,3 +363,103 @@ def test_server_killed_mid_run_warns_and_counts(server, caplog):
     assert sum("tuning goes on" in m for m in msgs) == 1, msgs  # warned once
     assert any("%d trials not logged" % s["not_logged"] in m
                for m in msgs), msgs
+
+
+# ------------------------------------------------- parzen run --mlflow
+
+CLI_SPACE = {"x": {"hp": "uniform", "low": -5, "high": 5},
+             "k": {"hp": "choice", "options": ["a", "b"]}}
+# x > 3 fails (exit 1); else the loss is x*x; each trial prints a line
+CLI_OBJECTIVE = ("import sys; x = float(sys.argv[1]); print('seen', x); "
+                 "sys.exit(1) if x > 3 else print(x * x)")
+
+
+def find_cli():
+    import glob
+
+    if os.environ.get("PARZEN_CLI"):
+        return os.environ["PARZEN_CLI"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    found = [p for p in glob.glob(os.path.join(root, "build*", "*", "parzen"))
+             + glob.glob(os.path.join(root, "build*", "parzen"))
+             if os.access(p, os.X_OK) and os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    path = find_cli()
+    if path is None:
+        pytest.skip("no parzen binary (cmake --build a build dir, or set "
+                    "PARZEN_CLI)")
+    monkeypatch.setenv("PARZEN_PYTHON", sys.executable)
+    with open(tmp_path / "space.json", "w") as f:
+        json.dump(CLI_SPACE, f)
+    return path
+
+
+def run_cli(cli, tmp_path, uri, n, *extra, **kw):
+    return subprocess.run(
+        [cli, "run", "space.json", "--max-evals", str(n), "--seed", "7",
+         "--mlflow", uri, *extra, "--", sys.executable, "-c", CLI_OBJECTIVE,
+         "{x}"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        **kw)
+
+
+def test_cli_logs_the_study_and_resumes_without_duplicates(cli, tmp_path,
+                                                           uri):
+    from parzen import _core
+
+    r = run_cli(cli, tmp_path, uri, 5)
+    assert r.returncode == 0, r.stderr
+    r = run_cli(cli, tmp_path, uri, 9, "--parallelism", "2")
+    assert r.returncode == 0, r.stderr
+    client = mlflow.MlflowClient(uri)
+    parents = client.search_runs(
+        ["0"], filter_string="tags.`parzen.search_key` != ''")
+    assert len(parents) == 1  # the resumed run continued the same parent
+    parent = parents[0]
+    assert parent.data.params["algorithm"] == "tpe"
+    assert parent.data.params["max_evals"] == "5"
+    assert parent.data.tags["parzen.max_evals"] == "9"  # the resumed run's
+    kids = children(client, parent.info.run_id)
+    with _core.Store(str(tmp_path / "parzen.db"), create=False) as store:
+        store.open_study("default")
+        recs = {rec["id"]: store.get_trial(rec["id"])
+                for rec in store.trials()}
+    assert sorted(kids) == sorted(recs) and len(kids) == 9
+    for tid, rec in recs.items():
+        run = kids[tid]
+        assert float(run.data.params["x"]) == pytest.approx(rec["values"][0])
+        if rec["state"] == 2:
+            assert run.data.metrics["loss"] == pytest.approx(rec["loss"])
+            assert run.info.status == "FINISHED"
+        else:
+            assert run.info.status == "FAILED"
+            assert "exit status 1" in run.data.tags["parzen.error"]
+        with open(client.download_artifacts(run.info.run_id,
+                                            "stdout.txt")) as f:
+            assert f.read().startswith("seen ")
+    n_done = sum(rec["state"] == 2 for rec in recs.values())
+    assert parent.data.metrics["trials_done"] == n_done
+
+
+def test_cli_without_mlflow_is_a_clear_error(cli, tmp_path, uri):
+    fake = tmp_path / "fake"
+    (fake / "mlflow").mkdir(parents=True)
+    (fake / "mlflow" / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'mlflow'\")\n")
+    env = dict(os.environ, PYTHONPATH=str(fake))
+    r = run_cli(cli, tmp_path, uri, 3, env=env)
+    assert r.returncode == 2
+    assert "--mlflow: MLflow is not installed" in r.stderr
+    assert "parzen[mlflow]" in r.stderr
+    with __import__("parzen")._core.Store(str(tmp_path / "parzen.db"),
+                                          create=False) as store:
+        store.open_study("default")
+        assert store.trials() == []  # no trial ran
+    env = dict(os.environ, PARZEN_PYTHON=str(tmp_path / "no-such-python"))
+    r = run_cli(cli, tmp_path, uri, 3, env=env)
+    assert r.returncode == 2
+    assert "--mlflow: cannot run" in r.stderr and "PARZEN_PYTHON" in r.stderr
