@@ -206,6 +206,40 @@ def test_parallel_trials_workers_see_their_run_id(uri):
             assert t["result"]["run_id"] == kids[t["tid"]].info.run_id
 
 
+def spark_objective(p):
+    import sys
+
+    # executors need neither parzen nor MLflow
+    assert "parzen" not in sys.modules and "mlflow" not in sys.modules
+    return env_objective(p)
+
+
+def test_spark_trials_executors_see_their_run_id(uri):
+    pytest.importorskip("pyspark")
+    from spark_fixtures import session, ship_by_value
+
+    from parzen import SparkTrials
+
+    ship_by_value(__name__)
+    spark = session("local[2]", "parzen-mlflow-tests")
+    try:
+        trials = SparkTrials(parallelism=2, spark_session=spark)
+        fmin(spark_objective, SPACE, algo=rand.suggest, max_evals=8,
+             trials=trials, rstate=np.random.default_rng(3),
+             show_progressbar=False, mlflow_tracking=uri)
+    finally:
+        spark.stop()
+    s = finish()
+    client = mlflow.MlflowClient(uri)
+    assert client.get_run(s["parent"]).data.params["trials_class"] == \
+        "SparkTrials"
+    kids = check_trials(client, s["parent"], trials)
+    assert len(kids) == 8
+    for t in trials.trials:
+        if t["state"] == 2:
+            assert t["result"]["run_id"] == kids[t["tid"]].info.run_id
+
+
 def test_store_trials_resume_logs_no_trial_twice(uri, tmp_path):
     path = str(tmp_path / "study.db")
     for n in (5, 9):
