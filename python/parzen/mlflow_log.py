@@ -1,7 +1,7 @@
 """The MLflow logging process behind parzen.tracking (never imported by fmin).
 
 Runs as ``python -m parzen.mlflow_log log`` (fed trial events by an fmin
-driver on stdin) or ``python -m parzen.mlflow_log follow --store ...`` (reads
+driver on stdin, as length-prefixed pickles) or ``python -m parzen.mlflow_log follow --store ...`` (reads
 finished trials from a parzen store, for ``parzen run --mlflow``). It is the
 only code that imports MLflow, so a driver pays neither its import (seconds)
 nor its per-call cost (tens of milliseconds against a SQLite backend): the
@@ -28,7 +28,9 @@ import collections
 import json
 import math
 import os
+import pickle
 import signal
+import struct
 import sys
 import threading
 import time
@@ -38,6 +40,7 @@ RETRY_MAX_SECS = 10.0
 ERROR_TEXT_MAX = 4000  # the error tag; the whole text goes in error.txt
 PARAM_MAX = 500  # longer values are cut (MLflow's limit varies by version)
 FOLLOW_POLL_SECS = 0.5
+NICE = 19  # the logger yields the CPU to the search (and to objectives)
 WORK_BATCH = 2  # trials logged between two looks at the input (opens)
 
 STATE_NAMES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancel"}
@@ -366,22 +369,36 @@ def _drain_timeout():
 # ----------------------------------------------------- 'log' (from fmin)
 
 
+def _read_exactly(f, n):
+    data = b""
+    while len(data) < n:
+        chunk = f.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def _stdin_reader(inbox, wake):
-    """JSON lines of stdin into `inbox`; opens jump the queue (a trial is
-    waiting for its run id). None marks the end of the input."""
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
+    """The driver's frames (a length, then a pickled list of events) into
+    `inbox`; opens jump the queue (a trial is waiting for its run id).
+    None marks the end of the input."""
+    f = sys.stdin.buffer
+    while True:
+        head = _read_exactly(f, 4)
+        data = head and _read_exactly(f, struct.unpack("<I", head)[0])
+        if data is None:
+            break
         try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
+            events = pickle.loads(data)
+        except Exception:  # a frame cut short by a dying driver
+            break
         with wake:
-            if ev.get("op") == "open":
-                inbox.appendleft(ev)
-            else:
-                inbox.append(ev)
+            for ev in events:
+                if ev.get("op") == "open":
+                    inbox.appendleft(ev)
+                else:
+                    inbox.append(ev)
             wake.notify()
     with wake:
         inbox.append(None)
@@ -603,7 +620,7 @@ def main(argv=None):
     if args.mode == "log":
         inbox, wake = read_stdin()
         try:
-            os.nice(10)  # the search comes first on a busy machine
+            os.nice(NICE)  # the search comes first on a busy machine
         except (AttributeError, OSError):
             pass
     # Ctrl-C reaches the whole process group: the logger finishes on EOF.

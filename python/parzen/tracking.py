@@ -22,7 +22,7 @@ objective (in-process trials), or the environment variable
 ``PARZEN_MLFLOW_RUN_ID`` (ParallelTrials workers, Spark executors).
 
 This module never imports MLflow: a separate logging process does
-(``parzen.mlflow_log``), fed one JSON line per trial through a pipe, so
+(``parzen.mlflow_log``), fed the trials' outcomes through a pipe, so
 the driver pays neither MLflow's import nor its per-call latency, and a
 tracking server that is down, slow or refusing never fails or stalls the
 search. fmin returns when the search is done; the logger finishes on its
@@ -35,14 +35,16 @@ from __future__ import annotations
 
 import atexit
 import base64
-import calendar
 import contextlib
+import datetime
 import importlib.util
 import itertools
 import json
 import logging
 import math
 import os
+import pickle
+import struct
 import subprocess
 import sys
 import threading
@@ -210,10 +212,25 @@ def _jsonable(x):
     return repr(x)
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+_MS = datetime.timedelta(milliseconds=1)
+
+
 def _ms(dt):
-    if dt is None:
-        return None
-    return calendar.timegm(dt.timetuple()) * 1000 + dt.microsecond // 1000
+    """Unix milliseconds of a naive UTC datetime (trial docs' times)."""
+    return None if dt is None else (dt - _EPOCH) // _MS
+
+
+def _frame(events):
+    """Events as one length-prefixed pickle: floats travel as 8 bytes
+    (formatting them as JSON text cost more than the rest of the hook).
+    Only the logging process, started by this one, reads it."""
+    try:
+        data = pickle.dumps(events, protocol=4)
+    except Exception:  # an exotic value: its JSON-able form instead
+        data = pickle.dumps(json.loads(json.dumps(events, default=_jsonable)),
+                            protocol=4)
+    return struct.pack("<I", len(data)) + data
 
 
 def _number(v):
@@ -281,7 +298,7 @@ class Tracker:
         self.trials = trials
         self.key = _search_key(trials)
         self.proc = None
-        self.queue: list = []  # JSON lines not yet written
+        self.queue: list = []  # events not yet written
         self.qlock = threading.Lock()
         self.wake = threading.Event()
         self.cond = threading.Condition()
@@ -317,26 +334,25 @@ class Tracker:
     def send(self, ev, now=False):
         if self.dead or self.closed:
             return
-        line = json.dumps(ev, default=_jsonable)
         with self.qlock:
-            self.queue.append(line)
+            self.queue.append(ev)
         self.n_sent += ev.get("op") == "trial"
         if now:
             self.wake.set()
 
     def write_events(self):
-        """Ship queued lines every FLUSH_SECS (or at once when asked), so
+        """Ship queued events every FLUSH_SECS (or at once when asked), so
         the driver never waits on the pipe."""
         stdin = self.proc.stdin
         while True:
             self.wake.wait(FLUSH_SECS)
             self.wake.clear()
             with self.qlock:
-                lines, self.queue = self.queue, []
+                events, self.queue = self.queue, []
                 closing = self.closed
-            if lines:
+            if events:
                 try:
-                    stdin.write(("\n".join(lines) + "\n").encode())
+                    stdin.write(_frame(events))
                     stdin.flush()
                 except (OSError, ValueError):
                     self.dead = True
@@ -455,7 +471,8 @@ class Tracker:
             ev["best"] = argmin = trials.argmin
             from .fmin import space_eval
 
-            ev["best_point"] = space_eval(space, argmin)
+            ev["best_point"] = json.loads(json.dumps(
+                space_eval(space, argmin), default=_jsonable))
         except Exception:  # no successful trial, or a space_eval failure
             pass
         self.send(ev, now=True)
