@@ -8,12 +8,13 @@
  * tagged with the study and the trial id, so nothing is logged twice.
  * This file starts it, waits until it says "ready" (or why it cannot run:
  * MLflow missing is a usage error, before any trial), and at the end
- * closes its stdin and waits while it logs the last trials. It runs in a
- * session of its own, so Ctrl-C stops the trials, not the logging of
- * what they did, and a tracking server that is down never fails the run:
+ * closes its stdin and waits while it logs the last trials. It ignores
+ * Ctrl-C, so Ctrl-C stops the trials, not the logging of what they did,
+ * and it runs at the lowest CPU priority. A tracking server that is down
+ * never fails the run:
  * the logger retries and says how many trials it could not log.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, kill, setsid */
+#define _XOPEN_SOURCE 700 /* clock_gettime, kill, nice */
 #include "cli.h"
 
 #include <errno.h>
@@ -38,7 +39,15 @@ static const char *python_path(void)
 
 static void child_exec(int in_fd, int out_fd, char **argv)
 {
-    setsid(); /* no terminal signals: it finishes on EOF */
+    /* Ctrl-C and a closed terminal stop the trials, not the logging of
+     * what they did: it finishes on EOF. Not setsid(): with autogroup
+     * scheduling a session of its own would compete with the trials as
+     * an equal, whatever its nice value. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    if (nice(19) == -1) { /* the trials come first */
+        errno = 0;
+    }
     if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0) {
         _exit(127);
     }

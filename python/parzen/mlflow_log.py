@@ -40,7 +40,6 @@ RETRY_MAX_SECS = 10.0
 ERROR_TEXT_MAX = 4000  # the error tag; the whole text goes in error.txt
 PARAM_MAX = 500  # longer values are cut (MLflow's limit varies by version)
 FOLLOW_POLL_SECS = 0.5
-NICE = 19  # the logger yields the CPU to the search (and to objectives)
 WORK_BATCH = 2  # trials logged between two looks at the input (opens)
 
 STATE_NAMES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancel"}
@@ -619,10 +618,6 @@ def main(argv=None):
     reply = _replier(args.mode, getattr(args, "quiet", False))
     if args.mode == "log":
         inbox, wake = read_stdin()
-        try:
-            os.nice(NICE)  # the search comes first on a busy machine
-        except (AttributeError, OSError):
-            pass
     # Ctrl-C reaches the whole process group: the logger finishes on EOF.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet_http()

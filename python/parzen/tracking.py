@@ -287,6 +287,19 @@ def _search_key(trials):
 # ------------------------------------------------------- the tracker
 
 
+# The logger stays in the driver's session: with autogroup scheduling a
+# session of its own would compete with the search as an equal, whatever
+# its nice value. It ignores Ctrl-C (and finishes on EOF) instead.
+_LOGGER_MAIN = ("import os, signal\n"
+                "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                "try:\n"
+                "    os.nice(19)\n"
+                "except (AttributeError, OSError):\n"
+                "    pass\n"
+                "from parzen.mlflow_log import main\n"
+                "raise SystemExit(main())\n")
+
+
 class Tracker:
     """Tracking on: turns the loop's hooks into events for the logging
     process. Driver thread only, except open_run (any trial thread)."""
@@ -312,13 +325,13 @@ class Tracker:
 
     # ---------------------------------------------- the process
     def start_process(self):
-        cmd = [sys.executable, "-m", "parzen.mlflow_log", "log"]
+        # -- lowest CPU priority before the first import (parzen, MLflow)
+        cmd = [sys.executable, "-c", _LOGGER_MAIN, "log"]
         if self.cfg.get("uri"):
             cmd += ["--uri", self.cfg["uri"]]
         try:
             self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                start_new_session=True)
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as e:
             self.dead = True
             logger.warning("MLflow tracking is off: cannot start %s: %s",
@@ -480,16 +493,9 @@ class Tracker:
             self.closed = True
         self.wake.set()
 
-    @contextlib.contextmanager
     def trial(self, doc):
         """Around an in-process evaluation: trial_run_id() works inside."""
-        self.on_trial_start(doc)
-        _local.trial = (self, doc)
-        try:
-            yield
-        finally:
-            _local.trial = None
-            self.on_trial_end(doc)
+        return _TrialContext(self, doc)
 
     def wrap_backend(self, backend):
         return _RunIdBackend(backend, self)
@@ -541,6 +547,25 @@ class Tracker:
             elif isinstance(v, (bytes, bytearray)) and len(v) <= ATTACHMENT_MAX:
                 out[name] = {"b64": base64.b64encode(bytes(v)).decode()}
         return out
+
+
+class _TrialContext:
+    """Tracker.trial(doc): a plain class (a generator-based context
+    manager costs more, once per trial)."""
+
+    __slots__ = ("tracker", "doc")
+
+    def __init__(self, tracker, doc):
+        self.tracker = tracker
+        self.doc = doc
+
+    def __enter__(self):
+        _local.trial = (self.tracker, self.doc)
+
+    def __exit__(self, *exc):
+        _local.trial = None
+        self.tracker.on_trial_end(self.doc)
+        return False
 
 
 # ------------------------------------------ run ids on the workers
