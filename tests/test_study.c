@@ -523,23 +523,47 @@ Test(stop, no_rules_never_stop)
     pzt_assert_no_leaks();
 }
 
-Test(stop, max_trials_counts_finished_trials_only)
+Test(stop, max_trials_counts_started_trials_not_canceled)
 {
     pz_study *st = open_study(1);
     pz_stop_rules r = pz_stop_rules_none();
     r.max_trials = 3;
     double v[N_P];
-    int64_t a = ask(st, v), b = ask(st, v), c = ask(st, v), d = ask(st, v);
-    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE, "4 running trials");
+    int64_t a = ask(st, v), b = ask(st, v);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE, "2 running trials");
+    int64_t c = ask(st, v);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS, "3 running");
     tell(st, a, PZ_TRIAL_DONE, 1.0);
     tell(st, b, PZ_TRIAL_ERROR, NAN);
-    tell(st, d, PZ_TRIAL_NEW, NAN);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS);
+    tell(st, c, PZ_TRIAL_CANCEL, NAN); /* gives its place back */
+    cr_assert_eq(pz_stop_counted(st), 2);
     cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE);
-    tell(st, c, PZ_TRIAL_CANCEL, NAN);
+    int64_t d = ask(st, v);
+    tell(st, d, PZ_TRIAL_NEW, NAN); /* queued: not started yet */
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE);
+    tell(st, d, PZ_TRIAL_DONE, 2.0);
     cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS);
     cr_assert_str_eq(pz_stop_reason_name(PZ_STOP_MAX_TRIALS), "max_trials");
     pz_study_free(st);
     pzt_assert_no_leaks();
+}
+
+Test(stop, one_meaning_of_counts_and_losses)
+{
+    cr_assert(!pz_trial_counts(PZ_TRIAL_NEW));
+    cr_assert(pz_trial_counts(PZ_TRIAL_RUNNING));
+    cr_assert(pz_trial_counts(PZ_TRIAL_DONE));
+    cr_assert(pz_trial_counts(PZ_TRIAL_ERROR));
+    cr_assert(!pz_trial_counts(PZ_TRIAL_CANCEL));
+    cr_assert_eq(pz_trial_loss(PZ_TRIAL_DONE, "ok", 0.25), 0.25);
+    cr_assert_eq(pz_trial_loss(PZ_TRIAL_DONE, NULL, -1.0), -1.0);
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_DONE, "ok", NAN)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_DONE, "fail", -5.0)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_NEW, NULL, 1.0)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_RUNNING, NULL, 1.0)));
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_ERROR, "ok", 1.0)));
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_CANCEL, NULL, 1.0)));
 }
 
 Test(stop, timeout_stops_once_elapsed_reaches_it)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
 import datetime
 import importlib.util
 import itertools
@@ -163,37 +162,10 @@ def _current_experiment(mlflow):
 
 
 def observer(setting, trials):
-    """The observer fmin's loops call: a Tracker, or NULL when off."""
+    """The observer of an fmin run (parzen._driver's protocol), or None
+    when tracking is off."""
     cfg = _settings(setting)
-    return NULL if cfg is None else Tracker(cfg, trials)
-
-
-class NullObserver:
-    """Tracking off: every hook does nothing."""
-
-    enabled = False
-
-    def on_run_start(self, trials, domain, algo, max_evals, parallelism):
-        pass
-
-    def on_trial_start(self, doc):
-        pass
-
-    def on_trial_end(self, doc):
-        pass
-
-    def on_run_end(self, trials, space):
-        pass
-
-    def trial(self, doc):
-        return _NO_CONTEXT
-
-    def wrap_backend(self, backend):
-        return backend
-
-
-_NO_CONTEXT = contextlib.nullcontext()
-NULL = NullObserver()
+    return None if cfg is None else Tracker(cfg, trials)
 
 
 # ------------------------------------------------- building events
@@ -419,9 +391,12 @@ class Tracker:
         return self.summary
 
     # --------------------------------------------------- hooks
-    def on_run_start(self, trials, domain, algo, max_evals, parallelism):
+    # parzen._driver calls these on the driver thread (Run.notify).
+
+    def on_run_start(self, run):
         self.start_process()
         cfg = self.cfg
+        domain = run.domain
         self.send({
             "op": "start", "search_key": self.key, "resume": True,
             "parent_run_id": cfg.get("parent_run_id"),
@@ -429,19 +404,23 @@ class Tracker:
             "experiment_name": os.environ.get("MLFLOW_EXPERIMENT_NAME"),
             "run_name": "parzen fmin",
             "params": {
-                "algorithm": _algo_name(algo),
-                "max_evals": None if max_evals in (None, sys.maxsize)
-                else max_evals,
-                "parallelism": parallelism,
-                "trials_class": type(trials).__name__,
+                "algorithm": _algo_name(run.algo),
+                "max_evals": None if run.max_evals in (None, sys.maxsize)
+                else run.max_evals,
+                "parallelism": run.executor.parallelism,
+                "trials_class": type(run.trials).__name__,
                 "space": _space_summary(domain),
             },
             "space": _space_text(domain)}, now=True)
 
-    def on_trial_start(self, doc):
-        pass  # the trial's run is created when asked for (open_run)
+    def on_trial_start(self, run, doc):
+        # -- the inline executor evaluates in this thread, between this
+        # hook and on_trial_end: trial_run_id() finds the trial here
+        if run.executor.evaluates_documents:
+            _local.trial = (self, doc)
 
-    def on_trial_end(self, doc):
+    def on_trial_end(self, run, doc):
+        _local.trial = None
         misc = doc["misc"]
         result = doc.get("result") or {}
         metrics = {}
@@ -469,7 +448,9 @@ class Tracker:
             ev["artifacts"] = att
         self.send(ev)
 
-    def on_run_end(self, trials, space):
+    def on_run_end(self, run, reason=None, error=None):
+        _local.trial = None
+        trials = run.trials
         ev = {"op": "end", "counts": {}}
         try:
             counts = dict.fromkeys(("done", "error", "cancel"), 0)
@@ -485,7 +466,7 @@ class Tracker:
             from .fmin import space_eval
 
             ev["best_point"] = json.loads(json.dumps(
-                space_eval(space, argmin), default=_jsonable))
+                space_eval(run.domain.expr, argmin), default=_jsonable))
         except Exception:  # no successful trial, or a space_eval failure
             pass
         self.send(ev, now=True)
@@ -493,12 +474,12 @@ class Tracker:
             self.closed = True
         self.wake.set()
 
-    def trial(self, doc):
-        """Around an in-process evaluation: trial_run_id() works inside."""
-        return _TrialContext(self, doc)
-
-    def wrap_backend(self, backend):
-        return _RunIdBackend(backend, self)
+    def wrap_backend(self, executor):
+        """The executor of ParallelTrials / SparkTrials, whose trials then
+        see their run id in $PARZEN_MLFLOW_RUN_ID."""
+        if executor.evaluates_documents:
+            return executor
+        return _RunIdBackend(executor, self)
 
     # --------------------------------------------------- run ids
     def open_run(self, tid, timeout=None):
@@ -549,25 +530,6 @@ class Tracker:
         return out
 
 
-class _TrialContext:
-    """Tracker.trial(doc): a plain class (a generator-based context
-    manager costs more, once per trial)."""
-
-    __slots__ = ("tracker", "doc")
-
-    def __init__(self, tracker, doc):
-        self.tracker = tracker
-        self.doc = doc
-
-    def __enter__(self):
-        _local.trial = (self.tracker, self.doc)
-
-    def __exit__(self, *exc):
-        _local.trial = None
-        self.tracker.on_trial_end(self.doc)
-        return False
-
-
 # ------------------------------------------ run ids on the workers
 
 _ENV_SOURCE = '''
@@ -603,9 +565,12 @@ _with_run_env = _compile_env_wrapper()
 
 
 class _RunIdBackend:
-    """A dispatch backend whose trials see their run id in
-    $PARZEN_MLFLOW_RUN_ID. The run is created in a thread of the trial's
-    own, so the driver thread never waits for the tracking server."""
+    """An executor (parzen._driver.Executor) whose trials see their run id
+    in $PARZEN_MLFLOW_RUN_ID. The run is created in a thread of the
+    trial's own, so the driver thread never waits for the tracking
+    server. Everything else is the wrapped executor's."""
+
+    evaluates_documents = False
 
     def __init__(self, inner, tracker):
         self.inner = inner
@@ -613,9 +578,8 @@ class _RunIdBackend:
         self.lock = threading.Lock()
         self.cancelled: set = set()
 
-    @property
-    def parallelism(self):
-        return self.inner.parallelism
+    def __getattr__(self, name):  # parallelism, can_cancel, ...
+        return getattr(self.inner, name)
 
     def start(self, fn):
         self.inner.start(_with_run_env(fn, ENV_RUN_ID))
@@ -631,7 +595,7 @@ class _RunIdBackend:
                 if not cancelled:
                     self.inner.submit(tid, (run_id, point), report)
             if cancelled:
-                from ._dispatch import Outcome
+                from ._driver import Outcome
 
                 report(Outcome(tid, "lost", error=(
                     "cancelled", "cancelled before it started")))
@@ -643,6 +607,11 @@ class _RunIdBackend:
         with self.lock:
             self.cancelled.add(tid)
         self.inner.cancel(tid)
+
+    def cancel_all(self, tids):
+        with self.lock:
+            self.cancelled.update(tids)
+        self.inner.cancel_all(tids)
 
     def close(self):
         self.inner.close()
