@@ -12,3 +12,16 @@ from ._driver import (  # noqa: F401
     Outcome,
     ThreadedExecutor as ThreadedBackend,
 )
+
+
+def run_parallel(trials, domain, algo, backend, *, max_evals, timeout=None,
+                 loss_threshold=None, rstate, early_stop_fn=None,
+                 progress=None):
+    """The former parallel loop's entry point: one run of the driver with
+    `backend` as its executor. Returns the reason the run was stopped."""
+    from ._driver import run_trials
+
+    return run_trials(trials, domain, algo, backend, max_evals=max_evals,
+                      timeout=timeout, loss_threshold=loss_threshold,
+                      rstate=rstate, early_stop_fn=early_stop_fn,
+                      progress=progress)

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from . import pyll
+from . import _core, pyll
 from ._space import CompiledSpace, find_params
 from .exceptions import (
     AllTrialsFailed,
@@ -61,8 +61,6 @@ _OPEN = (JOB_STATE_NEW, JOB_STATE_RUNNING)
 
 
 def _c_counts():
-    from . import _core
-
     return tuple(bool(_core.trial_counts(s)) for s in JOB_STATES)
 
 
@@ -87,8 +85,6 @@ def trial_loss(state, result):
     +inf for a DONE ``fail`` trial whatever loss it carries, for a DONE
     trial without a usable loss and for NEW/RUNNING; NaN for ERROR and
     CANCEL."""
-    from . import _core
-
     loss = result.get("loss") if state == JOB_STATE_DONE else None
     if loss is None:
         value = math.inf
@@ -818,6 +814,71 @@ def _straight_line_plan(expr):
     return literals, order
 
 
+class _SpaceParts:
+    """What a Domain derives from its space alone (the pyll graph, its
+    hyperparameters, the compiled C space), shared by the Domains of one
+    space: the resume pattern builds a Domain per fmin call."""
+
+    __slots__ = ("expr", "hp_nodes", "params", "hp_list", "ctrl_literals",
+                 "compiled", "plan", "anchors")
+
+    def __init__(self, space, anchors):
+        self.expr = pyll.as_apply(space)
+        self.hp_nodes = find_params(self.expr)  # DuplicateLabel, cycles
+        self.params = {label: node.pos_args[1] if len(node.pos_args) > 1
+                       else node.arg["obj"]
+                       for label, node in self.hp_nodes.items()}
+        self.hp_list = list(self.hp_nodes.items())
+        self.ctrl_literals = [
+            n for n in pyll.dfs(self.expr)
+            if isinstance(n, pyll.Literal) and n.obj is Ctrl]
+        self.compiled = None
+        self.plan = None
+        self.anchors = anchors  # keeps the keyed nodes' ids unique
+
+
+_PARTS_CACHE = {}
+_PARTS_MAX = 16
+
+
+class _NoKey(Exception):
+    pass
+
+
+def _space_key(obj, anchors):
+    """A key naming a space by its containers' shape, its literals and the
+    identity of its pyll nodes (a pyll graph is not changed once built);
+    _NoKey when it has anything else."""
+    t = type(obj)
+    if isinstance(obj, pyll.Apply):
+        anchors.append(obj)
+        return id(obj)
+    if t is dict:
+        return ("d",) + tuple((k, _space_key(v, anchors))
+                              for k, v in obj.items())
+    if t is list or t is tuple:
+        return (t.__name__,) + tuple(_space_key(v, anchors) for v in obj)
+    if t in (str, int, bool) or obj is None or (t is float and obj == obj):
+        return (t.__name__, obj)
+    raise _NoKey
+
+
+def _space_parts(space):
+    anchors = []
+    try:
+        key = _space_key(space, anchors)
+        hash(key)
+    except (_NoKey, TypeError, RecursionError):
+        return _SpaceParts(space, None)
+    parts = _PARTS_CACHE.get(key)
+    if parts is None:
+        parts = _SpaceParts(space, anchors)
+        if len(_PARTS_CACHE) >= _PARTS_MAX:
+            _PARTS_CACHE.pop(next(iter(_PARTS_CACHE)))
+        _PARTS_CACHE[key] = parts
+    return parts
+
+
 class Domain:
     """An objective function and its search space.
 
@@ -840,25 +901,24 @@ class Domain:
                                                False)
         else:
             self.pass_expr_memo_ctrl = pass_expr_memo_ctrl
-        self.expr = pyll.as_apply(expr)
-        self._hp_nodes = find_params(self.expr)  # DuplicateLabel, cycles
-        self.params = {label: node.pos_args[1] if len(node.pos_args) > 1
-                       else node.arg["obj"]
-                       for label, node in self._hp_nodes.items()}
-        self._hp_list = list(self._hp_nodes.items())
-        self._ctrl_literals = [
-            n for n in pyll.dfs(self.expr)
-            if isinstance(n, pyll.Literal) and n.obj is Ctrl]
+        parts = _space_parts(expr)
+        self.expr = parts.expr
+        self._hp_nodes = parts.hp_nodes
+        self.params = parts.params
+        self._hp_list = parts.hp_list
+        self._ctrl_literals = parts.ctrl_literals
         self.loss_target = loss_target
         self.name = name
         self.workdir = workdir
         self.cmd = ("domain_attachment", "FMinIter_Domain")
         self._compiled = None
+        self._parts = parts
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_compiled"] = None
         state.pop("_plan", None)
+        state.pop("_parts", None)
         return state
 
     @property
@@ -866,7 +926,13 @@ class Domain:
         """The space compiled to the C core (InvalidSearchSpace if parzen
         cannot represent it)."""
         if self._compiled is None:
-            self._compiled = CompiledSpace(self.expr)
+            parts = self.__dict__.get("_parts")
+            if parts is not None and parts.compiled is not None:
+                self._compiled = parts.compiled
+            else:
+                self._compiled = CompiledSpace(self.expr)
+                if parts is not None and self._compiled.exact:
+                    parts.compiled = self._compiled  # shared: no state
         return self._compiled
 
     def memo_from_config(self, config):
@@ -893,7 +959,13 @@ class Domain:
         (the common flat dict-of-hp space): same result, less overhead."""
         plan = self.__dict__.get("_plan")
         if plan is None:
-            plan = self._plan = _straight_line_plan(self.expr)
+            parts = self.__dict__.get("_parts")
+            plan = parts.plan if parts is not None else None
+            if plan is None:
+                plan = _straight_line_plan(self.expr)
+                if parts is not None:
+                    parts.plan = plan
+            self._plan = plan
         if plan is False:
             return pyll.rec_eval(
                 self.expr, memo=memo,
