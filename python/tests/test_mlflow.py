@@ -36,7 +36,12 @@ def empty_db(tmp_path_factory):
     """An MLflow database with its schema made (MLflow's migrations take
     a minute on a loaded machine): each test gets a copy."""
     path = tmp_path_factory.mktemp("mlflow") / "empty.db"
-    mlflow.MlflowClient("sqlite:///%s" % path).search_experiments()
+    here = os.getcwd()
+    os.chdir(path.parent)  # the default experiment's artifacts: in there
+    try:
+        mlflow.MlflowClient("sqlite:///%s" % path).search_experiments()
+    finally:
+        os.chdir(here)
     return path
 
 
