@@ -366,6 +366,23 @@ typedef struct pz__sampler_vt {
 const pz__sampler_vt *pz__sampler_find(const char *name);
 /* Comma-separated names, for error messages. */
 const char *pz__sampler_names(void);
+/* vt->ask, unless a mutant (below) replaces the sampler. */
+int pz__sampler_ask(const pz__sampler_vt *vt, void *st,
+                    const pz__sampler_ctx *ctx, double *x, pz_error *err);
+
+/* Test-only mutants, to prove that tests of what a sampler does can fail
+ * (scripts/mutation-check.sh; never set outside tests, like
+ * pz__alloc_fail_after): "random" draws every point of every sampler
+ * from the prior, "tpe-no-selection" makes TPE keep its first candidate
+ * from l(x) instead of the best of n_EI_candidates by l(x)/g(x). */
+typedef enum pz__mutant {
+    PZ__MUTANT_NONE,
+    PZ__MUTANT_RANDOM,
+    PZ__MUTANT_TPE_NO_SELECTION,
+} pz__mutant;
+/* "none", "random" or "tpe-no-selection"; PZ_EINVAL for other names. */
+int pz__sampler_set_mutant(const char *name);
+pz__mutant pz__sampler_mutant(void);
 /* Prior sampling of a whole point, honouring conditions. */
 void pz__sampler_draw_prior(const pz_space *sp, pz__rng *rng, double *x);
 /* Split "tpe.gamma" into prefix length; checks 'key' starts with
