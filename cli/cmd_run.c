@@ -46,6 +46,9 @@ static const char run_help[] = RUN_USAGE
     "  --retry-lost         re-run lost and interrupted trials first\n"
     "  --quiet              no progress line, no summary\n"
     "  --json               one JSON event per line on stdout\n"
+    "  --mlflow URI         log the study (parent run) and every trial (child\n"
+    "                       runs) to the MLflow tracking URI; needs parzen\n"
+    "                       and mlflow in $PARZEN_PYTHON or python3\n"
     "  --spark MASTER       run the trials as Spark tasks (see docs/spark.md;\n"
     "                       needs PySpark and parzen in $PARZEN_PYTHON or\n"
     "                       python3, the command on every executor)\n"
@@ -66,7 +69,8 @@ typedef struct run_args {
     double timeout_s, trial_timeout_s, loss_threshold;
     uint64_t no_progress;
     const char *store_path, *study;
-    const char *spark; /* --spark MASTER: hand over to the Python driver */
+    const char *spark;  /* --spark MASTER: hand over to the Python driver */
+    const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -157,6 +161,11 @@ static int opt_spark(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->spark, o, v, err);
 }
 
+static int opt_mlflow(run_args *a, const char *o, const char *v, pz_error *err)
+{
+    return opt_text(&a->mlflow, o, v, err);
+}
+
 static int opt_flag(run_args *a, const char *o, const char *v, pz_error *err)
 {
     (void)v;
@@ -187,6 +196,7 @@ static const run_opt run_opts[] = {
     {"--store", true, opt_store},
     {"--study", true, opt_study},
     {"--spark", true, opt_spark},
+    {"--mlflow", true, opt_mlflow},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -593,9 +603,16 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     if (rc == PZ_OK) {
         rc = open_study(&a, space_json, &store, err);
     }
+    pz_cli_mlflow ml = {.pid = -1, .to_fd = -1};
+    if (rc == PZ_OK && a.mlflow != NULL) {
+        pz_cli_mlflow_args ma = {a.mlflow,    a.store_path,  a.study,
+                                 a.max_evals, a.parallelism, a.quiet};
+        rc = pz_cli_mlflow_start(&ml, &ma, err);
+    }
     if (rc == PZ_OK) {
         rc = run_study(&a, &c, runner, store, err);
     }
+    pz_cli_mlflow_finish(&ml); /* logs the last trials */
     pz_store_close(store);
     pz_runner_free(runner);
     pz_free(space_json);

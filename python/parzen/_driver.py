@@ -187,56 +187,19 @@ class ThreadedExecutor(Executor):
     job's collect(), a worker process's pipe). Subclasses implement
     run_one(tid, point) -> Outcome and cancel(tid).
 
-    The threads are long-lived (one per busy slot, started on demand and
-    reused): starting a thread per trial cost milliseconds on a loaded
-    machine, more than the rest of the driver's work for a trial.
-    """
-
-    _jobs = None
-    _idle = 0
-    _threads = 0
+    One thread per trial, started by submit()."""
 
     def submit(self, tid, point, report):
-        if self._jobs is None:
-            self._jobs = queue.SimpleQueue()
-            self._lock = threading.Lock()
-        with self._lock:
-            if self._idle > 0:
-                self._idle -= 1
-                spawn = False
-            else:
-                self._threads += 1
-                spawn = True
-        self._jobs.put((tid, point, report))
-        if spawn:
-            t = threading.Thread(target=self.wrap_thread(self._serve),
-                                 name="parzen-slot-%d" % self._threads,
-                                 daemon=True)
-            t.start()
-
-    def _serve(self):
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            tid, point, report = job
+        def target():
             try:
                 out = self.run_one(tid, point)
             except BaseException as e:  # never lose a report
                 out = Outcome(tid, "lost", error=(str(type(e)), str(e)))
-            with self._lock:
-                self._idle += 1
             report(out)
 
-    def close(self) -> None:
-        """Let the slot threads end (a thread still blocked in a trial
-        ends when it returns)."""
-        if self._jobs is not None:
-            with self._lock:
-                n, self._threads, self._idle = self._threads, 0, 0
-            for _ in range(n):
-                self._jobs.put(None)
+        t = threading.Thread(target=self.wrap_thread(target),
+                             name="parzen-trial-%s" % (tid,), daemon=True)
+        t.start()
 
     def wrap_thread(self, target):
         return target

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _driver, base, progress, pyll
 from . import store as _store
+from . import tracking as _tracking
 from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
@@ -300,7 +301,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True,
          points_to_evaluate=None, max_queue_len=1, show_progressbar=True,
-         early_stop_fn=None, trials_save_file=""):
+         early_stop_fn=None, trials_save_file="", mlflow_tracking=None):
     """Minimize a function over a hyperparameter space.
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
@@ -320,6 +321,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     file, is a durable parzen store instead: see
     :class:`parzen.store.StoreTrials`; with ParallelTrials or SparkTrials
     too).
+
+    ``mlflow_tracking`` (parzen only): None logs every trial to MLflow
+    when MLflow is imported and a run is active, True always, False never,
+    a string is a tracking URI; $PARZEN_MLFLOW_TRACKING=0 turns it off
+    (see :mod:`parzen.tracking` and docs/mlflow.md).
 
     Every combination of a storage (Trials, the store) and an executor
     (inline, ParallelTrials' processes, SparkTrials' tasks) runs the same
@@ -344,7 +350,9 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            **({} if mlflow_tracking is None
+               else {"mlflow_tracking": mlflow_tracking}))
     if _is_front(trials):
         return trials.fmin(
             fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
@@ -353,7 +361,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
             early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            points_to_evaluate=points_to_evaluate)
+            points_to_evaluate=points_to_evaluate,
+            mlflow_tracking=mlflow_tracking)
     return _run(fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
                 loss_threshold=loss_threshold, trials=trials, rstate=rstate,
                 pass_expr_memo_ctrl=pass_expr_memo_ctrl,
@@ -363,7 +372,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
                 max_queue_len=max_queue_len,
                 show_progressbar=show_progressbar,
                 early_stop_fn=early_stop_fn,
-                trials_save_file=trials_save_file)
+                trials_save_file=trials_save_file,
+                mlflow_tracking=mlflow_tracking)
 
 
 def default_algo(algo):
@@ -380,7 +390,8 @@ def default_algo(algo):
 def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
          rstate, pass_expr_memo_ctrl, catch_eval_exceptions, verbose,
          return_argmin, points_to_evaluate, max_queue_len, show_progressbar,
-         early_stop_fn, trials_save_file, front=None, storage=None):
+         early_stop_fn, trials_save_file, front=None, storage=None,
+         mlflow_tracking=None):
     """fmin for every storage x executor. ``front``: a parallel Trials
     (ParallelTrials, SparkTrials) that provides the executor, the Domain
     and the counters; ``storage``: a StoreTrials to run on (spark_run)."""
@@ -435,8 +446,12 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
             domain = base.Domain(fn, space,
                                  pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         _queue_points(trials, domain, points_to_evaluate)
+        # -- MLflow tracking (parzen.tracking): an observer, or None
+        tracker = _tracking.observer(mlflow_tracking, trials)
         if front is not None:
             executor = front.make_backend()
+            if tracker is not None:  # workers see their trial's run id
+                executor = tracker.wrap_backend(executor)
             executor.start(fn)  # an unpicklable fn fails before any trial
         elif getattr(trials, "asynchronous", False):
             # -- hyperopt's asynchronous Trials: external workers read the
@@ -452,7 +467,7 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
             early_stop_fn=early_stop_fn, max_queue_len=max_queue_len,
             catch_eval_exceptions=catch_eval_exceptions,
             save=_pickle_saver(trials_save_file),
-            observers=[front])
+            observers=[front, tracker])
         run.prepare()
         with _progress_callback(show_progressbar, verbose)(
                 initial=_n_finished(trials), total=_total(max_evals)) as bar:
