@@ -279,7 +279,7 @@ int pz_study_best(const pz_study *study, pz_trial_info *info, pz_error *err);
 /* Stop rules shared by every driver (fmin, the CLI, Spark). A zero or
  * NaN field is "no limit" except loss_threshold, which is off when NaN. */
 typedef struct pz_stop_rules {
-    size_t max_trials;     /* finished trials (DONE, ERROR, CANCEL) */
+    size_t max_trials;     /* trials that count (pz_trial_counts) */
     double timeout_s;      /* wall-clock seconds since the run began */
     double loss_threshold; /* stop once the best loss is < this; NaN: off */
 } pz_stop_rules;
@@ -291,9 +291,26 @@ typedef enum pz_stop_reason {
     PZ_STOP_LOSS_THRESHOLD
 } pz_stop_reason;
 
+/* The one meaning of the words every driver uses (docs/architecture.md,
+ * "One meaning"):
+ * - a trial counts toward max_trials (fmin's max_evals, --max-evals) from
+ *   its start until it ends, unless it ends CANCEL (lost with its worker or
+ *   driver, abandoned, stopped: it gives its place back). Queued (NEW)
+ *   trials are started before any new point is asked, so a driver that
+ *   asks counts them too;
+ * - the loss of a trial (pz_trial_loss): a DONE trial with status "ok"
+ *   (or no status) has its loss; a DONE trial with any other status
+ *   ("fail") has +inf whatever loss it reported; NEW and RUNNING have
+ *   +inf (hyperopt's rule for pending trials); ERROR and CANCEL have NaN
+ *   (invisible to samplers);
+ * - the best trial is the DONE trial with the smallest non-NaN loss
+ *   (first on ties), and loss_threshold compares that loss. */
+int pz_trial_counts(pz_trial_state state); /* 1: counts, 0: not */
+double pz_trial_loss(pz_trial_state state, const char *status, double loss);
+/* The trials of 'study' that count toward max_trials. */
+size_t pz_stop_counted(const pz_study *study);
 /* Rules with no limits (loss_threshold NaN). The best loss for
- * loss_threshold is, as in hyperopt, the smallest non-NaN loss of any
- * DONE trial, whatever its status. */
+ * loss_threshold is the best trial's (see above). */
 pz_stop_rules pz_stop_rules_none(void);
 /* Which rule, if any, says the run is over after 'elapsed_s' seconds. */
 pz_stop_reason pz_stop_check(const pz_stop_rules *rules, const pz_study *study,

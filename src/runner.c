@@ -591,10 +591,9 @@ static int build_outcome(loop *L, slot *s, int wstatus, pz__outcome *o,
 
 static double study_loss(const pz__outcome *o)
 {
-    if (o->state != PZ_TRIAL_DONE) {
-        return (double)NAN;
-    }
-    return strcmp(o->status, "ok") == 0 ? o->loss : (double)INFINITY;
+    return o->state == PZ_TRIAL_DONE
+               ? pz_trial_loss(o->state, o->status, o->loss)
+               : (double)NAN;
 }
 
 static int tell(loop *L, slot *s, const pz__outcome *o, pz_error *err)
@@ -913,10 +912,7 @@ static int ask(loop *L, int64_t *id, pz_error *err)
         return pz_store_ask(L->store, max, flags, id, L->values, err);
     }
     *id = PZ_NO_TRIAL;
-    size_t used = pz_study_count(L->study, PZ_TRIAL_RUNNING) +
-                  pz_study_count(L->study, PZ_TRIAL_DONE) +
-                  pz_study_count(L->study, PZ_TRIAL_ERROR);
-    if (max > 0 && used >= max) {
+    if (max > 0 && pz_stop_counted(L->study) >= max) {
         return PZ_OK;
     }
     return pz_study_ask(L->study, id, L->values, err);

@@ -1,11 +1,45 @@
 /*
  * stop.c -- the stop rules every driver shares (fmin, the CLI, Spark):
  * a trial budget, a wall-clock timeout and a loss threshold, checked
- * between trials with hyperopt's meaning of each.
+ * between trials; and the one meaning of the words they use: which
+ * trials count toward the budget and what a trial's loss is (parzen.h).
+ * The runner, the store and the Python driver call these; none has a
+ * rule of its own.
  */
 #include "pz_internal.h"
 
 #include <math.h>
+#include <string.h>
+
+int pz_trial_counts(pz_trial_state state)
+{
+    return state == PZ_TRIAL_RUNNING || state == PZ_TRIAL_DONE ||
+           state == PZ_TRIAL_ERROR;
+}
+
+double pz_trial_loss(pz_trial_state state, const char *status, double loss)
+{
+    if (state == PZ_TRIAL_NEW || state == PZ_TRIAL_RUNNING) {
+        return (double)INFINITY;
+    }
+    if (state != PZ_TRIAL_DONE) {
+        return (double)NAN;
+    }
+    /* a "fail" result is no result: its loss, if any, is not a loss */
+    return status == NULL || strcmp(status, "ok") == 0 ? loss
+                                                       : (double)INFINITY;
+}
+
+size_t pz_stop_counted(const pz_study *st)
+{
+    size_t n = 0;
+    for (int s = PZ_TRIAL_NEW; s <= PZ_TRIAL_CANCEL; s++) {
+        if (pz_trial_counts((pz_trial_state)s)) {
+            n += pz_study_count(st, (pz_trial_state)s);
+        }
+    }
+    return n;
+}
 
 pz_stop_rules pz_stop_rules_none(void)
 {
@@ -13,8 +47,8 @@ pz_stop_rules pz_stop_rules_none(void)
         .max_trials = 0, .timeout_s = 0, .loss_threshold = (double)NAN};
 }
 
-/* hyperopt's best loss: any DONE trial's non-NaN loss, whatever its
- * status; NaN when there is none. */
+/* The best trial's loss (studies hold pz_trial_loss values, so a "fail"
+ * trial is +inf); NaN when there is none. */
 static double best_loss(const pz_study *st)
 {
     pz_trial_info t;
@@ -24,13 +58,8 @@ static double best_loss(const pz_study *st)
 pz_stop_reason pz_stop_check(const pz_stop_rules *r, const pz_study *st,
                              double elapsed_s)
 {
-    if (r->max_trials > 0) {
-        size_t done = pz_study_count(st, PZ_TRIAL_DONE) +
-                      pz_study_count(st, PZ_TRIAL_ERROR) +
-                      pz_study_count(st, PZ_TRIAL_CANCEL);
-        if (done >= r->max_trials) {
-            return PZ_STOP_MAX_TRIALS;
-        }
+    if (r->max_trials > 0 && pz_stop_counted(st) >= r->max_trials) {
+        return PZ_STOP_MAX_TRIALS;
     }
     if (r->timeout_s > 0 && elapsed_s >= r->timeout_s) {
         return PZ_STOP_TIMEOUT;

@@ -158,6 +158,7 @@ static const char *const sql_text[N_STMT] = {
                " AND t.loss IS NOT NULL ORDER BY t.loss, t.id LIMIT 1",
     [S_MAX_ID] = "SELECT coalesce(max(id) + 1, 0) FROM trials"
                  " WHERE study = ?1",
+    /* the states of pz_trial_counts (tests/test_store.c checks it) */
     [S_BUDGET] = "SELECT count(*) FROM trials WHERE study = ?1"
                  " AND state IN (1, 2, 3)",
     [S_PICK] = "SELECT id, params FROM trials WHERE study = ?1"
@@ -431,16 +432,13 @@ static void json_text_free(char *s)
     }
 }
 
-/* The loss the study records for a stored outcome (see pz_study_tell). */
+/* The loss the study records for a stored outcome (see pz_study_tell):
+ * a DONE trial's pz_trial_loss; NaN for the others (the history gives
+ * pending trials +inf itself). */
 static double study_loss(pz_trial_state state, const char *status, double loss)
 {
-    if (state != PZ_TRIAL_DONE) {
-        return (double)NAN;
-    }
-    if (status != NULL && strcmp(status, "ok") != 0) {
-        return (double)INFINITY;
-    }
-    return loss;
+    return state == PZ_TRIAL_DONE ? pz_trial_loss(state, status, loss)
+                                  : (double)NAN;
 }
 
 static bool int_valued(pz_dist d)

@@ -523,23 +523,47 @@ Test(stop, no_rules_never_stop)
     pzt_assert_no_leaks();
 }
 
-Test(stop, max_trials_counts_finished_trials_only)
+Test(stop, max_trials_counts_started_trials_not_canceled)
 {
     pz_study *st = open_study(1);
     pz_stop_rules r = pz_stop_rules_none();
     r.max_trials = 3;
     double v[N_P];
-    int64_t a = ask(st, v), b = ask(st, v), c = ask(st, v), d = ask(st, v);
-    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE, "4 running trials");
+    int64_t a = ask(st, v), b = ask(st, v);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE, "2 running trials");
+    int64_t c = ask(st, v);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS, "3 running");
     tell(st, a, PZ_TRIAL_DONE, 1.0);
     tell(st, b, PZ_TRIAL_ERROR, NAN);
-    tell(st, d, PZ_TRIAL_NEW, NAN);
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS);
+    tell(st, c, PZ_TRIAL_CANCEL, NAN); /* gives its place back */
+    cr_assert_eq(pz_stop_counted(st), 2);
     cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE);
-    tell(st, c, PZ_TRIAL_CANCEL, NAN);
+    int64_t d = ask(st, v);
+    tell(st, d, PZ_TRIAL_NEW, NAN); /* queued: not started yet */
+    cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_NONE);
+    tell(st, d, PZ_TRIAL_DONE, 2.0);
     cr_assert_eq(pz_stop_check(&r, st, 0), PZ_STOP_MAX_TRIALS);
     cr_assert_str_eq(pz_stop_reason_name(PZ_STOP_MAX_TRIALS), "max_trials");
     pz_study_free(st);
     pzt_assert_no_leaks();
+}
+
+Test(stop, one_meaning_of_counts_and_losses)
+{
+    cr_assert(!pz_trial_counts(PZ_TRIAL_NEW));
+    cr_assert(pz_trial_counts(PZ_TRIAL_RUNNING));
+    cr_assert(pz_trial_counts(PZ_TRIAL_DONE));
+    cr_assert(pz_trial_counts(PZ_TRIAL_ERROR));
+    cr_assert(!pz_trial_counts(PZ_TRIAL_CANCEL));
+    cr_assert_eq(pz_trial_loss(PZ_TRIAL_DONE, "ok", 0.25), 0.25);
+    cr_assert_eq(pz_trial_loss(PZ_TRIAL_DONE, NULL, -1.0), -1.0);
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_DONE, "ok", NAN)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_DONE, "fail", -5.0)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_NEW, NULL, 1.0)));
+    cr_assert(isinf(pz_trial_loss(PZ_TRIAL_RUNNING, NULL, 1.0)));
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_ERROR, "ok", 1.0)));
+    cr_assert(isnan(pz_trial_loss(PZ_TRIAL_CANCEL, NULL, 1.0)));
 }
 
 Test(stop, timeout_stops_once_elapsed_reaches_it)
@@ -620,4 +644,66 @@ Test(status, fail_context_prefixes_and_keeps_the_code)
     long_msg[sizeof long_msg - 1] = '\0';
     pz__fail(&e, PZ_EINVAL, "%s", long_msg);
     cr_assert_eq(strlen(e.msg), sizeof e.msg - 1, "truncated, terminated");
+}
+
+/* ------------------------------------------------------------- mutants */
+
+/* The test-only sampler mutants (scripts/mutation-check.sh) do what
+ * they say: "random" makes any sampler's point the random sampler's for
+ * the same (trial id, seed); "tpe-no-selection" makes TPE's point that
+ * of TPE with one candidate. */
+static pz_study *told_study(const char *sampler)
+{
+    pz_study *st = open_study(5);
+    pz_error e = {0};
+    cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
+    for (int i = 0; i < 30; i++) {
+        int64_t id;
+        double x[N_P];
+        cr_assert_eq(pz_study_ask(st, &id, x, &e), PZ_OK, "%s", e.msg);
+        cr_assert_eq(pz_study_tell(st, id, PZ_TRIAL_DONE,
+                                   (x[P_X] - 0.3) * (x[P_X] - 0.3), &e),
+                     PZ_OK, "%s", e.msg);
+    }
+    return st;
+}
+
+static void point_of(pz_study *st, double *x)
+{
+    pz_error e = {0};
+    cr_assert_eq(pz_study_suggest(st, 100, 7, x, &e), PZ_OK, "%s", e.msg);
+}
+
+static bool same_point(const double *a, const double *b)
+{
+    return memcmp(a, b, N_P * sizeof *a) == 0;
+}
+
+Test(study, sampler_mutants_replace_what_they_name)
+{
+    pz_study *tpe = told_study("tpe"), *one = told_study("tpe");
+    pz_study *rnd = told_study("random");
+    pz_error e = {0};
+    cr_assert_eq(pz_study_set_option(one, "tpe.n_EI_candidates", 1, &e), PZ_OK);
+    double t0[N_P], t1[N_P], r[N_P], m[N_P];
+    point_of(tpe, t0);
+    point_of(one, t1);
+    point_of(rnd, r);
+    cr_assert(!same_point(t0, r) && !same_point(t0, t1));
+
+    cr_assert_eq(pz__sampler_set_mutant("random"), PZ_OK);
+    cr_assert_eq(pz__sampler_mutant(), PZ__MUTANT_RANDOM);
+    point_of(tpe, m);
+    cr_assert(same_point(m, r), "a 'random' mutant TPE draws the prior");
+    cr_assert_eq(pz__sampler_set_mutant("tpe-no-selection"), PZ_OK);
+    point_of(tpe, m);
+    cr_assert(same_point(m, t1), "no selection: TPE with one candidate");
+    cr_assert_eq(pz__sampler_set_mutant("nonsense"), PZ_EINVAL);
+    cr_assert_eq(pz__sampler_mutant(), PZ__MUTANT_TPE_NO_SELECTION);
+    cr_assert_eq(pz__sampler_set_mutant("none"), PZ_OK);
+    point_of(tpe, m);
+    cr_assert(same_point(m, t0));
+    pz_study_free(tpe);
+    pz_study_free(one);
+    pz_study_free(rnd);
 }

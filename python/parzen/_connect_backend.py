@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 
-from ._dispatch import Outcome, ThreadedBackend
+from ._driver import Outcome, ThreadedExecutor as ThreadedBackend
 from ._spark_backend import _summary
 
 # The task, compiled from source in a namespace that is not an importable
@@ -268,6 +268,7 @@ class ConnectBackend(ThreadedBackend):
             left = list(self.running)
         for tid in left:
             self.cancel(tid)
+        super().close()
 
 
 def _rows(df) -> list:

@@ -2,21 +2,25 @@
 
 ``suggest(new_ids, domain, trials, seed)`` functions read a Trials object;
 the C samplers read a study's history. A :class:`Mirror` keeps one C study
-in step with one Trials object **incrementally**: it remembers which
-documents it has seen and which were still NEW/RUNNING, so each call only
-adds the new documents and re-tells the ones whose state or loss changed
-(O(new + pending) per call, never a rebuild of the whole history). A full
-re-synchronisation (O(N)) happens only when the Trials' list was rebuilt,
-i.e. after an explicit ``trials.refresh()``, ``delete_all()`` or a trial
-leaving the listed states.
+in step with one Trials object **incrementally**: it reads the Trials'
+append-only document list (``_dynamic_trials``) from where it stopped and
+re-checks only the documents that were still NEW/RUNNING, re-telling those
+whose state or loss changed (O(new + pending) per call, never a rebuild of
+the whole history). It compares every document again (O(N), re-telling
+only what differs) only when history really changed under it: the list
+was replaced (``delete_all()``) or a ``refresh()`` found the listed
+documents, or their ``result`` objects, not the ones it listed before
+(``Trials._pz_epoch``). A refresh that changed nothing costs the mirror
+nothing.
 
-Mirrors are cached on the Domain, keyed by the Trials (weakly) and by the
-sampler with its options.
+This module owns its caches (weak maps keyed by the Trials or the Domain),
+so nothing of the C core lives in a Trials' or Domain's ``__dict__``.
 
-Loss fed to C (hyperopt's TPE rules): DONE -> float(result['loss']) whatever
-the status (a 'fail' result carrying a loss keeps it), missing loss -> +inf,
-NaN kept (the samplers ignore NaN trials); NEW/RUNNING keep their state;
-ERROR/CANCEL are invisible to the samplers. Documents injected with
+Loss fed to C: :func:`parzen.base.trial_loss`'s meaning for DONE trials
+(an ``ok`` result's loss; a ``fail`` result is +inf whatever it carries,
+as in the C runner and the store), NaN kept (the samplers ignore NaN
+trials); NEW/RUNNING are +inf (hyperopt's rule); ERROR/CANCEL are
+invisible to the samplers. Documents injected with
 ``misc['from_tid']`` form a group with their source; only the group member
 with the lowest loss is visible (the others are told CANCEL).
 """
@@ -26,6 +30,7 @@ import math
 import weakref
 
 from . import _core
+from .base import trial_loss
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +47,7 @@ class SamplerUnavailable(NotImplementedError):
 def _doc_state_loss(doc):
     state = doc["state"]
     if state == _DONE:
-        loss = doc["result"].get("loss")
-        if loss is None:
-            return state, INF
-        try:
-            return state, float(loss)
-        except (TypeError, ValueError):
-            return state, INF
+        return state, trial_loss(state, doc["result"])
     if state in (0, 1):
         return state, INF
     return state, NAN
@@ -95,7 +94,7 @@ class Mirror:
         self.compiled = compiled
         self.study = new_study(compiled, sampler, options)
         self.list_ref = None
-        self.gen = None
+        self.epoch = None
         self.n_synced = 0
         self.entries = {}  # id(doc) -> _Entry
         self.pending = {}  # id(doc) -> _Entry whose state was NEW/RUNNING
@@ -107,22 +106,25 @@ class Mirror:
     # ------------------------------------------------------------- sync
 
     def sync(self, trials):
-        lst = trials.trials
-        gen = getattr(trials, "_pz_gen", None)
-        if lst is self.list_ref and gen == self.gen and \
+        lst = trials._dynamic_trials
+        epoch = getattr(trials, "_pz_epoch", None)
+        key = trials._exp_key
+        if lst is self.list_ref and epoch == self.epoch and \
                 self.n_synced <= len(lst):
             for doc in lst[self.n_synced:]:
-                self._add_doc(doc)
+                if key is None or doc["exp_key"] == key:
+                    self._add_doc(doc)
         else:
-            self._full_sync(lst)
+            self._full_sync(lst if key is None else
+                            [d for d in lst if d["exp_key"] == key])
         self.list_ref = lst
-        self.gen = gen
+        self.epoch = epoch
         self.n_synced = len(lst)
         if self.pending:
-            for key, e in list(self.pending.items()):
+            for k, e in list(self.pending.items()):
                 self._refresh_entry(e)
                 if e.state not in (0, 1):
-                    del self.pending[key]
+                    del self.pending[k]
 
     def _full_sync(self, lst):
         seen = set()
@@ -234,47 +236,69 @@ class Mirror:
         return self.study.suggest(stream, seed)
 
 
+_BY_TRIALS = weakref.WeakKeyDictionary()  # trials -> {signature: {key: m}}
+_BY_DOMAIN = weakref.WeakKeyDictionary()  # domain -> {trials: {key: m}}
+_RANDOM = weakref.WeakKeyDictionary()  # domain -> its random study
+
+
+def _per_trials(domain, trials):
+    """The {(sampler, options): Mirror} map of (space, trials)."""
+    compiled = domain.compiled
+    if compiled.exact:
+        try:
+            cache = _BY_TRIALS.get(trials)
+            if cache is None:
+                cache = _BY_TRIALS[trials] = {}
+            return cache.setdefault(compiled.signature, {})
+        except TypeError:  # not weak-referenceable / hashable
+            pass
+    try:
+        cache = _BY_DOMAIN.get(domain)
+        if cache is None:
+            cache = _BY_DOMAIN[domain] = weakref.WeakKeyDictionary()
+        per_trials = cache.get(trials)
+        if per_trials is None:
+            per_trials = cache[trials] = {}
+        return per_trials
+    except TypeError:
+        return {}
+
+
+def mirrors_of(trials):
+    """The mirrors kept for ``trials`` (exact spaces): {signature:
+    {(sampler, options): Mirror}} (for tests and diagnostics)."""
+    try:
+        return _BY_TRIALS.get(trials, {})
+    except TypeError:
+        return {}
+
+
 def mirror_for(domain, trials, sampler, options):
     """The Mirror of (space, trials, sampler, options), created once.
 
-    For an exact space the mirror is cached on the Trials object, keyed by
-    the compiled space's canonical form, so calling fmin again on the same
+    For an exact space the mirror is keyed by the Trials object and the
+    compiled space's canonical form, so calling fmin again on the same
     Trials (the resume pattern: ``max_evals`` one larger each call) reuses
-    it instead of re-adding the whole history. Otherwise it is cached on
-    the Domain."""
-    compiled = domain.compiled
+    it instead of re-adding the whole history. Otherwise it is keyed by
+    the Domain and the Trials."""
     key = (sampler, tuple(options))
-    per_trials = None
-    if compiled.exact:
-        try:
-            cache = trials.__dict__.setdefault("_pz_mirrors", {})
-        except AttributeError:
-            cache = None
-        if cache is not None:
-            per_trials = cache.setdefault(compiled.signature, {})
-    if per_trials is None:
-        cache = domain.__dict__.get("_pz_mirrors")
-        if cache is None:
-            cache = domain._pz_mirrors = weakref.WeakKeyDictionary()
-        try:
-            per_trials = cache.get(trials)
-            if per_trials is None:
-                per_trials = cache[trials] = {}
-        except TypeError:  # not weak-referenceable / hashable
-            per_trials = {}
+    per_trials = _per_trials(domain, trials)
     m = per_trials.get(key)
     if m is None:
-        m = per_trials[key] = Mirror(compiled, sampler, options)
+        m = per_trials[key] = Mirror(domain.compiled, sampler, options)
     m.sync(trials)
     return m
 
 
 def random_study(domain):
     """A history-free study with the random sampler for a domain."""
-    st = domain.__dict__.get("_pz_random")
-    if st is None:
-        st = domain._pz_random = new_study(domain.compiled, "random")
-    return st
+    try:
+        st = _RANDOM.get(domain)
+        if st is None:
+            st = _RANDOM[domain] = new_study(domain.compiled, "random")
+        return st
+    except TypeError:
+        return new_study(domain.compiled, "random")
 
 
 def make_docs(domain, trials, tids, values_list):

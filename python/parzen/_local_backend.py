@@ -30,7 +30,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from ._dispatch import Outcome, ThreadedBackend
+from ._driver import Outcome, ThreadedExecutor as ThreadedBackend
 
 # The worker is started as `python -c WORKER_SOURCE FD DRIVER_PID`: it
 # imports neither parzen nor the user's script (multiprocessing's

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 
-from ._dispatch import Outcome, ThreadedBackend
+from ._driver import Outcome, ThreadedExecutor as ThreadedBackend
 
 _TASK_SOURCE = '''
 def make_task(fn, point, tid):

@@ -8,12 +8,14 @@ algorithms (``parzen.tpe`` etc.) mirror it into a C study incrementally.
 
 import datetime
 import logging
+import math
+import operator
 import sys
 import types
 
 import numpy as np
 
-from . import pyll
+from . import _core, pyll
 from ._space import CompiledSpace, find_params
 from .exceptions import (
     AllTrialsFailed,
@@ -48,6 +50,56 @@ JOB_STATE_CANCEL = 4
 JOB_STATES = [JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE,
               JOB_STATE_ERROR, JOB_STATE_CANCEL]
 JOB_VALID_STATES = {JOB_STATE_NEW, JOB_STATE_RUNNING, JOB_STATE_DONE}
+
+_STATE_SLOTS = frozenset(JOB_STATES)
+_INDEX_KEYS = ("_pz_counts", "_pz_open", "_pz_dyn", "_pz_pos", "_pz_results",
+               "_pz_best")
+
+
+def counts_total(counts):
+    return sum(counts)
+_OPEN = (JOB_STATE_NEW, JOB_STATE_RUNNING)
+
+
+def _c_counts():
+    return tuple(bool(_core.trial_counts(s)) for s in JOB_STATES)
+
+
+# -- which states count toward max_evals: the C core's one meaning
+# (pz_trial_counts, src/stop.c), read once
+_COUNTS = _c_counts()
+
+
+def counts_toward_budget(state):
+    """Does a trial in ``state`` count toward ``max_evals`` when fmin
+    decides how many more points to ask for? The C core's meaning
+    (pz_trial_counts, docs/architecture.md "One meaning": RUNNING, DONE,
+    ERROR; a CANCEL trial gives its place back) plus the queued NEW
+    trials, which are started before any new point is asked."""
+    return state == JOB_STATE_NEW or (
+        state in _STATE_SLOTS and _COUNTS[state])
+
+
+def trial_loss(state, result):
+    """The loss of a trial (pz_trial_loss, docs/architecture.md "One
+    meaning"): a DONE ``ok`` trial's loss (NaN stays NaN: never the best);
+    +inf for a DONE ``fail`` trial whatever loss it carries, for a DONE
+    trial without a usable loss and for NEW/RUNNING; NaN for ERROR and
+    CANCEL."""
+    loss = result.get("loss") if state == JOB_STATE_DONE else None
+    if loss is None:
+        value = math.inf
+    else:
+        try:
+            value = float(loss)
+        except (TypeError, ValueError):
+            value = math.inf
+    status = result.get("status")
+    return _core.trial_loss(state if state in _STATE_SLOTS else
+                            JOB_STATE_CANCEL,
+                            status if isinstance(status, str) else None,
+                            value)
+
 
 TRIAL_KEYS = ["tid", "spec", "result", "misc", "state", "owner",
               "book_time", "refresh_time", "exp_key"]
@@ -203,7 +255,7 @@ class Trials:
         self._exp_key = exp_key
         self.attachments = {}
         self._max_tid = -1
-        self._pz_gen = 0
+        self._pz_epoch = 0
         if refresh:
             self.refresh()
 
@@ -214,20 +266,21 @@ class Trials:
         rval._dynamic_trials = self._dynamic_trials
         rval.attachments = self.attachments
         rval._max_tid = self._max_tid
-        rval._pz_gen = 0
+        rval._pz_epoch = 0
         if refresh:
             rval.refresh()
         return rval
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_pz_mirrors", None)  # C studies: rebuilt on demand
+        for k in _INDEX_KEYS:  # rebuilt by the next sync or refresh
+            state.pop(k, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("_max_tid", -1)
-        self.__dict__.setdefault("_pz_gen", 0)
+        self.__dict__.setdefault("_pz_epoch", 0)
 
     def aname(self, trial, name):
         return "ATTACH::{}::{}".format(trial["tid"], name)
@@ -255,17 +308,118 @@ class Trials:
         raise NotImplementedError("")
 
     def refresh(self):
-        """Rebuild ``trials`` from every inserted document."""
-        if self._exp_key is None:
-            self._trials = [tt for tt in self._dynamic_trials
-                            if tt["state"] in JOB_VALID_STATES]
+        """Rebuild ``trials`` from every inserted document (O(N)).
+
+        The C studies that mirror this Trials re-read the whole history
+        only when the listed documents, or the ``result`` objects of the
+        DONE ones, are not the ones listed before (a document edited in
+        place, inserted without a sync, deleted): see ``_pz_epoch``."""
+        key = self._exp_key
+        dyn = self._dynamic_trials
+        if key is None:
+            own = dyn
         else:
-            self._trials = [tt for tt in self._dynamic_trials
-                            if tt["state"] in JOB_VALID_STATES
-                            and tt["exp_key"] == self._exp_key]
-        self._note_ids(tt["tid"] for tt in self._trials)
-        self._n_refreshed = len(self._dynamic_trials)
-        self._pz_gen = getattr(self, "_pz_gen", 0) + 1
+            own = [tt for tt in dyn if tt["exp_key"] == key]
+        listed = [tt for tt in own if tt["state"] in JOB_VALID_STATES]
+        old = self.__dict__.get("_trials")
+        old_fp = self.__dict__.get("_pz_results")
+        fp = {id(tt): tt["result"] for tt in listed
+              if tt["state"] == JOB_STATE_DONE}
+        if (old is None or old_fp is None or len(old) != len(listed)
+                or not all(map(operator.is_, old, listed)) or fp != old_fp):
+            self._pz_epoch = self.__dict__.get("_pz_epoch", 0) + 1
+        self._trials = listed
+        self._pz_results = fp
+        self._pz_index(own, dyn)
+        self._note_ids(tt["tid"] for tt in listed)
+
+    def _pz_index(self, own, dyn):
+        """Counts by state and the open (NEW/RUNNING) documents of `own`,
+        read up to the end of `dyn` (what sync() continues from)."""
+        counts = [0, 0, 0, 0, 0, 0]  # the five states, then any other
+        opened = {}
+        self._pz_best = None
+        for pos, doc in enumerate(own):
+            s = doc["state"]
+            counts[s if s in _STATE_SLOTS else 5] += 1
+            if s in _OPEN:
+                opened[id(doc)] = (doc, s, pos)
+            elif s == JOB_STATE_DONE:
+                self._pz_consider(doc, pos)
+        self._pz_counts = counts
+        self._pz_open = opened
+        self._pz_dyn = dyn
+        self._pz_pos = len(dyn)
+
+    def _pz_consider(self, doc, pos):
+        """Keep the best trial (best_trial's rule) as documents finish;
+        `pos` orders ties (the first listed wins)."""
+        loss = trial_loss(JOB_STATE_DONE, doc["result"])
+        if loss != loss or loss == math.inf:
+            return
+        best = self._pz_best
+        if best is None or loss < best[0] or (loss == best[0]
+                                              and pos < best[1]):
+            self._pz_best = (loss, pos, doc, doc["result"])
+
+    def sync(self):
+        """Bring ``trials`` up to date with what changed since the last
+        sync or refresh: documents inserted since (appended when listed)
+        and documents that were NEW or RUNNING (dropped when they left the
+        listed states). O(new + open) documents, where refresh() is O(N).
+        Returns the newly seen documents (of this exp_key). The fmin
+        driver calls it; a change to a finished document is seen by the
+        next refresh()."""
+        dyn = self._dynamic_trials
+        if (self.__dict__.get("_pz_dyn") is not dyn
+                or "_trials" not in self.__dict__
+                or self._pz_pos > len(dyn)):
+            n = len(self.__dict__.get("_trials") or ())
+            self.refresh()
+            return self._trials[n:] if n <= len(self._trials) else []
+        counts = self._pz_counts
+        opened = self._pz_open
+        gone = None
+        for k, (doc, old, p) in list(opened.items()):
+            s = doc["state"]
+            if s == old:
+                continue
+            counts[old] -= 1
+            counts[s if s in _STATE_SLOTS else 5] += 1
+            if s in _OPEN:
+                opened[k] = (doc, s, p)
+                continue
+            del opened[k]
+            if s == JOB_STATE_DONE:
+                self._pz_consider(doc, p)
+                self._pz_results[k] = doc["result"]
+            elif s not in JOB_VALID_STATES:
+                if gone is None:
+                    gone = set()
+                gone.add(k)
+        if gone:
+            self._trials = [tt for tt in self._trials if id(tt) not in gone]
+        pos = self._pz_pos
+        if pos == len(dyn):
+            return []
+        key = self._exp_key
+        new = dyn[pos:] if key is None else \
+            [tt for tt in dyn[pos:] if tt["exp_key"] == key]
+        listed = []
+        for p, doc in enumerate(new, counts_total(counts)):
+            s = doc["state"]
+            counts[s if s in _STATE_SLOTS else 5] += 1
+            if s in _OPEN:
+                opened[id(doc)] = (doc, s, p)
+            elif s == JOB_STATE_DONE:
+                self._pz_consider(doc, p)
+                self._pz_results[id(doc)] = doc["result"]
+            if s in JOB_VALID_STATES:
+                listed.append(doc)
+        self._trials.extend(listed)
+        self._pz_pos = len(dyn)
+        self._note_ids(tt["tid"] for tt in listed)
+        return new
 
     def _note_ids(self, tids):
         mx = getattr(self, "_max_tid", -1)
@@ -277,25 +431,32 @@ class Trials:
         self._max_tid = mx
 
     def _refresh_append(self):
-        """Incremental refresh used by the fmin loop: add the documents
-        inserted since the last refresh (O(new docs)). Valid only when no
-        listed document left the NEW/RUNNING/DONE states."""
-        dyn = self._dynamic_trials
-        start = getattr(self, "_n_refreshed", None)
-        if start is None or not hasattr(self, "_trials") or start > len(dyn):
-            self.refresh()
-            return
-        if start == len(dyn):
-            return
-        new = dyn[start:]
-        if self._exp_key is None:
-            new = [tt for tt in new if tt["state"] in JOB_VALID_STATES]
-        else:
-            new = [tt for tt in new if tt["state"] in JOB_VALID_STATES
-                   and tt["exp_key"] == self._exp_key]
-        self._trials.extend(new)
-        self._note_ids(tt["tid"] for tt in new)
-        self._n_refreshed = len(dyn)
+        """hyperopt-era name of :meth:`sync`."""
+        self.sync()
+
+    def n_counted(self):
+        """Trials counting toward ``max_evals`` (:func:`counts_toward_
+        budget`) as of the last sync or refresh."""
+        c = self._pz_counts
+        return sum(c[s] for s in _STATE_SLOTS if counts_toward_budget(s))
+
+    def queued_docs(self):
+        """The NEW documents (queued, not started), oldest first."""
+        return [doc for doc, s, _ in self._pz_open.values()
+                if s == JOB_STATE_NEW]
+
+    def trial_started(self, doc):
+        """The driver starts ``doc``: RUNNING, with its book time. A
+        storage that records starts (StoreTrials) writes it here."""
+        now = coarse_utcnow()
+        doc["state"] = JOB_STATE_RUNNING
+        doc["book_time"] = now
+        doc["refresh_time"] = now
+
+    def trial_finished(self, doc):
+        """The driver recorded ``doc``'s outcome (state, result or
+        misc['error'], refresh_time). A storage that records outcomes
+        (StoreTrials) writes it here; ``trials`` follows at the next sync."""
 
     @property
     def trials(self):
@@ -421,7 +582,6 @@ class Trials:
     def delete_all(self):
         self._dynamic_trials = []
         self.attachments = {}
-        self._n_refreshed = 0
         self.refresh()
 
     def count_by_state_synced(self, arg, trials=None):
@@ -496,7 +656,14 @@ class Trials:
     @property
     def best_trial(self):
         """The trial with status ok and the lowest non-NaN loss (the first
-        one on ties); AllTrialsFailed when there is none."""
+        one on ties); AllTrialsFailed when there is none. O(1): kept as
+        trials finish (sync) and recomputed by refresh()."""
+        cached = self.__dict__.get("_pz_best")
+        if cached is not None and type(self).refresh is Trials.refresh:
+            loss, _, doc, result = cached
+            if doc["state"] == JOB_STATE_DONE and doc["result"] is result \
+                    and trial_loss(JOB_STATE_DONE, result) == loss:
+                return doc
         best = None
         best_loss = None
         for t in self._trials:
@@ -523,7 +690,7 @@ class Trials:
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file=""):
+             trials_save_file="", mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` using this Trials (see fmin)."""
         from .fmin import fmin
 
@@ -536,7 +703,10 @@ class Trials:
                     return_argmin=return_argmin,
                     show_progressbar=show_progressbar,
                     early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file)
+                    trials_save_file=trials_save_file,
+                    mlflow_tracking=mlflow_tracking)
+
+    fmin._pz_driver = True  # fmin() runs it itself (with points_to_evaluate)
 
 
 class _Attachments:
@@ -659,6 +829,71 @@ def _straight_line_plan(expr):
     return literals, order
 
 
+class _SpaceParts:
+    """What a Domain derives from its space alone (the pyll graph, its
+    hyperparameters, the compiled C space), shared by the Domains of one
+    space: the resume pattern builds a Domain per fmin call."""
+
+    __slots__ = ("expr", "hp_nodes", "params", "hp_list", "ctrl_literals",
+                 "compiled", "plan", "anchors")
+
+    def __init__(self, space, anchors):
+        self.expr = pyll.as_apply(space)
+        self.hp_nodes = find_params(self.expr)  # DuplicateLabel, cycles
+        self.params = {label: node.pos_args[1] if len(node.pos_args) > 1
+                       else node.arg["obj"]
+                       for label, node in self.hp_nodes.items()}
+        self.hp_list = list(self.hp_nodes.items())
+        self.ctrl_literals = [
+            n for n in pyll.dfs(self.expr)
+            if isinstance(n, pyll.Literal) and n.obj is Ctrl]
+        self.compiled = None
+        self.plan = None
+        self.anchors = anchors  # keeps the keyed nodes' ids unique
+
+
+_PARTS_CACHE = {}
+_PARTS_MAX = 16
+
+
+class _NoKey(Exception):
+    pass
+
+
+def _space_key(obj, anchors):
+    """A key naming a space by its containers' shape, its literals and the
+    identity of its pyll nodes (a pyll graph is not changed once built);
+    _NoKey when it has anything else."""
+    t = type(obj)
+    if isinstance(obj, pyll.Apply):
+        anchors.append(obj)
+        return id(obj)
+    if t is dict:
+        return ("d",) + tuple((k, _space_key(v, anchors))
+                              for k, v in obj.items())
+    if t is list or t is tuple:
+        return (t.__name__,) + tuple(_space_key(v, anchors) for v in obj)
+    if t in (str, int, bool) or obj is None or (t is float and obj == obj):
+        return (t.__name__, obj)
+    raise _NoKey
+
+
+def _space_parts(space):
+    anchors = []
+    try:
+        key = _space_key(space, anchors)
+        hash(key)
+    except (_NoKey, TypeError, RecursionError):
+        return _SpaceParts(space, None)
+    parts = _PARTS_CACHE.get(key)
+    if parts is None:
+        parts = _SpaceParts(space, anchors)
+        if len(_PARTS_CACHE) >= _PARTS_MAX:
+            _PARTS_CACHE.pop(next(iter(_PARTS_CACHE)))
+        _PARTS_CACHE[key] = parts
+    return parts
+
+
 class Domain:
     """An objective function and its search space.
 
@@ -681,28 +916,24 @@ class Domain:
                                                False)
         else:
             self.pass_expr_memo_ctrl = pass_expr_memo_ctrl
-        self.expr = pyll.as_apply(expr)
-        self._hp_nodes = find_params(self.expr)  # DuplicateLabel, cycles
-        self.params = {label: node.pos_args[1] if len(node.pos_args) > 1
-                       else node.arg["obj"]
-                       for label, node in self._hp_nodes.items()}
-        self._hp_list = list(self._hp_nodes.items())
-        self._ctrl_literals = [
-            n for n in pyll.dfs(self.expr)
-            if isinstance(n, pyll.Literal) and n.obj is Ctrl]
+        parts = _space_parts(expr)
+        self.expr = parts.expr
+        self._hp_nodes = parts.hp_nodes
+        self.params = parts.params
+        self._hp_list = parts.hp_list
+        self._ctrl_literals = parts.ctrl_literals
         self.loss_target = loss_target
         self.name = name
         self.workdir = workdir
         self.cmd = ("domain_attachment", "FMinIter_Domain")
         self._compiled = None
-        self._pz_mirrors = None
+        self._parts = parts
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_compiled"] = None
-        state["_pz_mirrors"] = None
-        state.pop("_pz_random", None)
         state.pop("_plan", None)
+        state.pop("_parts", None)
         return state
 
     @property
@@ -710,7 +941,13 @@ class Domain:
         """The space compiled to the C core (InvalidSearchSpace if parzen
         cannot represent it)."""
         if self._compiled is None:
-            self._compiled = CompiledSpace(self.expr)
+            parts = self.__dict__.get("_parts")
+            if parts is not None and parts.compiled is not None:
+                self._compiled = parts.compiled
+            else:
+                self._compiled = CompiledSpace(self.expr)
+                if parts is not None and self._compiled.exact:
+                    parts.compiled = self._compiled  # shared: no state
         return self._compiled
 
     def memo_from_config(self, config):
@@ -737,7 +974,13 @@ class Domain:
         (the common flat dict-of-hp space): same result, less overhead."""
         plan = self.__dict__.get("_plan")
         if plan is None:
-            plan = self._plan = _straight_line_plan(self.expr)
+            parts = self.__dict__.get("_parts")
+            plan = parts.plan if parts is not None else None
+            if plan is None:
+                plan = _straight_line_plan(self.expr)
+                if parts is not None:
+                    parts.plan = plan
+            self._plan = plan
         if plan is False:
             return pyll.rec_eval(
                 self.expr, memo=memo,

@@ -1,12 +1,14 @@
 """``fmin``: minimize a function over a search space (hyperopt.fmin).
 
-The loop (:class:`FMinIter`) asks the algorithm for NEW trial documents,
-inserts them, evaluates them and repeats until ``max_evals`` trials were
-queued, the timeout or loss threshold is reached, the algorithm returns no
-document or ``early_stop_fn`` says stop. Its bookkeeping is incremental:
-with a plain :class:`~parzen.base.Trials` each iteration costs O(1)
-amortised (no scans of the whole history), where hyperopt rescans all
-documents several times per iteration.
+fmin picks a storage (the Trials, or the SQLite store of
+``trials_save_file="*.db"``) and an executor (inline, or the one of a
+ParallelTrials/SparkTrials) and runs the one trial loop of
+:mod:`parzen._driver`: ask the algorithm, dispatch, record, apply the stop
+rules, until ``max_evals`` trials count, the timeout or loss threshold is
+reached, the algorithm returns no document or ``early_stop_fn`` says stop.
+Its bookkeeping is incremental: each trial costs O(1) amortised (no scans
+of the whole history), where hyperopt rescans all documents several times
+per iteration.
 """
 
 import functools
@@ -18,14 +20,12 @@ import time
 import cloudpickle
 import numpy as np
 
-from . import base, progress, pyll
+from . import _driver, base, progress, pyll
 from . import store as _store
+from . import tracking as _tracking
 from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
-    JOB_STATE_NEW,
-    JOB_STATE_RUNNING,
-    JOB_VALID_STATES,
     validate_loss_threshold,
     validate_timeout,
 )
@@ -118,81 +118,16 @@ def _as_generator(rstate):
     return rstate
 
 
-class _Tracker:
-    """Incremental state counts over a Trials' documents.
-
-    Remembers how far it has read ``_dynamic_trials`` and which documents
-    were NEW or RUNNING; a sync reads only new documents and re-checks the
-    open ones. Also tracks the best loss (min over non-None, non-NaN losses
-    of finished documents) and whether a listed document left the valid
-    states (then ``trials`` needs a full refresh).
-    """
-
-    def __init__(self, trials):
-        self.trials = trials
-        self.reset()
-
-    def reset(self):
-        self.dyn = self.trials._dynamic_trials
-        self.exp_key = self.trials._exp_key
-        self.pos = 0
-        self.counts = [0, 0, 0, 0, 0]
-        self.open = {}
-        self.best_loss = None
-        self.invalidated = False
-        self.sync()
-
-    def _closed(self, doc):
-        if doc["state"] == JOB_STATE_DONE:
-            loss = doc["result"].get("loss")
-            if loss is not None:
-                try:
-                    loss = float(loss)
-                except (TypeError, ValueError):
-                    return
-                if loss == loss and (self.best_loss is None
-                                     or loss < self.best_loss):
-                    self.best_loss = loss
-
-    def sync(self):
-        if self.trials._dynamic_trials is not self.dyn:
-            self.reset()
-            return
-        counts = self.counts
-        if self.open:
-            for k, (doc, old) in list(self.open.items()):
-                s = doc["state"]
-                if s == old:
-                    continue
-                counts[old] -= 1
-                counts[s] += 1
-                if s in (JOB_STATE_NEW, JOB_STATE_RUNNING):
-                    self.open[k] = (doc, s)
-                else:
-                    del self.open[k]
-                    self._closed(doc)
-                    if s not in JOB_VALID_STATES:
-                        self.invalidated = True
-        dyn = self.dyn
-        if self.pos < len(dyn):
-            key = self.exp_key
-            for doc in dyn[self.pos:]:
-                if key is not None and doc["exp_key"] != key:
-                    continue
-                s = doc["state"]
-                counts[s] += 1
-                if s in (JOB_STATE_NEW, JOB_STATE_RUNNING):
-                    self.open[id(doc)] = (doc, s)
-                else:
-                    self._closed(doc)
-            self.pos = len(dyn)
-
-    def new_docs(self):
-        return [doc for doc, s in self.open.values() if s == JOB_STATE_NEW]
-
-
 class FMinIter:
-    """Object for conducting search experiments."""
+    """hyperopt's loop object, kept for code that builds one directly.
+
+    ``run(N)`` evaluates N more trials and ``exhaust()`` runs until
+    ``max_evals`` count, both through the one driver (parzen._driver). A
+    Trials with ``asynchronous = True`` (external workers evaluate the
+    NEW documents, as hyperopt's MongoTrials) gets the driver's
+    ExternalExecutor: the driver inserts the documents and polls them
+    until the workers have finished them.
+    """
 
     catch_eval_exceptions = False
     pickle_protocol = -1
@@ -202,15 +137,11 @@ class FMinIter:
                  max_evals=sys.maxsize, timeout=None, loss_threshold=None,
                  verbose=False, show_progressbar=True, early_stop_fn=None,
                  trials_save_file=""):
-        self.algo = base.suggest_of(algo)
+        self.algo = _driver.algo_function(algo)
         self.domain = domain
         self.trials = trials
-        if not show_progressbar or not verbose:
-            self.progress_callback = progress.no_progress_callback
-        elif show_progressbar is True:
-            self.progress_callback = progress.default_callback
-        else:
-            self.progress_callback = show_progressbar
+        self.progress_callback = _progress_callback(show_progressbar,
+                                                    verbose)
         if asynchronous is None:
             self.asynchronous = trials.asynchronous
         else:
@@ -223,235 +154,58 @@ class FMinIter:
         self.trials_save_file = trials_save_file
         self.timeout = timeout
         self.loss_threshold = loss_threshold
-        self.start_time = timer()
+        self.start_time = time.monotonic()
         self.rstate = _as_generator(rstate)
         self.verbose = verbose
 
-        if self.asynchronous and not hasattr(self.trials, "_spark"):
-            if "FMinIter_Domain" in trials.attachments:
-                logger.warning("over-writing old domain trials attachment")
-            msg = pickler.dumps(domain)
-            # -- sanity check for unpickling
-            pickler.loads(msg)
-            trials.attachments["FMinIter_Domain"] = msg
-
-        # -- the O(1) bookkeeping needs our own Trials storage semantics
-        cls = type(trials)
-        self._fast = (
-            not self.asynchronous
-            and isinstance(trials, base.Trials)
-            and cls.refresh is base.Trials.refresh
-            and cls.count_by_state_unsynced is
-            base.Trials.count_by_state_unsynced
-            and cls.count_by_state_synced is base.Trials.count_by_state_synced
-            and cls.losses is base.Trials.losses
-        )
-        self._tracker = None
-
-    # --------------------------------------------------------- helpers
-
-    def _sync(self):
-        if self._tracker is None:
-            self._tracker = _Tracker(self.trials)
-        else:
-            self._tracker.sync()
-        return self._tracker
-
-    def _refresh(self):
-        if not self._fast:
-            self.trials.refresh()
-            return
-        tr = self._sync()
-        if tr.invalidated or not hasattr(self.trials, "_trials"):
-            self.trials.refresh()
-            tr.invalidated = False
-        else:
-            self.trials._refresh_append()
-
-    def _count(self, states):
-        if self._fast:
-            counts = self._sync().counts
-            return sum(counts[s] for s in states)
-        return self.trials.count_by_state_unsynced(list(states))
-
-    def _best_loss(self):
-        if self._fast:
-            return self._sync().best_loss
-        losses = []
-        for loss in self.trials.losses():
-            if loss is None:
-                continue
-            try:
-                if np.isnan(loss):
-                    continue
-            except TypeError:
-                continue
-            losses.append(loss)
-        return min(losses) if losses else None
-
-    # ------------------------------------------------------- evaluation
-
-    def serial_evaluate(self, N=-1):
-        if self._fast:
-            docs = self._sync().new_docs()
-        else:
-            docs = self.trials._dynamic_trials
-        for trial in docs:
-            if trial["state"] != JOB_STATE_NEW:
-                continue
-            trial["state"] = JOB_STATE_RUNNING
-            now = base.coarse_utcnow()
-            trial["book_time"] = now
-            trial["refresh_time"] = now
-            spec = base.spec_from_misc(trial["misc"])
-            ctrl = base.Ctrl(self.trials, current_trial=trial)
-            try:
-                result = self.domain.evaluate(spec, ctrl)
-            except Exception as e:
-                logger.error("job exception: %s" % str(e))
-                trial["state"] = JOB_STATE_ERROR
-                trial["misc"]["error"] = (str(type(e)), str(e))
-                trial["refresh_time"] = base.coarse_utcnow()
-                if not self.catch_eval_exceptions:
-                    # -- the ERROR trial leaves trials.trials
-                    self.trials.refresh()
-                    if self._tracker is not None:
-                        self._tracker.sync()
-                        self._tracker.invalidated = False
-                    raise
-            else:
-                trial["state"] = JOB_STATE_DONE
-                trial["result"] = result
-                trial["refresh_time"] = base.coarse_utcnow()
-            N -= 1
-            if N == 0:
-                break
-        self._refresh()
-
-    @property
-    def is_cancelled(self):
-        """True when the trials object was cancelled (SparkTrials)."""
-        return bool(getattr(self.trials, "_fmin_cancelled", False))
-
-    def block_until_done(self):
-        already_printed = False
         if self.asynchronous:
-            unfinished_states = [JOB_STATE_NEW, JOB_STATE_RUNNING]
+            _attach_domain(trials, domain)
 
-            def get_queue_len():
-                return self.trials.count_by_state_unsynced(unfinished_states)
-
-            qlen = get_queue_len()
-            while qlen > 0:
-                if not already_printed and self.verbose:
-                    logger.info("Waiting for %d jobs to finish ..." % qlen)
-                    already_printed = True
-                time.sleep(self.poll_interval_secs)
-                qlen = get_queue_len()
-            self.trials.refresh()
-        else:
-            self.serial_evaluate()
+    def _executor(self):
+        if self.asynchronous:
+            return _driver.ExternalExecutor(self.max_queue_len,
+                                            self.poll_interval_secs)
+        return _driver.InlineExecutor(self.trials, self.domain,
+                                      self.max_queue_len)
 
     def run(self, N, block_until_done=True):
-        """Queue up to N new trials (and evaluate them, or wait for
-        workers when asynchronous)."""
+        """Queue up to N new trials and evaluate them (or, asynchronous,
+        wait for the workers to). The driver always waits for the trials
+        it queued: ``block_until_done`` is accepted for compatibility."""
         trials = self.trials
-        algo = self.algo
-        n_queued = 0
+        run = _driver.Run(
+            trials, self.domain, self.algo, self._executor(),
+            max_evals=self.max_evals, timeout=self.timeout,
+            loss_threshold=self.loss_threshold, rstate=self.rstate,
+            early_stop_fn=self.early_stop_fn,
+            max_queue_len=self.max_queue_len,
+            catch_eval_exceptions=self.catch_eval_exceptions,
+            save=_pickle_saver(self.trials_save_file),
+            start_time=self.start_time)
+        run.prepare(budget=None if N == sys.maxsize else N)
+        run.early_stop_state = self.early_stop_args
+        with self.progress_callback(
+                initial=_n_finished(trials),
+                total=_total(self.max_evals)) as bar:
+            run.progress = bar
+            run.run()
+        self.early_stop_args = run.early_stop_state
 
-        def get_queue_len():
-            return self._count((JOB_STATE_NEW,))
-
-        def get_n_done():
-            return self._count((JOB_STATE_DONE,))
-
-        def get_n_unfinished():
-            return self._count((JOB_STATE_NEW, JOB_STATE_RUNNING))
-
-        stopped = False
-        initial_n_done = get_n_done()
-        with self.progress_callback(initial=initial_n_done,
-                                    total=self.max_evals) as progress_ctx:
-            all_trials_complete = False
-            best_loss = float("inf")
-            while (
-                (n_queued < N or (block_until_done
-                                  and not all_trials_complete))
-                and (self.timeout is None
-                     or (timer() - self.start_time) < self.timeout)
-                and (self.loss_threshold is None
-                     or best_loss >= self.loss_threshold)
-            ):
-                qlen = get_queue_len()
-                while (qlen < self.max_queue_len and n_queued < N
-                       and not self.is_cancelled):
-                    n_to_enqueue = min(self.max_queue_len - qlen,
-                                       N - n_queued)
-                    new_ids = trials.new_trial_ids(n_to_enqueue)
-                    self._refresh()
-                    new_trials = algo(new_ids, self.domain, trials,
-                                      self.rstate.integers(2 ** 31 - 1))
-                    assert len(new_ids) >= len(new_trials)
-                    if len(new_trials):
-                        self.trials.insert_trial_docs(new_trials)
-                        self._refresh()
-                        n_queued += len(new_trials)
-                        qlen = get_queue_len()
-                    else:
-                        stopped = True
-                        break
-
-                if self.is_cancelled:
-                    break
-
-                if self.asynchronous:
-                    # -- wait for workers to fill in the trials
-                    time.sleep(self.poll_interval_secs)
-                else:
-                    # -- loop over trials and do the jobs directly
-                    self.serial_evaluate()
-
-                self._refresh()
-                if self.trials_save_file != "":
-                    with open(self.trials_save_file, "wb") as f:
-                        pickler.dump(self.trials, f)
-                if self.early_stop_fn is not None:
-                    stop, kwargs = self.early_stop_fn(
-                        self.trials, *self.early_stop_args)
-                    self.early_stop_args = kwargs
-                    if stop:
-                        logger.info(
-                            "Early stop triggered. Stopping iterations as "
-                            "condition is reach.")
-                        stopped = True
-                # -- best loss among trials that report one
-                b = self._best_loss()
-                if b is not None:
-                    best_loss = b
-                    progress_ctx.postfix = "best loss: " + str(best_loss)
-
-                n_unfinished = get_n_unfinished()
-                if n_unfinished == 0:
-                    all_trials_complete = True
-
-                n_done = get_n_done()
-                n_done_this_iteration = n_done - initial_n_done
-                if n_done_this_iteration > 0:
-                    progress_ctx.update(n_done_this_iteration)
-                initial_n_done = n_done
-
-                if stopped:
-                    break
-
-        if block_until_done:
-            self.block_until_done()
-            self._refresh()
-            logger.info("Queue empty, exiting run.")
-        else:
-            qlen = get_queue_len()
-            if qlen:
-                msg = "Exiting run, not waiting for %d jobs." % qlen
-                logger.info(msg)
+    def serial_evaluate(self, N=-1):
+        """Evaluate the queued (NEW) documents in this thread."""
+        trials = self.trials
+        trials.sync()
+        ex = _driver.InlineExecutor(trials, self.domain)
+        run = _driver.Run(trials, self.domain, self.algo, ex,
+                          max_evals=0, rstate=self.rstate,
+                          catch_eval_exceptions=self.catch_eval_exceptions)
+        for doc in trials.queued_docs():
+            if N == 0:
+                break
+            run.launch(doc)
+            run.record(run.events.get_nowait())
+            run.after_outcomes(1)
+            N -= 1
 
     def __iter__(self):
         return self
@@ -469,10 +223,65 @@ class FMinIter:
         return self.trials
 
     def exhaust(self):
-        n_done = len(self.trials)
-        self.run(self.max_evals - n_done, block_until_done=self.asynchronous)
-        self.trials.refresh()
+        self.run(sys.maxsize)
+        self.trials.sync()
         return self
+
+
+def _attach_domain(trials, domain):
+    if "FMinIter_Domain" in trials.attachments:
+        logger.warning("over-writing old domain trials attachment")
+    msg = pickler.dumps(domain)
+    pickler.loads(msg)  # -- sanity check for unpickling
+    trials.attachments["FMinIter_Domain"] = msg
+
+
+def _progress_callback(show_progressbar, verbose):
+    if not show_progressbar or not verbose:
+        return progress.no_progress_callback
+    if show_progressbar is True:
+        return progress.default_callback
+    return show_progressbar
+
+
+def _is_front(trials):
+    """A parallel front door (ParallelTrials, SparkTrials, or a subclass):
+    a Trials that provides an executor."""
+    from .parallel import _DispatchedTrials
+
+    return isinstance(trials, _DispatchedTrials)
+
+
+def _total(max_evals):
+    return None if _driver.unbounded(max_evals) else max_evals
+
+
+def _n_finished(trials):
+    """DONE and ERROR trials: where the progress bar starts."""
+    c = getattr(trials, "_pz_counts", None)
+    if c is not None and not _driver._needs_refresh(trials):
+        return c[JOB_STATE_DONE] + c[JOB_STATE_ERROR]
+    return trials.count_by_state_unsynced([JOB_STATE_DONE, JOB_STATE_ERROR])
+
+
+def _pickle_saver(path):
+    """hyperopt's checkpoint: the Trials pickled after every batch. A
+    parallel front door (ParallelTrials, SparkTrials) is saved as a plain
+    Trials of its documents (its executor does not pickle)."""
+    if not path:
+        return None
+
+    def save(trials):
+        if not _is_front(trials):
+            obj = trials
+        else:
+            obj = base.trials_from_docs(
+                [dict(d) for d in trials._dynamic_trials], validate=False,
+                exp_key=trials._exp_key)
+        with open(path, "wb") as f:
+            pickler.dump(obj, f)
+
+    return save
 
 
 def _annotated_space(fn):
@@ -492,23 +301,35 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True,
          points_to_evaluate=None, max_queue_len=1, show_progressbar=True,
-         early_stop_fn=None, trials_save_file=""):
+         early_stop_fn=None, trials_save_file="", mlflow_tracking=None):
     """Minimize a function over a hyperparameter space.
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
     number or a dict with 'status' and 'loss'), ``space`` (hp.* graph,
     dict/list/tuple of them, or "annotated"), ``algo`` (a suggest function
-    or an algorithm module such as ``tpe``; default tpe.suggest with a
-    warning), ``max_evals`` (total number of
-    trials wanted in ``trials``), ``timeout`` (seconds), ``loss_threshold``,
-    ``trials``, ``rstate`` (numpy Generator or int; default from
-    $HYPEROPT_FMIN_SEED or $PARZEN_FMIN_SEED), ``allow_trials_fmin``,
-    ``pass_expr_memo_ctrl``, ``catch_eval_exceptions``, ``verbose``,
-    ``return_argmin``, ``points_to_evaluate``, ``max_queue_len``,
-    ``show_progressbar``, ``early_stop_fn``, ``trials_save_file`` (a
-    pickle of the Trials, as hyperopt; a path ending in ``.db``,
-    ``.sqlite`` or ``.sqlite3``, or an existing SQLite file, is a durable
-    parzen store instead: see :class:`parzen.store.StoreTrials`).
+    or a module with one, e.g. ``tpe``; default tpe.suggest with a
+    warning), ``max_evals`` (total number of trials wanted in ``trials``),
+    ``timeout`` (seconds), ``loss_threshold``, ``trials``, ``rstate``
+    (numpy Generator or int; default from $HYPEROPT_FMIN_SEED or
+    $PARZEN_FMIN_SEED), ``allow_trials_fmin``, ``pass_expr_memo_ctrl``,
+    ``catch_eval_exceptions``, ``verbose``, ``return_argmin``,
+    ``points_to_evaluate`` (evaluated first when ``trials`` holds no trial
+    yet, with any Trials), ``max_queue_len`` (points asked from the
+    algorithm at once), ``show_progressbar``, ``early_stop_fn``,
+    ``trials_save_file`` (a pickle of the Trials, as hyperopt; a path
+    ending in ``.db``, ``.sqlite`` or ``.sqlite3``, or an existing SQLite
+    file, is a durable parzen store instead: see
+    :class:`parzen.store.StoreTrials`; with ParallelTrials or SparkTrials
+    too).
+
+    ``mlflow_tracking`` (parzen only): None logs every trial to MLflow
+    when MLflow is imported and a run is active, True always, False never,
+    a string is a tracking URI; $PARZEN_MLFLOW_TRACKING=0 turns it off
+    (see :mod:`parzen.tracking` and docs/mlflow.md).
+
+    Every combination of a storage (Trials, the store) and an executor
+    (inline, ParallelTrials' processes, SparkTrials' tasks) runs the same
+    loop, parzen._driver (docs/architecture.md).
 
     Returns the best trial's ``{label: stored value}`` (return_argmin) or
     the best point (``space_eval`` of it).
@@ -520,84 +341,167 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
 
         fmin(objective, space="annotated", max_evals=100)
     """
-    if algo is None:
-        from . import tpe
-
-        algo = tpe.suggest
-        logger.warning("TPE is being used as the default algorithm.")
-    algo = base.suggest_of(algo)
-
-    if max_evals is None:
-        max_evals = sys.maxsize
-
-    if rstate is None:
-        rstate = _as_generator(None)
-
-    validate_timeout(timeout)
-    validate_loss_threshold(loss_threshold)
-
-    if isinstance(space, str) and space == "annotated":
-        space = _annotated_space(fn)
-        fn = __objective_fmin_wrapper(fn)
-
-    if allow_trials_fmin and hasattr(trials, "fmin"):
+    if allow_trials_fmin and hasattr(trials, "fmin") and \
+            not getattr(type(trials).fmin, "_pz_driver", False):
+        # -- a Trials with an fmin of its own (hyperopt's protocol)
         return trials.fmin(
             fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
             loss_threshold=loss_threshold, max_queue_len=max_queue_len,
             rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            **({} if mlflow_tracking is None
+               else {"mlflow_tracking": mlflow_tracking}))
+    if _is_front(trials):
+        return trials.fmin(
+            fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
+            loss_threshold=loss_threshold, max_queue_len=max_queue_len,
+            rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
+            verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
+            return_argmin=return_argmin, show_progressbar=show_progressbar,
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            points_to_evaluate=points_to_evaluate,
+            mlflow_tracking=mlflow_tracking)
+    return _run(fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
+                loss_threshold=loss_threshold, trials=trials, rstate=rstate,
+                pass_expr_memo_ctrl=pass_expr_memo_ctrl,
+                catch_eval_exceptions=catch_eval_exceptions, verbose=verbose,
+                return_argmin=return_argmin,
+                points_to_evaluate=points_to_evaluate,
+                max_queue_len=max_queue_len,
+                show_progressbar=show_progressbar,
+                early_stop_fn=early_stop_fn,
+                trials_save_file=trials_save_file,
+                mlflow_tracking=mlflow_tracking)
 
-    store_points = own_store = None
+
+def default_algo(algo):
+    """fmin's algo argument as a suggest function (a module -> its
+    suggest; None -> tpe.suggest, with hyperopt's warning)."""
+    if algo is None:
+        from . import tpe
+
+        logger.warning("TPE is being used as the default algorithm.")
+        return tpe.suggest
+    return _driver.algo_function(algo)
+
+
+def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
+         rstate, pass_expr_memo_ctrl, catch_eval_exceptions, verbose,
+         return_argmin, points_to_evaluate, max_queue_len, show_progressbar,
+         early_stop_fn, trials_save_file, front=None, storage=None,
+         mlflow_tracking=None):
+    """fmin for every storage x executor. ``front``: a parallel Trials
+    (ParallelTrials, SparkTrials) that provides the executor, the Domain
+    and the counters; ``storage``: a StoreTrials to run on (spark_run)."""
+    algo = default_algo(algo)
+    if max_evals is None:
+        max_evals = sys.maxsize
+    rstate = _as_generator(rstate)
+    validate_timeout(timeout)
+    validate_loss_threshold(loss_threshold)
+    if isinstance(space, str) and space == "annotated":
+        space = _annotated_space(fn)
+        fn = __objective_fmin_wrapper(fn)
+
     is_store = bool(trials_save_file) and _store.is_store_path(
         trials_save_file)
-    if trials is None:
+    own_store = None
+    if storage is not None:
+        trials = storage
+    elif front is not None:
+        if is_store:
+            front.check_store(trials_save_file)
+            trials = own_store = _store.StoreTrials(trials_save_file)
+        else:
+            if trials_save_file and os.path.exists(trials_save_file) and \
+                    not front._dynamic_trials:
+                with open(trials_save_file, "rb") as f:
+                    front.adopt(pickler.load(f))
+            trials = front
+    elif trials is None:
         if is_store:
             # -- the durable path: a parzen store, resumed when it exists
             trials = own_store = _store.StoreTrials(trials_save_file)
-            store_points = points_to_evaluate
         elif trials_save_file and os.path.exists(trials_save_file):
             with open(trials_save_file, "rb") as f:
                 trials = pickler.load(f)
-        elif points_to_evaluate is None:
-            trials = base.Trials()
         else:
-            assert type(points_to_evaluate) == list  # noqa: E721
-            trials = generate_trials_to_calculate(points_to_evaluate)
+            trials = base.Trials()
+    elif is_store and not (isinstance(trials, _store.StoreTrials)
+                           and _store.same_file(trials.path,
+                                                trials_save_file)):
+        raise ValueError(
+            "trials_save_file=%r is a parzen store: leave trials=None "
+            "(fmin opens it) or pass StoreTrials(%r)"
+            % (trials_save_file, trials_save_file))
     if is_store:
-        # -- never pickle over a store: it is written trial by trial
-        if not (isinstance(trials, _store.StoreTrials)
-                and _store.same_file(trials.path, trials_save_file)):
-            raise ValueError(
-                "trials_save_file=%r is a parzen store: leave trials=None "
-                "(fmin opens it) or pass StoreTrials(%r)"
-                % (trials_save_file, trials_save_file))
-        trials_save_file = ""
+        trials_save_file = ""  # never pickle over a store
 
-    domain = base.Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
-    if isinstance(trials, _store.StoreTrials):
-        # -- creates the study, or checks that its space is this one
-        with _store.closing_on_error(own_store):
-            trials.attach_domain(domain, points_to_evaluate=store_points)
-
-    rval = FMinIter(algo, domain, trials, max_evals=max_evals,
-                    timeout=timeout, loss_threshold=loss_threshold,
-                    rstate=rstate, verbose=verbose,
-                    max_queue_len=max_queue_len,
-                    show_progressbar=show_progressbar,
-                    early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file)
-    rval.catch_eval_exceptions = catch_eval_exceptions
-
-    # -- this is where the search runs
+    with _store.closing_on_error(own_store):
+        if front is not None:
+            domain = front.make_domain(fn, space)
+        else:
+            domain = base.Domain(fn, space,
+                                 pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+        _queue_points(trials, domain, points_to_evaluate)
+        # -- MLflow tracking (parzen.tracking): an observer, or None
+        tracker = _tracking.observer(mlflow_tracking, trials)
+        if front is not None:
+            executor = front.make_backend()
+            if tracker is not None:  # workers see their trial's run id
+                executor = tracker.wrap_backend(executor)
+            executor.start(fn)  # an unpicklable fn fails before any trial
+        elif getattr(trials, "asynchronous", False):
+            # -- hyperopt's asynchronous Trials: external workers read the
+            # Domain from the attachments and evaluate the NEW documents
+            executor = _driver.ExternalExecutor(max_queue_len, 1.0)
+            _attach_domain(trials, domain)
+        else:
+            executor = _driver.InlineExecutor(trials, domain, max_queue_len)
     try:
-        rval.exhaust()
+        run = _driver.Run(
+            trials, domain, algo, executor, max_evals=max_evals,
+            timeout=timeout, loss_threshold=loss_threshold, rstate=rstate,
+            early_stop_fn=early_stop_fn, max_queue_len=max_queue_len,
+            catch_eval_exceptions=catch_eval_exceptions,
+            save=_pickle_saver(trials_save_file),
+            observers=[front, tracker], log=getattr(front, "_log", None))
+        run.prepare()
+        with _progress_callback(show_progressbar, verbose)(
+                initial=_n_finished(trials), total=_total(max_evals)) as bar:
+            run.progress = bar
+            run.run()
     finally:
         if own_store is not None:
             own_store.close()  # outcomes written; a running trial -> CANCEL
+    return fmin_result(front if front is not None else trials, space,
+                       return_argmin)
 
-    return fmin_result(trials, space, return_argmin)
+
+def _queue_points(trials, domain, points):
+    """points_to_evaluate: queued as NEW trials when ``trials`` holds no
+    trial yet (a StoreTrials also binds its study to the space here)."""
+    if isinstance(trials, _store.StoreTrials):
+        # -- creates the study, or checks that its space is this one
+        trials.attach_domain(domain, points_to_evaluate=points)
+        return
+    if not points:
+        return
+    assert type(points) == list  # noqa: E721
+    if trials._dynamic_trials:
+        logger.warning(
+            "points_to_evaluate ignored: the trials already hold %d trials "
+            "(points are queued by the first run only)",
+            len(trials._dynamic_trials))
+        return
+    docs = generate_trials_to_calculate(points)._dynamic_trials
+    for doc in docs:
+        doc["exp_key"] = trials._exp_key
+    # -- not synced: as in hyperopt, they are evaluated in addition to
+    # max_evals (hyperopt-spec 2.4)
+    trials.insert_trial_docs(docs)
 
 
 def fmin_result(trials, space, return_argmin):

@@ -2,7 +2,7 @@
 
 ``ParallelTrials`` runs trials in local worker processes (no cluster);
 ``parzen.spark.SparkTrials`` runs each as a Spark task. Both hand fmin to
-the event-driven loop of ``parzen._dispatch``: the driver asks the
+the one trial loop of ``parzen._driver``: the driver asks the
 algorithm (the C core) for a point the moment a slot frees up, so with
 parallelism P there are P trials running whenever work remains.
 """
@@ -11,27 +11,35 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
-from . import progress
+from ._driver import FMIN_CANCELLED_REASON_USER
 from .base import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
     Domain,
     Trials,
-    suggest_of,
     validate_loss_threshold,
     validate_timeout,
 )
-from ._dispatch import run_parallel
 
 logger = logging.getLogger("parzen.parallel")
 
 
 class _DispatchedTrials(Trials):
-    """Shared fmin of the parallel Trials classes. Subclasses provide
-    make_backend() and may override the logger."""
+    """A front door onto the one trial loop (parzen._driver) with an
+    executor that runs trials elsewhere, concurrently. Subclasses provide
+    make_backend() and may override make_domain() and the logger.
+
+    It is the run's storage too, unless ``trials_save_file`` names a
+    store: the trials then live in the store file (each start and outcome
+    written as it happens), and this object gets a copy of them when the
+    run ends, for its counters and ``trials``.
+
+    It observes its runs (parzen._driver observers): on_run_start and
+    on_run_end set the cancellation flags and write the end-of-run line;
+    a subclass adds its own log lines there.
+    """
 
     asynchronous = True
     _log = logger
@@ -45,6 +53,7 @@ class _DispatchedTrials(Trials):
         self.loss_threshold = loss_threshold
         self._fmin_cancelled = False
         self._fmin_cancelled_reason = None
+        self._pz_store_path = None
         self.refresh()
 
     # ------------------------------------------------------- counters
@@ -72,6 +81,7 @@ class _DispatchedTrials(Trials):
         super().delete_all()
         self._fmin_cancelled = False
         self._fmin_cancelled_reason = None
+        self._pz_store_path = None
 
     def make_backend(self):
         raise NotImplementedError
@@ -80,6 +90,48 @@ class _DispatchedTrials(Trials):
         """The Domain of a run. A domain with a dispatch_point(doc) method
         builds what the workers get itself (see parzen.spark_run)."""
         return Domain(fn, space)
+
+    # ---------------------------------------------------------- storage
+    def check_store(self, path):
+        """fmin(trials_save_file=store): this object must not hold trials
+        of its own (they would not be in the store)."""
+        from .store import same_file
+
+        if self._dynamic_trials and not (
+                self._pz_store_path is not None
+                and same_file(self._pz_store_path, path)):
+            raise ValueError(
+                "trials_save_file=%r is a parzen store, but this %s already "
+                "holds %d trials in memory that are not in it: use a new %s "
+                "(the store resumes its own trials)" % (
+                    path, type(self).__name__, len(self._dynamic_trials),
+                    type(self).__name__))
+        self._pz_store_path = path
+
+    def adopt(self, other):
+        """Take copies of the documents (and attachments) of ``other``, a
+        Trials: the store's after a durable run, a pickle's on resume."""
+        self._dynamic_trials = [dict(d) for d in other._dynamic_trials]
+        self.attachments = dict(other.attachments)
+        self._ids = set(d["tid"] for d in self._dynamic_trials)
+        self.refresh()
+
+    # ------------------------------------------------------ observing
+    def on_run_start(self, run):
+        self._fmin_cancelled = False
+        self._fmin_cancelled_reason = None
+
+    def on_run_end(self, run, reason, error):
+        if run.trials is not self:
+            self.adopt(run.trials)
+        if isinstance(error, KeyboardInterrupt):
+            reason = FMIN_CANCELLED_REASON_USER
+        self._fmin_cancelled = reason is not None
+        self._fmin_cancelled_reason = reason
+        self._log.info(
+            "Total Trials: %d: %d succeeded, %d failed, %d cancelled.",
+            self.count_total_trials(), self.count_successful_trials(),
+            self.count_failed_trials(), self.count_cancelled_trials())
 
     # ----------------------------------------------------------- fmin
     def _merge_limits(self, timeout, loss_threshold):
@@ -104,69 +156,43 @@ class _DispatchedTrials(Trials):
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file=""):
+             trials_save_file="", points_to_evaluate=None,
+             mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` with trials running in parallel.
 
-        Objective exceptions always make ERROR trials (the run goes on);
-        ``max_queue_len`` is not needed (slots are refilled as trials end)
-        and ``trials_save_file`` is ignored, as in hyperopt's SparkTrials.
+        Every fmin argument means what it means inline (the same loop):
+        ``points_to_evaluate`` are evaluated first, ``max_queue_len``
+        points are asked at once, ``trials_save_file`` is a pickle
+        checkpoint or a durable store. Objective exceptions always make
+        ERROR trials (the run goes on).
         """
-        from .fmin import _as_generator, fmin_result
+        from .fmin import _run
 
         assert not pass_expr_memo_ctrl, \
             "%s does not support `pass_expr_memo_ctrl`" % type(self).__name__
-        if algo is None:
-            from . import tpe
-
-            algo = tpe.suggest
-            logging.getLogger("parzen.fmin").warning(
-                "TPE is being used as the default algorithm.")
-        algo = suggest_of(algo)
         timeout, loss_threshold = self._merge_limits(timeout, loss_threshold)
-        domain = self.make_domain(fn, space)
-        backend = self.make_backend()
-        backend.start(fn)  # an unpicklable objective fails before any trial
-        self._fmin_cancelled = False
-        self._fmin_cancelled_reason = None
         try:
-            with self._progress(show_progressbar, verbose, max_evals) as bar:
-                reason = run_parallel(
-                    self, domain, algo, backend,
-                    max_evals=sys.maxsize if max_evals is None else max_evals,
-                    timeout=timeout, loss_threshold=loss_threshold,
-                    rstate=_as_generator(rstate), early_stop_fn=early_stop_fn,
-                    progress=bar, log=self._log)
-            self._fmin_cancelled = reason is not None
-            self._fmin_cancelled_reason = reason
-            result = fmin_result(self, space, return_argmin)
-        except KeyboardInterrupt:
-            self._fmin_cancelled = True
-            self._fmin_cancelled_reason = "fmin run cancelled by user"
+            result = _run(fn, space, algo=algo, max_evals=max_evals,
+                          timeout=timeout, loss_threshold=loss_threshold,
+                          trials=self, rstate=rstate, pass_expr_memo_ctrl=None,
+                          catch_eval_exceptions=True, verbose=verbose,
+                          return_argmin=return_argmin,
+                          points_to_evaluate=points_to_evaluate,
+                          max_queue_len=max_queue_len,
+                          show_progressbar=show_progressbar,
+                          early_stop_fn=early_stop_fn,
+                          trials_save_file=trials_save_file, front=self,
+                          mlflow_tracking=mlflow_tracking)
+        except KeyboardInterrupt:  # hyperopt's lines for the fmin thread
             self._log.debug("fmin thread terminated by user.")
             raise
         except BaseException:
             self._log.debug("fmin thread exits with an exception raised.")
             raise
-        else:
-            self._log.debug("fmin thread exits normally.")
-        finally:
-            self.refresh()
-            self._log.info(
-                "Total Trials: %d: %d succeeded, %d failed, %d cancelled.",
-                self.count_total_trials(), self.count_successful_trials(),
-                self.count_failed_trials(), self.count_cancelled_trials())
+        self._log.debug("fmin thread exits normally.")
         return result
 
-    def _progress(self, show_progressbar, verbose, max_evals):
-        if not show_progressbar or not verbose:
-            callback = progress.no_progress_callback
-        elif show_progressbar is True:
-            callback = progress.default_callback
-        else:
-            callback = show_progressbar
-        total = max_evals if max_evals not in (None, sys.maxsize) else None
-        return callback(initial=self.count_successful_trials(), total=total)
-
+    fmin._pz_driver = True
 
 
 class ParallelTrials(_DispatchedTrials):

@@ -172,7 +172,8 @@ class SparkTrials(_DispatchedTrials):
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file=""):
+             trials_save_file="", points_to_evaluate=None,
+             mlflow_tracking=None):
         assert not catch_eval_exceptions, \
             "SparkTrials does not support `catch_eval_exceptions`"
         return super().fmin(
@@ -181,7 +182,11 @@ class SparkTrials(_DispatchedTrials):
             rstate=rstate, verbose=verbose,
             pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            points_to_evaluate=points_to_evaluate,
+            mlflow_tracking=mlflow_tracking)
+
+    fmin._pz_driver = True
 
     def trial_attachments(self, trial):
         raise NotImplementedError(
@@ -206,8 +211,8 @@ def _pinned_threads(sc) -> bool:
     return isinstance(getattr(sc, "_gateway", None), ClientServer)
 
 
-def _cannot_cancel(tids, log):
-    log.info(
+def _cannot_cancel(tids):
+    logger.info(
         "Because the current Apache PySpark version does not support "
         "cancelling jobs by job group ID, SparkTrials will block until all of "
         "its running Spark jobs finish.")

@@ -7,8 +7,13 @@ SparkTrials and builds, per trial, the point JSON and the {label} values;
 each executor runs the command with the objective protocol of
 docs/cli.md (point on stdin and in PARZEN_PARAMS, PARZEN_TRIAL_ID,
 PARZEN_RESULT_FILE, {label} placeholders, never a shell) and reports the
-result. The command must exist on every executor. Runs on Spark are not
-durable: there is no store and no resume.
+result. The command must exist on every executor. With ``--store FILE``
+(``--study``, ``--retry-lost``) the run is durable as ``parzen run`` is:
+each trial's start and outcome are committed to the store as they happen,
+and running the same line again after the driver died (even by SIGKILL)
+resumes the study: trials that were running are marked lost (CANCEL) and
+do not count, so the study ends with exactly ``--max-evals`` evaluated
+trials.
 """
 
 from __future__ import annotations
@@ -24,9 +29,6 @@ from .base import Domain
 
 ALGOS = {"tpe": tpe.suggest, "rand": rand.suggest, "random": rand.suggest,
          "anneal": anneal.suggest}
-
-UNSUPPORTED = ("--store", "--study", "--retry-lost")
-
 
 class UsageError(Exception):
     pass
@@ -210,10 +212,6 @@ def parse_args(argv):
                          "options")
     cut = argv.index("--")
     opts, command = argv[:cut], argv[cut + 1:]
-    for bad in UNSUPPORTED:
-        if any(o == bad or o.startswith(bad + "=") for o in opts):
-            raise UsageError("%s is not supported with --spark (Spark runs "
-                             "are not durable)" % bad)
     ap = argparse.ArgumentParser(prog="parzen run --spark", add_help=False)
     ap.add_argument("space")
     ap.add_argument("--spark", required=True)
@@ -225,13 +223,19 @@ def parse_args(argv):
     ap.add_argument("--trial-timeout", type=positive(float))
     ap.add_argument("--loss-threshold", type=float)
     ap.add_argument("--no-progress", type=positive(int))
+    ap.add_argument("--store")
+    ap.add_argument("--study", default="default")
+    ap.add_argument("--retry-lost", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mlflow")  # a tracking URI (parzen.tracking)
     ap.error = lambda msg: (_ for _ in ()).throw(UsageError("run: " + msg))
     args = ap.parse_args(opts)
     if not command:
         raise UsageError("run: missing '-- COMMAND [ARGS...]' after the "
                          "options")
+    if args.store is None and (args.study != "default" or args.retry_lost):
+        raise UsageError("run: --study and --retry-lost need --store FILE")
     args.command = command
     return args
 
@@ -255,8 +259,9 @@ def run(args):
     from pyspark.sql import SparkSession
 
     from .early_stop import no_progress_loss
-    from .fmin import fmin
+    from .fmin import _run
     from .spark import SparkTrials
+    from .store import StoreTrials
 
     space_doc = load_space(args.space)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -276,14 +281,32 @@ def run(args):
     algo = ALGOS.get(args.algo) or mix.suggest
     seed = args.seed if args.seed is not None else \
         int.from_bytes(os.urandom(4), "little")
+    storage = None
+    if args.store is not None:
+        storage = StoreTrials(args.store, study=args.study,
+                              retry_lost=args.retry_lost)
     try:
-        fmin(objective, space_to_hp(space_doc), algo=algo,
-             max_evals=args.max_evals, trials=trials, rstate=seed,
+        timeout, loss_threshold = trials._merge_limits(None, None)
+        _run(objective, space_to_hp(space_doc), algo=algo,
+             max_evals=args.max_evals, timeout=timeout,
+             loss_threshold=loss_threshold, trials=trials, rstate=seed,
+             pass_expr_memo_ctrl=None, catch_eval_exceptions=True,
+             verbose=True, return_argmin=False, points_to_evaluate=None,
+             max_queue_len=1, front=trials, storage=storage,
              show_progressbar=not args.quiet and sys.stderr.isatty(),
              early_stop_fn=no_progress_loss(args.no_progress)
-             if args.no_progress else None, return_argmin=False)
+             if args.no_progress else None, trials_save_file="",
+             mlflow_tracking=args.mlflow or None)
+        if args.mlflow:
+            from . import tracking
+
+            tracking.wait()  # as the C runner does: the last trials logged
     finally:
-        spark.stop()
+        try:
+            if storage is not None:
+                storage.close()
+        finally:
+            spark.stop()
     return report(trials, space_doc, args, seed)
 
 

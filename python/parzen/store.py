@@ -825,10 +825,14 @@ class StoreTrials(base.Trials):
             rval.refresh()
         return rval
 
+    def trial_finished(self, doc):
+        # -- the driver's hook: the outcome is committed now, before the
+        # next trial starts (a SIGKILL loses no finished trial)
+        self._pz.flush_doc(doc)
+
     def _note_ids(self, tids):
-        # -- called by refresh() and fmin's incremental refresh: write the
-        # outcomes set since (overriding refresh itself would turn off
-        # fmin's O(1) bookkeeping)
+        # -- called by refresh() and sync(): write the outcomes set since
+        # (overriding refresh itself would make the driver refresh, O(N))
         pz = self.__dict__.get("_pz")
         if pz is not None:
             pz.flush_all()

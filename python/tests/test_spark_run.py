@@ -54,7 +54,7 @@ def test_spark_run_tunes_a_command_on_spark(files, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--store", "x.db"], "--store is not supported with --spark"),
+    (["--study", "s"], "--study and --retry-lost need --store FILE"),
     (["--max-evals", "0"], "must be > 0"),
     (["--algo", "bogus"], "invalid choice: 'bogus'"),
 ])
@@ -77,3 +77,56 @@ def test_spark_run_reports_a_bad_space_with_its_location(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert "bad.json" in err and "$.x" in err and "low (1)" in err
+
+
+def test_spark_run_with_a_store_survives_kill9(files, tmp_path):
+    """`parzen run --spark local[2] --store FILE` killed with SIGKILL three
+    times mid-run, then run to the end: exactly --max-evals evaluated
+    trials, no duplicated id."""
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    space, command = files
+    db = str(tmp_path / "spark.db")
+    n = 12
+
+    def done():
+        if not os.path.exists(db):
+            return 0
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+        try:
+            return con.execute("SELECT count(*) FROM trials WHERE state IN "
+                               "(2, 3)").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            con.close()
+
+    argv = [sys.executable, "-m", "parzen.spark_run", "run", space, "--spark",
+            "local[2]", "--parallelism", "2", "--max-evals", str(n),
+            "--store", db, "--quiet", "--"] + command
+    for cycle in range(3):
+        proc = subprocess.Popen(argv + [], stdout=subprocess.DEVNULL)
+        target = 2 * (cycle + 1)
+        deadline = time.monotonic() + 300
+        while done() < target and proc.poll() is None and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it was killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert done() < n
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    best = json.loads(out.stdout.strip().splitlines()[-1])
+    assert best["loss"] == pytest.approx((best["point"]["x"] - 1) ** 2)
+    from parzen.store import StoreTrials
+
+    with StoreTrials(db) as st:
+        tids = [d["tid"] for d in st._dynamic_trials]
+        assert len(tids) == len(set(tids))
+        evaluated = [d for d in st._dynamic_trials if d["state"] in (2, 3)]
+        assert len(evaluated) == n
+        assert all(d["state"] in (2, 3, 4) for d in st._dynamic_trials)
