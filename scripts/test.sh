@@ -88,6 +88,10 @@ if [ -f pyproject.toml ]; then
     step "conformance: hyperopt's unit tests (scripts/conformance-hyperopt-unit.sh)"
     bash scripts/conformance-hyperopt-unit.sh
 
+    # hyperopt's own SparkTrials tests against parzen as `hyperopt`.
+    step "conformance: hyperopt's SparkTrials tests (scripts/conformance-hyperopt-spark.sh)"
+    bash scripts/conformance-hyperopt-spark.sh
+
     # Last, so that its summary closes the log. The command-line tests run
     # the binary built above. Skips are listed with their reasons (-rs);
     # one not on ALLOWED_SKIPS (python/tests/conftest.py) fails the run.
