@@ -190,6 +190,13 @@ class ConnectServer:
 
         return Remote.builder.remote(self.url).create()
 
+    @staticmethod
+    def close_session(spark):
+        """Close a session of session(): its channel only. (stop() would
+        also stop this process's local Connect server, if any: PySpark's
+        stop() does that whenever remote("local") was used.)"""
+        spark.client.close()
+
     def stop(self):
         self.daemon.stop()
 

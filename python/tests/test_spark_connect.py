@@ -324,4 +324,4 @@ def test_executors_without_pyarrow_make_one_error_before_any_trial(
         assert trials.count_total_trials() == 0
         assert len(trials.trials) == 0
     finally:
-        spark.stop()
+        server_without_pyarrow.close_session(spark)
