@@ -15,9 +15,13 @@ from parzen.base import JOB_STATE_ERROR
 ship_by_value(__name__)
 
 
+_daemons = {}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = StandaloneCluster(str(tmp_path_factory.mktemp("spark")))
+    _daemons["cluster"] = c
     spark = session(c.url, "parzen-cluster-tests")
     yield spark
     spark.stop()
@@ -54,7 +58,7 @@ def test_killing_the_executor_mid_trial_fails_that_trial_only(cluster,
 
     def kill_executor_when_the_trial_hangs():
         wait_for(lambda: os.path.exists(marker), timeout=300)
-        for pid in executor_pids():
+        for pid in executor_pids(_daemons["cluster"]):
             os.kill(pid, 9)
 
     killer = threading.Thread(target=kill_executor_when_the_trial_hangs)
