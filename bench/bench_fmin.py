@@ -6,26 +6,41 @@ Run in the bench environment (hyperopt is never a parzen dependency):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
         .venv-bench/bin/python bench/bench_fmin.py [--quick] [--markdown]
 
-Measured, on the same 10-parameter space (10 x uniform(-5, 5)) and a
+Both libraries get the same work, the same number of repetitions and the
+same seeds; the repetitions alternate between them (hyperopt, parzen,
+hyperopt, ...) so that a load change on a shared machine hits both. Every
+row prints the median and the spread (min-max) over the repetitions, and
+each run checks its own work (the trial counts, one document per
+suggestion). On the same 10-parameter space (10 x uniform(-5, 5)) and a
 trivial objective (sum of squares):
 
-1. suggest, d=10, n=1000: one ``tpe.suggest`` call on a history of 1000
-   finished trials (median of repeated calls; parzen's C mirror of the
-   Trials is already in sync, as it is inside fmin).
-2. fmin step, d=10, n=1000: the wall time per trial of ``fmin`` continuing
-   a 1000-trial search (suggest + insert + evaluate + bookkeeping).
-3. fmin 1000 trials: a whole 1000-trial TPE ``fmin`` from scratch.
+1. suggest after a new trial, n=1000: before each timed ``tpe.suggest``
+   one more finished trial joins the history, as between two suggestions
+   inside fmin (parzen's C mirror takes in that one trial).
+2. suggest on a fresh history, n=1000: each timed call gets a new Trials
+   holding a copy of the same 1000 finished trials (parzen builds its C
+   mirror from the documents inside the timed call).
+3. fmin per trial at n=1000: the wall time per trial of ``fmin``
+   continuing a 1000-trial search by K trials (the same K both sides).
+4. whole fmin, 1000 trials: one 1000-trial TPE ``fmin`` from scratch per
+   seed, the same seeds both sides; the ratio is taken seed by seed.
+5. search quality: the best loss after 300 TPE trials, the same seeds both
+   sides (values, not times).
 """
 
 import argparse
+import copy
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 D = 10
+N = 1000
 
 
 def objective(p):
@@ -41,34 +56,66 @@ def filled_trials(lib, n, seed=0):
     lib.fmin(objective, make_space(lib), algo=lib.rand.suggest, max_evals=n,
              trials=trials, rstate=np.random.default_rng(seed),
              show_progressbar=False)
+    assert len(trials) == n and all(
+        d["result"]["status"] == "ok" for d in trials.trials)
     return trials
 
 
-def bench_suggest(lib, n, repeats):
-    trials = filled_trials(lib, n)
-    domain = lib.base.Domain(objective, make_space(lib))
-    lib.tpe.suggest([n], domain, trials, 1)  # -- warm (parzen: mirror sync)
-    times = []
-    for r in range(repeats):
+def add_finished_trial(lib, domain, trials, seed):
+    """One more finished (random) trial, as fmin would have added."""
+    tid = trials.new_trial_ids(1)[0]
+    (doc,) = lib.rand.suggest([tid], domain, trials, seed)
+    point = {k: v[0] for k, v in doc["misc"]["vals"].items()}
+    doc["state"] = lib.base.JOB_STATE_DONE
+    doc["result"] = {"status": "ok", "loss": objective(point)}
+    trials.insert_trial_docs([doc])
+    trials.refresh()
+
+
+class Suggest:
+    """Row 1 (warm=True) and row 2 (warm=False) for one library."""
+
+    def __init__(self, lib, warm):
+        self.lib, self.warm = lib, warm
+        self.base = filled_trials(lib, N)
+        self.docs = copy.deepcopy(self.base.trials)
+        self.domain = lib.base.Domain(objective, make_space(lib))
+        if warm:  # -- parzen: the mirror follows this Trials from here on
+            lib.tpe.suggest([N], self.domain, self.base, 1)
+        self.calls = 0
+
+    def once(self, r):
+        lib = self.lib
+        if self.warm:
+            add_finished_trial(lib, self.domain, self.base, 10_000 + r)
+            trials = self.base
+        else:
+            trials = lib.Trials()
+            trials.insert_trial_docs(copy.deepcopy(self.docs))
+            trials.refresh()
+            assert len(trials) == N
+        tid = trials.new_trial_ids(1)[0]
         t0 = time.perf_counter()
-        docs = lib.tpe.suggest([n + r], domain, trials, 2 + r)
-        times.append(time.perf_counter() - t0)
-        assert len(docs) == 1
-    return statistics.median(times)
+        docs = lib.tpe.suggest([tid], self.domain, trials, 2 + r)
+        elapsed = time.perf_counter() - t0
+        assert len(docs) == 1 and docs[0]["tid"] == tid
+        self.calls += 1
+        return elapsed
 
 
-def bench_fmin_step(lib, n, k):
-    trials = filled_trials(lib, n)
+def fmin_step(lib, k, seed):
+    trials = filled_trials(lib, N, seed)
     t0 = time.perf_counter()
     lib.fmin(objective, make_space(lib), algo=lib.tpe.suggest,
-             max_evals=n + k, trials=trials,
-             rstate=np.random.default_rng(5), show_progressbar=False)
+             max_evals=N + k, trials=trials,
+             rstate=np.random.default_rng(5 + seed), show_progressbar=False)
     elapsed = time.perf_counter() - t0
-    assert len(trials) == n + k
+    assert len(trials) == N + k
+    assert trials.count_by_state_unsynced(lib.base.JOB_STATE_DONE) == N + k
     return elapsed / k
 
 
-def bench_fmin_total(lib, n, seed=0):
+def fmin_total(lib, n, seed):
     trials = lib.Trials()
     t0 = time.perf_counter()
     lib.fmin(objective, make_space(lib), algo=lib.tpe.suggest, max_evals=n,
@@ -76,10 +123,11 @@ def bench_fmin_total(lib, n, seed=0):
              show_progressbar=False)
     elapsed = time.perf_counter() - t0
     assert len(trials) == n
+    assert trials.count_by_state_unsynced(lib.base.JOB_STATE_DONE) == n
     return elapsed, min(trials.losses())
 
 
-def bench_core_loop(n):
+def core_loop(n):
     """The floor under parzen's fmin: the C study's own ask/tell loop for
     n TPE trials (no Python fmin, no trial documents)."""
     from parzen import _core
@@ -93,7 +141,17 @@ def bench_core_loop(n):
     for _ in range(n):
         tid, v = study.ask()
         study.tell(tid, 2, float(sum(x * x for x in v)))
+    assert study.n_trials == n
     return time.perf_counter() - t0
+
+
+def interleaved(reps, fh, fp):
+    """reps values of fh(r) and fp(r), alternating."""
+    h, p = [], []
+    for r in range(reps):
+        h.append(fh(r))
+        p.append(fp(r))
+    return h, p
 
 
 def fmt(sec):
@@ -104,12 +162,32 @@ def fmt(sec):
     return "%.2f s" % sec
 
 
+def spread(values, f=fmt):
+    return "%s (%s-%s)" % (f(statistics.median(values)), f(min(values)),
+                           f(max(values)))
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load():
+    return "%.1f %.1f %.1f" % os.getloadavg()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="fewer repeats (a smoke run, not for the record)")
+                    help="fewer repetitions (a smoke run, not for the record)")
     ap.add_argument("--markdown", action="store_true",
-                    help="print the table as Markdown")
+                    help="print the tables as Markdown")
     args = ap.parse_args()
 
     import hyperopt
@@ -117,58 +195,86 @@ def main():
     import parzen
     import parzen.base  # noqa: F401
 
-    n = 1000
-    rep_h, rep_p = (3, 20) if args.quick else (10, 200)
-    k_h, k_p = (5, 50) if args.quick else (20, 500)
-    rows = []
+    rep_suggest, k_step, rep_step, seeds_total, seeds_quality = (
+        (5, 20, 1, 1, 2) if args.quick else (30, 100, 3, 3, 6))
+    load_before = load()
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    rows = []  # (name, hyperopt values, parzen values)
 
-    sh = bench_suggest(hyperopt, n, rep_h)
-    sp = bench_suggest(parzen, n, rep_p)
-    rows.append(("tpe.suggest, d=10, n=1000 (median per call)", sh, sp))
+    for warm, name in ((True, "tpe.suggest after a new trial, n=1000"),
+                       (False, "tpe.suggest, fresh 1000-trial history")):
+        sh, sp = Suggest(hyperopt, warm), Suggest(parzen, warm)
+        h, p = interleaved(rep_suggest, sh.once, sp.once)
+        assert sh.calls == sp.calls == rep_suggest
+        rows.append((name, h, p))
 
-    fh = bench_fmin_step(hyperopt, n, k_h)
-    fp = bench_fmin_step(parzen, n, k_p)
-    rows.append(("fmin per trial at n=1000, d=10 (TPE)", fh, fp))
+    h, p = interleaved(rep_step, lambda r: fmin_step(hyperopt, k_step, r),
+                       lambda r: fmin_step(parzen, k_step, r))
+    rows.append(("fmin per trial at n=1000 (%d more trials)" % k_step, h, p))
 
-    th, lh = bench_fmin_total(hyperopt, n)
-    tp_runs = [bench_fmin_total(parzen, n, seed) for seed in range(3)]
-    tp = statistics.median(t for t, _ in tp_runs)
-    lp = tp_runs[0][1]
-    rows.append(("whole fmin, 1000 trials, d=10 (TPE)", th, tp))
+    runs_h, runs_p = interleaved(seeds_total,
+                                 lambda s: fmin_total(hyperopt, N, s),
+                                 lambda s: fmin_total(parzen, N, s))
+    rows.append(("whole fmin, 1000 trials", [t for t, _ in runs_h],
+                 [t for t, _ in runs_p]))
 
-    core = statistics.median(bench_core_loop(n) for _ in range(3))
+    core = [core_loop(N) for _ in range(max(3, seeds_total))]
 
-    versions = ("Python %s, numpy %s, hyperopt %s, parzen %s, %s, %s cores"
-                % (platform.python_version(), np.__version__,
-                   hyperopt.__version__, parzen.__version__,
-                   platform.machine(), _ncpu()))
-    if args.markdown:
-        print("| measurement | hyperopt | parzen | ratio |")
-        print("|---|---:|---:|---:|")
-        for name, h, p in rows:
-            print("| %s | %s | %s | %.0fx |" % (name, fmt(h), fmt(p), h / p))
-        print("| C ask/tell loop only, 1000 TPE trials (floor) | | %s | |"
-              % fmt(core))
-    else:
-        for name, h, p in rows:
-            print("%-46s hyperopt %10s  parzen %10s  ratio %6.1fx"
-                  % (name, fmt(h), fmt(p), h / p))
-        print("%-46s %19s  parzen %10s" % (
-            "C ask/tell loop only, 1000 TPE trials", "", fmt(core)))
+    quality_h, quality_p = interleaved(
+        seeds_quality, lambda s: fmin_total(hyperopt, 300, 100 + s)[1],
+        lambda s: fmin_total(parzen, 300, 100 + s)[1])
+    load_after = load()
+
+    print("command: %s" % " ".join([os.path.basename(sys.executable)]
+                                   + sys.argv))
+    print("%s, %d CPUs; %s UTC; load average %s before, %s after"
+          % (cpu_model(), os.cpu_count(), started, load_before, load_after))
+    print("Python %s, numpy %s, hyperopt %s, parzen %s, %s" % (
+        platform.python_version(), np.__version__, hyperopt.__version__,
+        parzen.__version__, platform.machine()))
     print()
-    print(versions)
-    print("best loss after 1000 trials: hyperopt %.4f, parzen %.4f"
-          % (lh, lp))
-    ok = rows[0][1] / rows[0][2] >= 15 and rows[2][1] / rows[2][2] >= 50
-    print("targets (suggest >= 15x, whole fmin >= 50x):",
-          "met" if ok else "NOT met")
+    ratios = []
+    if args.markdown:
+        print("| measurement (d=10) | runs | hyperopt median (min-max) "
+              "| parzen median (min-max) | ratio median (min-max) |")
+        print("|---|---:|---:|---:|---:|")
+    for name, h, p in rows:
+        # -- seed by seed (row 4) or repetition by repetition: the pairs
+        #    ran back to back
+        rs = [a / b for a, b in zip(h, p)]
+        ratios.append(rs)
+        ratio = spread(rs, lambda v: "%.0fx" % v)
+        if args.markdown:
+            print("| %s | %d | %s | %s | %s |"
+                  % (name, len(h), spread(h), spread(p), ratio))
+        else:
+            print("%-44s x%-3d hyperopt %-28s parzen %-28s ratio %s"
+                  % (name, len(h), spread(h), spread(p), ratio))
+    if args.markdown:
+        print("| C ask/tell loop, 1000 TPE trials (floor) | %d | | %s | |"
+              % (len(core), spread(core)))
+    else:
+        print("%-44s x%-3d %37s parzen %s"
+              % ("C ask/tell loop, 1000 TPE trials (floor)", len(core), "",
+                 spread(core)))
+    print()
+    print("best loss after 300 TPE trials, seeds 100-%d:" % (
+        99 + seeds_quality))
+    print("  hyperopt %s (mean %.2f)" % (
+        " ".join("%.2f" % v for v in quality_h), np.mean(quality_h)))
+    print("  parzen   %s (mean %.2f)" % (
+        " ".join("%.2f" % v for v in quality_p), np.mean(quality_p)))
+    print("best loss after 1000 TPE trials (row 4 seeds): hyperopt %s, "
+          "parzen %s" % (" ".join("%.2f" % l for _, l in runs_h),
+                         " ".join("%.2f" % l for _, l in runs_p)))
+    med_suggest = statistics.median(ratios[0])
+    med_total = statistics.median(ratios[3])
+    ok = med_suggest >= 15 and med_total >= 50
+    print("targets (median ratios: suggest after a new trial >= 15x, whole "
+          "fmin >= 50x): %s (%.0fx, %.0fx; lowest %.0fx, %.0fx)"
+          % ("met" if ok else "NOT met", med_suggest, med_total,
+             min(ratios[0]), min(ratios[3])))
     return 0 if ok else 1
-
-
-def _ncpu():
-    import os
-
-    return os.cpu_count()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ and with max_queue_len=8. Each measurement runs in a fresh process with a
 fresh Spark session; parzen from .venv, hyperopt from .venv-bench (see
 bench/setup-bench-env.sh; hyperopt is never a dependency of parzen).
 
+Each run checks its work: every call of the objective leaves a file in a
+directory of its own, and the run must have all its trials DONE with an
+"ok" status, no failed trial and as many objective calls as trials; the
+table shows the counts, and a run that did less exits 1 (a run doing less
+work would look faster).
+
     .venv/bin/python bench/bench_spark.py            # the table
     .venv/bin/python bench/bench_spark.py --trials 40   # a quick look
 """
@@ -13,14 +19,17 @@ bench/setup-bench-env.sh; hyperopt is never a dependency of parzen).
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(impl, n_trials, parallelism, sleep):
+def measure(impl, n_trials, parallelism, sleep, calls_dir):
     """One run in this process; prints a JSON line."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -43,6 +52,8 @@ def measure(impl, n_trials, parallelism, sleep):
 
     def fn(x):
         time.sleep(sleep)
+        # -- one file per call (on the executor), counted by the driver
+        open(os.path.join(calls_dir, uuid.uuid4().hex), "w").close()
         return (x - 3) ** 2
 
     trials = SparkTrials(parallelism=parallelism, spark_session=spark)
@@ -52,21 +63,42 @@ def measure(impl, n_trials, parallelism, sleep):
     wall = time.perf_counter() - t0
     spark.stop()
     ideal = n_trials * sleep / parallelism
+    statuses = trials.statuses()
     print(json.dumps({"impl": impl, "wall_s": wall,
                       "trials_per_s": n_trials / wall,
                       "efficiency": ideal / wall,
-                      "done": len(trials)}))
+                      "trials": len(trials),
+                      "ok": sum(s == "ok" for s in statuses),
+                      "failed": trials.count_failed_trials(),
+                      "calls": len(os.listdir(calls_dir))}))
 
 
 def run_child(python, impl, args):
+    calls_dir = tempfile.mkdtemp(prefix="pz-bench-calls-")
     cmd = [python, os.path.abspath(__file__), "--child", impl,
            "--trials", str(args.trials), "--parallelism",
-           str(args.parallelism), "--sleep", str(args.sleep)]
+           str(args.parallelism), "--sleep", str(args.sleep),
+           "--calls-dir", calls_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if out.returncode != 0 or not lines:
         raise SystemExit("%s failed:\n%s" % (impl, out.stderr[-3000:]))
+    shutil.rmtree(calls_dir, ignore_errors=True)
     return json.loads(lines[-1])
+
+
+def complete(r, n_trials):
+    """Every trial ran once, finished ok; nothing failed."""
+    return (r["trials"] == r["ok"] == r["calls"] == n_trials
+            and r["failed"] == 0)
+
+
+def cpu_model():
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def versions(python):
@@ -82,9 +114,11 @@ def main():
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--parallelism", type=int, default=8)
     ap.add_argument("--sleep", type=float, default=0.1)
+    ap.add_argument("--calls-dir")
     args = ap.parse_args()
     if args.child:
-        measure(args.child, args.trials, args.parallelism, args.sleep)
+        measure(args.child, args.trials, args.parallelism, args.sleep,
+                args.calls_dir)
         return
     parzen_py = os.path.join(ROOT, ".venv", "bin", "python")
     bench_py = os.path.join(ROOT, ".venv-bench", "bin", "python")
@@ -95,17 +129,25 @@ def main():
           % (args.trials, args.sleep, args.parallelism, args.parallelism,
              versions(bench_py)))
     print()
+    print("command: %s; %s, %d CPUs; load average %.1f %.1f %.1f after"
+          % (" ".join(["python"] + sys.argv), cpu_model(), os.cpu_count(),
+             *os.getloadavg()))
+    print()
     print("| implementation | wall time (s) | trials/s | parallel efficiency "
-          "| parzen speed-up |")
-    print("|---|---|---|---|---|")
+          "| parzen speed-up | trials ok / failed / objective calls |")
+    print("|---|---|---|---|---|---|")
     base = rows[0]["wall_s"]
     names = {"parzen": "parzen SparkTrials",
              "hyperopt": "hyperopt SparkTrials (defaults)",
              "hyperopt-q8": "hyperopt SparkTrials (max_queue_len=8)"}
     for r in rows:
-        print("| %s | %.1f | %.2f | %.0f%% | %.1fx |" % (
+        print("| %s | %.1f | %.2f | %.0f%% | %.1fx | %d / %d / %d%s |" % (
             names[r["impl"]], r["wall_s"], r["trials_per_s"],
-            100 * r["efficiency"], r["wall_s"] / base))
+            100 * r["efficiency"], r["wall_s"] / base, r["ok"], r["failed"],
+            r["calls"], "" if complete(r, args.trials) else " INCOMPLETE"))
+    if not all(complete(r, args.trials) for r in rows):
+        print("a run did not do all its work: its time is not comparable")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

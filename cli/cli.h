@@ -52,6 +52,14 @@ int pz_cli_run_parse(int argc, char **argv, pz_error *err);
 int pz_cli_sample_parse(int argc, char **argv, pz_error *err);
 int pz_cli_store_parse(const char *cmd, int argc, char **argv, pz_error *err);
 
+/* python_exec.c: the interpreter of this installation (see the file's
+ * comment for the order it looks in) into 'out'; and the handing over
+ * of command 'cmd' ("export --format optuna") to parzen.export in it,
+ * with n arguments. Returns only on failure. */
+int pz_cli_find_python(char *out, size_t cap, pz_error *err);
+int pz_cli_exec_python(const char *cmd, const char *const *args, size_t n,
+                       pz_error *err);
+
 /* run_mlflow.c: 'parzen run --mlflow URI', the MLflow logger process
  * (python -m parzen.mlflow_log follow) beside a run. */
 typedef struct pz_cli_mlflow_args {

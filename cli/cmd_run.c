@@ -35,7 +35,7 @@ static const char run_help[] = RUN_USAGE
     "options:\n"
     "  --max-evals N        total number of evaluated trials (required)\n"
     "  --parallelism P      trials running at once (default 1)\n"
-    "  --algo NAME          tpe (default), rand, anneal or mix\n"
+    "  --algo NAME          tpe (default), mtpe, rand, anneal or mix\n"
     "  --seed S             seed of a new study (default: chosen, stored)\n"
     "  --timeout SEC        stop the run after SEC seconds\n"
     "  --trial-timeout SEC  kill a trial after SEC seconds (an error)\n"
@@ -94,8 +94,8 @@ static int opt_parallelism(run_args *a, const char *o, const char *v,
 
 static int opt_algo(run_args *a, const char *o, const char *v, pz_error *err)
 {
-    static const char *const names[] = {"tpe", "rand", "random", "anneal",
-                                        "mix"};
+    static const char *const names[] = {"tpe",    "mtpe",   "rand",
+                                        "random", "anneal", "mix"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(v, names[i]) == 0) {
             a->algo = v;
@@ -103,7 +103,8 @@ static int opt_algo(run_args *a, const char *o, const char *v, pz_error *err)
         }
     }
     return pz_cli_fail(err, PZ_EINVAL,
-                       "%s expects tpe, rand, anneal or mix, got '%s'", o, v);
+                       "%s expects tpe, mtpe, rand, anneal or mix, got '%s'", o,
+                       v);
 }
 
 static int opt_seed(run_args *a, const char *o, const char *v, pz_error *err)

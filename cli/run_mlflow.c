@@ -2,9 +2,9 @@
  * run_mlflow.c -- 'parzen run --mlflow URI': the MLflow logger beside a run.
  *
  * The store is the truth. A Python process, `python -m parzen.mlflow_log
- * follow` (PARZEN_PYTHON, else python3), reads the study's finished trials
- * and logs each one that is not yet in MLflow: the study is the parent run
- * (found again by its tag when a run resumes), each trial a child run
+ * follow` (the interpreter python_exec.c finds), reads the study's finished
+ * trials and logs each one that is not yet in MLflow: the study is the parent
+ * run (found again by its tag when a run resumes), each trial a child run
  * tagged with the study and the trial id, so nothing is logged twice.
  * This file starts it, waits until it says "ready" (or why it cannot run:
  * MLflow missing is a usage error, before any trial), and at the end
@@ -22,19 +22,29 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
 /* How long the logger may take to import MLflow and reach the store. */
 #define MLFLOW_READY_MS 300000
 
+/* The interpreter of this installation (python_exec.c says which). */
 static const char *python_path(void)
 {
-    const char *py = getenv("PARZEN_PYTHON");
-    return py != NULL && py[0] != '\0' ? py : "python3";
+    static char py[PATH_MAX];
+    pz_error ignored;
+    if (py[0] == '\0' && pz_cli_find_python(py, sizeof py, &ignored) != PZ_OK) {
+        strcpy(py, "python3"); /* only for a PARZEN_PYTHON too long */
+    }
+    return py;
 }
 
 static void child_exec(int in_fd, int out_fd, char **argv)

@@ -225,6 +225,15 @@ static size_t max_dense_categories(const pz_space *sp)
     return k;
 }
 
+/* Candidates drawn per parameter; one (no selection by l/g) under the
+ * test-only mutant of sampler.c. */
+static size_t n_candidates(const tpe_state *t)
+{
+    return pz__sampler_mutant() == PZ__MUTANT_TPE_NO_SELECTION
+               ? 1
+               : t->n_ei_candidates;
+}
+
 #define ARENA_ARRAY(a, ptr, count)                                             \
     ((ptr) = pz__arena_alloc((a), (count) * sizeof *(ptr)))
 
@@ -233,7 +242,7 @@ static int work_alloc(tpe_work *w, const tpe_state *t,
 {
     pz__arena *a = ctx->arena;
     size_t n = ctx->hist->n ? ctx->hist->n : 1;
-    size_t nc = t->n_ei_candidates;
+    size_t nc = n_candidates(t);
     size_t nk = max_dense_categories(ctx->space);
     if (!ARENA_ARRAY(a, w->rows, n) || !ARENA_ARRAY(a, w->loss, n) ||
         !ARENA_ARRAY(a, w->below, n) || !ARENA_ARRAY(a, w->obs_b, n) ||
@@ -380,7 +389,7 @@ static double choose_numeric(const tpe_state *t, tpe_work *w,
     gather_sorted(w, sc, col);
     pz__mixture_fit_sorted(&w->l, w->nb, &md.prior);
     pz__mixture_fit_sorted(&w->g, w->na, &md.prior);
-    size_t nc = t->n_ei_candidates;
+    size_t nc = n_candidates(t);
     for (size_t i = 0; i < nc; i++) {
         w->cand[i] = pz__mixture_sample(&w->l, rng);
     }
@@ -406,7 +415,7 @@ static double choose_categorical(const tpe_state *t, tpe_work *w,
     pz__mixture_categorical(&cg, k, offset, p0, t->prior_weight, w->obs_a,
                             w->w_a, w->na,
                             k <= DENSE_CATEGORIES ? w->counts : NULL);
-    size_t nc = t->n_ei_candidates;
+    size_t nc = n_candidates(t);
     for (size_t i = 0; i < nc; i++) {
         size_t c = pz__mixture_categorical_sample(&cl, rng);
         w->cand[i] = (double)c;

@@ -143,7 +143,7 @@ int pz_study_suggest(pz_study *st, int64_t trial_id, uint64_t seed,
         .arena = &st->arena,
         .trial_id = trial_id,
     };
-    int rc = st->vt->ask(st->state, &ctx, values, err);
+    int rc = pz__sampler_ask(st->vt, st->state, &ctx, values, err);
     pz__arena_reset(&st->arena);
     return rc;
 }

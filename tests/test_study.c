@@ -645,3 +645,65 @@ Test(status, fail_context_prefixes_and_keeps_the_code)
     pz__fail(&e, PZ_EINVAL, "%s", long_msg);
     cr_assert_eq(strlen(e.msg), sizeof e.msg - 1, "truncated, terminated");
 }
+
+/* ------------------------------------------------------------- mutants */
+
+/* The test-only sampler mutants (scripts/mutation-check.sh) do what
+ * they say: "random" makes any sampler's point the random sampler's for
+ * the same (trial id, seed); "tpe-no-selection" makes TPE's point that
+ * of TPE with one candidate. */
+static pz_study *told_study(const char *sampler)
+{
+    pz_study *st = open_study(5);
+    pz_error e = {0};
+    cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
+    for (int i = 0; i < 30; i++) {
+        int64_t id;
+        double x[N_P];
+        cr_assert_eq(pz_study_ask(st, &id, x, &e), PZ_OK, "%s", e.msg);
+        cr_assert_eq(pz_study_tell(st, id, PZ_TRIAL_DONE,
+                                   (x[P_X] - 0.3) * (x[P_X] - 0.3), &e),
+                     PZ_OK, "%s", e.msg);
+    }
+    return st;
+}
+
+static void point_of(pz_study *st, double *x)
+{
+    pz_error e = {0};
+    cr_assert_eq(pz_study_suggest(st, 100, 7, x, &e), PZ_OK, "%s", e.msg);
+}
+
+static bool same_point(const double *a, const double *b)
+{
+    return memcmp(a, b, N_P * sizeof *a) == 0;
+}
+
+Test(study, sampler_mutants_replace_what_they_name)
+{
+    pz_study *tpe = told_study("tpe"), *one = told_study("tpe");
+    pz_study *rnd = told_study("random");
+    pz_error e = {0};
+    cr_assert_eq(pz_study_set_option(one, "tpe.n_EI_candidates", 1, &e), PZ_OK);
+    double t0[N_P], t1[N_P], r[N_P], m[N_P];
+    point_of(tpe, t0);
+    point_of(one, t1);
+    point_of(rnd, r);
+    cr_assert(!same_point(t0, r) && !same_point(t0, t1));
+
+    cr_assert_eq(pz__sampler_set_mutant("random"), PZ_OK);
+    cr_assert_eq(pz__sampler_mutant(), PZ__MUTANT_RANDOM);
+    point_of(tpe, m);
+    cr_assert(same_point(m, r), "a 'random' mutant TPE draws the prior");
+    cr_assert_eq(pz__sampler_set_mutant("tpe-no-selection"), PZ_OK);
+    point_of(tpe, m);
+    cr_assert(same_point(m, t1), "no selection: TPE with one candidate");
+    cr_assert_eq(pz__sampler_set_mutant("nonsense"), PZ_EINVAL);
+    cr_assert_eq(pz__sampler_mutant(), PZ__MUTANT_TPE_NO_SELECTION);
+    cr_assert_eq(pz__sampler_set_mutant("none"), PZ_OK);
+    point_of(tpe, m);
+    cr_assert(same_point(m, t0));
+    pz_study_free(tpe);
+    pz_study_free(one);
+    pz_study_free(rnd);
+}

@@ -4,6 +4,7 @@
  * hooks, and a few module-level constants.
  */
 #include "binding.h"
+#include "pz_internal.h" /* the test-only sampler mutants */
 
 #include <string.h>
 
@@ -126,6 +127,30 @@ static PyObject *mod_strerror(PyObject *m, PyObject *arg)
     return PyUnicode_FromString(pz_strerror((int)code));
 }
 
+PyDoc_STRVAR(set_sampler_mutant_doc,
+             "_set_sampler_mutant(name, /)\n--\n\n"
+             "Test-only (mutation testing, scripts/mutation-check.sh): "
+             "'none',\n'random' (every sampler draws from the prior) or\n"
+             "'tpe-no-selection' (TPE keeps its first candidate). Process-"
+             "wide.");
+
+static PyObject *mod_set_sampler_mutant(PyObject *m, PyObject *arg)
+{
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL) {
+        return NULL;
+    }
+    if (pz__sampler_set_mutant(name) != PZ_OK) {
+        pz_py_state *st = pz_py_state_of_module(m);
+        PyErr_Format(st->InvalidArgumentError,
+                     "unknown sampler mutant '%s' (expected one of: none, "
+                     "random, tpe-no-selection)",
+                     name);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(trial_counts_doc,
              "trial_counts(state, /)\n--\n\n"
              "Does a trial in this state count toward max_evals? (the C\n"
@@ -162,6 +187,8 @@ static PyObject *mod_trial_loss(PyObject *m, PyObject *args)
 
 static PyMethodDef module_methods[] = {
     {"strerror", mod_strerror, METH_O, strerror_doc},
+    {"_set_sampler_mutant", mod_set_sampler_mutant, METH_O,
+     set_sampler_mutant_doc},
     {"trial_counts", mod_trial_counts, METH_O, trial_counts_doc},
     {"trial_loss", mod_trial_loss, METH_VARARGS, trial_loss_doc},
     {NULL, NULL, 0, NULL},

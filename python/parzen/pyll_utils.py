@@ -137,8 +137,25 @@ def hp_qlognormal(label, *args, **kwargs):
 
 # ------------------------------------------------------- expr_to_config
 
-Cond = namedtuple("Cond", ["name", "val", "op"])
-Cond.__new__.__defaults__ = ("=",)
+class Cond(namedtuple("Cond", ["name", "val", "op"])):
+    """A condition on a choice: ``Cond(label, option, "=")`` holds when
+    the choice ``label`` takes option index ``option``. Equal and hashable
+    by (name, val, op); printed as hyperopt prints it."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, val, op="="):
+        return super().__new__(cls, name, val, op)
+
+    def __str__(self):
+        return "Cond{%s %s %s}" % (self.name, self.op, self.val)
+
+    __repr__ = __str__
+
+
+def EQ(name, val):  # noqa: N802 - hyperopt's name
+    """``Cond(name, val, "=")``: the choice ``name`` takes option ``val``."""
+    return Cond(name, val, "=")
 
 
 def expr_to_config(expr, conditions, hps):

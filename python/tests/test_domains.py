@@ -40,26 +40,48 @@ def test_rand_average_best_error(name):
     assert sum(ok) >= 2, ok
 
 
+def mean_best(runs):
+    return float(np.mean([min(t.losses()) for t, _ in runs]))
+
+
+# -- hyperopt's thresholds (spec §8.3) alone are weak: random search meets
+#    most of them at these budgets (measured at seeds 0-9: 5/10 on
+#    quadratic1, 7/10 q1_lognormal, 9/10 gauss_wave and n_arms, 8/10
+#    gauss_wave2 and branin). So each case also claims a lower mean best
+#    loss than random search at the same seeds and budget (the same C
+#    streams: the "random" mutant ties it exactly and fails).
+#    'all': the threshold at every seed, where TPE holds it at 9-10 of 10
+#    seeds and TPE without candidate selection does not (measured, seeds
+#    0-9: quadratic1 at 1e-5 10/10 vs 9/10 but 1.7e-4 at seed 1;
+#    q1_lognormal at 1e-4 8/10 vs 1/10; distractor 9/10 vs 5/10).
+#    Elsewhere TPE without selection is as good as TPE at these budgets
+#    (gauss_wave 10/10 both, n_arms and many_dists 10/10 both, branin 9/10
+#    vs 10/10, gauss_wave2 mean -2.51 vs -2.36): selection=False.
 TPE_CASES = [
-    ("quadratic1", 1000, 1e-5, dict(n_EI_candidates=5)),
-    ("q1_lognormal", 250, 0.01, {}),
+    ("quadratic1", 1000, 1e-5, dict(n_EI_candidates=5), "all"),
+    ("q1_lognormal", 250, 1e-4, {}, "all"),
     ("distractor", 100, -1.96,
-     dict(gamma=0.05, prior_weight=0.01, n_EI_candidates=15)),
-    ("gauss_wave", 50, -2.0, {}),
-    ("gauss_wave2", 75, -2.0, {}),
-    ("n_arms", 50, -2.5, {}),
-    ("many_dists", 200, 0.0005, {}),
-    ("branin", 200, 0.7, {}),
+     dict(gamma=0.05, prior_weight=0.01, n_EI_candidates=15), "all"),
+    ("gauss_wave", 50, -2.0, {}, "majority"),
+    ("gauss_wave2", 75, -2.0, {}, "majority"),
+    ("n_arms", 50, -2.5, {}, "majority"),
+    ("many_dists", 200, 0.0005, {}, "majority"),
+    ("branin", 200, 0.7, {}, "majority"),
 ]
 
 
 @needs_tpe
-@pytest.mark.parametrize("name,n,threshold,kw", TPE_CASES,
-                         ids=[c[0] for c in TPE_CASES])
-def test_tpe_quality(name, n, threshold, kw):
-    runs = best_losses(name, partial(tpe.suggest, **kw), n, seeds=(0, 1, 2))
+@pytest.mark.parametrize("name,n,threshold,kw,need", [
+    pytest.param(*c, marks=pytest.mark.sampler_claim(
+        "tpe", selection=c[4] == "all"), id=c[0]) for c in TPE_CASES])
+def test_tpe_quality(name, n, threshold, kw, need):
+    seeds = (0, 1, 2)
+    runs = best_losses(name, partial(tpe.suggest, **kw), n, seeds)
     ok = [min(t.losses()) < threshold for t, _ in runs]
-    assert sum(ok) >= 2, ok
+    assert sum(ok) >= (3 if need == "all" else 2), ok
+    mine = mean_best(runs)
+    theirs = mean_best(best_losses(name, rand.suggest, n, seeds))
+    assert mine < theirs, (mine, theirs)
 
 
 ANNEAL_CASES = [
@@ -71,12 +93,30 @@ ANNEAL_CASES = [
 
 
 @needs_anneal
+@pytest.mark.sampler_claim("anneal")
 @pytest.mark.parametrize("name,n,threshold", ANNEAL_CASES,
                          ids=[c[0] for c in ANNEAL_CASES])
 def test_anneal_quality(name, n, threshold):
-    runs = best_losses(name, anneal.suggest, n, seeds=(8, 9, 10))
+    seeds = (8, 9, 10)
+    runs = best_losses(name, anneal.suggest, n, seeds)
     ok = [min(t.losses()) < threshold for t, _ in runs]
     assert sum(ok) >= 2, ok
+    random_runs = best_losses(name, rand.suggest, n, seeds)
+    if name == "distractor":
+        # -- annealing settles in the sigmoid's basin (loss -1) and misses
+        #    the narrow well (-2) that random search finds, so its best is
+        #    not random search's better; what it does is exploit: the last
+        #    third of its trials sit in a basin (median loss < -0.9 at
+        #    every seed; random search's is -0.59 to -0.99 at these seeds)
+        def late(rs):
+            return [float(np.median(t.losses()[-n // 3:])) for t, _ in rs]
+
+        mine, theirs = late(runs), late(random_runs)
+        assert max(mine) < -0.9 and np.mean(mine) < np.mean(theirs) - 0.2, \
+            (mine, theirs)
+    else:
+        mine, theirs = mean_best(runs), mean_best(random_runs)
+        assert mine < theirs, (mine, theirs)
 
 
 @pytest.mark.parametrize("algo", [
@@ -86,7 +126,9 @@ def test_anneal_quality(name, n, threshold):
 ])
 @pytest.mark.parametrize("name", list(domains.ALL))
 def test_smoke_every_domain(algo, name):
-    best_losses(name, algo, 10, seeds=(0,))
+    ((t, _),) = best_losses(name, algo, 10, seeds=(0,))
+    assert t.statuses() == ["ok"] * 10
+    assert all(np.isfinite(loss) for loss in t.losses())
 
 
 def test_c_prior_matches_numpy_prior():

@@ -21,9 +21,9 @@ hyperopt-spec section 3 (results) or docs/cli.md (the command):
 * 16 ``parzen run`` processes on one store at once: no duplicate or lost
   trial, the budget shared exactly.
 
-The command-line tests need the ``parzen`` binary: ``$PARZEN_CLI``, else
-the first of build/ci, build-hard, build that has one (skipped when there
-is none). The two long ones (SIGKILL cycles, 16 workers) run when
+The command-line tests need the ``parzen`` binary (conftest.find_cli:
+``$PARZEN_CLI``, else build/ci/parzen, else the newest build dir's; a
+missing binary is a skip that fails the run). The two long ones (SIGKILL cycles, 16 workers) run when
 ``PZ_LONG_FAULTS=1`` (scripts/hardening.sh sets it). Waits are bounded
 loops on conditions, never bare sleeps.
 """
@@ -42,13 +42,12 @@ import time
 import numpy as np
 import pytest
 
+from conftest import find_cli
 from parzen import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand
 from parzen.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR
 from parzen.exceptions import AllTrialsFailed, InvalidLoss, InvalidResultStatus
 from parzen.parallel import ParallelTrials
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
 NO_TASKS = "There are no evaluation tasks, cannot return argmin of task losses."
 
 long_faults = pytest.mark.skipif(
@@ -550,16 +549,6 @@ def test_parallel_workers_killed_mid_trial_fail_it_and_free_their_slot(
 
 
 # ---------------------------------------------------------- the command
-
-def find_cli():
-    cands = [os.environ.get("PARZEN_CLI")] + [
-        os.path.join(ROOT, d, "parzen") for d in ("build/ci", "build-hard",
-                                                  "build")]
-    for c in cands:
-        if c and os.access(c, os.X_OK):
-            return c
-    return None
-
 
 @pytest.fixture
 def cli():

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+import claims
 from conftest import needs_anneal, needs_tpe
 from parzen import (
     STATUS_FAIL,
@@ -38,19 +39,37 @@ def quadratic(x):
     return (x - 3) ** 2
 
 
-@pytest.mark.parametrize("algo,evals", [
-    (rand.suggest, 500),
-    pytest.param(tpe.suggest, 50, marks=needs_tpe),
-    pytest.param(anneal.suggest, 30, marks=needs_anneal),
-])
-def test_quadratic1(algo, evals):
+def test_quadratic1_rand():
     wins = 0
     for seed in (123, 1, 2):
-        best = fmin(quadratic, hp.uniform("x", -5, 5), algo=algo,
-                    max_evals=evals, rstate=np.random.default_rng(seed),
+        best = fmin(quadratic, hp.uniform("x", -5, 5), algo=rand.suggest,
+                    max_evals=500, rstate=np.random.default_rng(seed),
                     **QUIET)
         wins += abs(best["x"] - 3) < 0.25
     assert wins >= 2
+
+
+# -- hyperopt's test_quadratic1 asks TPE (50 evaluations) and annealing
+#    (30) for 2 of 3 seeds within 0.25 of the minimum: random search
+#    passes that at every seed. The claim here is relative: over 16 seeds
+#    at one budget, the geometric mean of the best loss is a fraction of
+#    random search's. Measured (seed sets 0-7 / 8-15 / 16-23): TPE at 100
+#    evaluations 0.026 / 0.006 / 0.19 of random's, TPE without candidate
+#    selection 0.44 / 0.32 / 0.82; annealing at 50 0.05 / 0.07 / 0.015.
+@needs_tpe
+@pytest.mark.sampler_claim("tpe")
+def test_quadratic1_tpe_beats_random_search():
+    ratio, what = claims.ratio_to_random(
+        tpe.suggest, quadratic, hp.uniform("x", -5, 5), 100, range(16))
+    assert ratio < 0.2, what
+
+
+@needs_anneal
+@pytest.mark.sampler_claim("anneal")
+def test_quadratic1_anneal_beats_random_search():
+    ratio, what = claims.ratio_to_random(
+        anneal.suggest, quadratic, hp.uniform("x", -5, 5), 50, range(16))
+    assert ratio < 0.2, what
 
 
 def test_duplicate_label_is_error():

@@ -124,11 +124,36 @@ class TestPlotting:
         from parzen import plotting
 
         t = self.trials()
+        losses = t.losses()
+        plt.figure()
         plotting.main_plot_history(t, do_show=False)
-        plotting.main_plot_histogram(t, do_show=False)
-        plotting.main_plot_vars(t, do_show=False, colorize_best=5)
-        plotting.main_plot_vars(t, do_show=False, arrange_by_loss=True)
+        ax = plt.gca()
+        (points,) = ax.collections
+        assert points.get_offsets().tolist() == \
+            [[i, y] for i, y in enumerate(losses)]
+        (best_line,) = ax.lines
+        assert best_line.get_ydata()[0] == pytest.approx(
+            t.average_best_error())
         assert "avg best error" in capsys.readouterr().out
+
+        plt.figure()
+        plotting.main_plot_histogram(t, do_show=False)
+        heights = [p.get_height() for p in plt.gca().patches]
+        assert sum(heights) == len(losses) == 40
+
+        plotting.main_plot_vars(t, do_show=False, colorize_best=5)
+        idxs, vals = t.idxs_vals
+        axes = plt.gcf().axes
+        assert [a.get_title() for a in axes] == sorted(vals)
+        for a in axes:
+            (sc,) = a.collections
+            assert len(sc.get_offsets()) == len(vals[a.get_title()])
+        plotting.main_plot_vars(t, do_show=False, arrange_by_loss=True)
+        for a in plt.gcf().axes:
+            # -- x is the loss rank: the best trial's value sits at 0
+            (sc,) = a.collections
+            xs = sc.get_offsets()[:, 0]
+            assert xs.min() >= 0 and xs.max() < len(losses)
         plt.close("all")
 
     def test_attachment_plot(self):
@@ -140,8 +165,19 @@ class TestPlotting:
         fmin(lambda x: {"status": STATUS_OK, "loss": x,
                         "attachments": {"curve": [x, x * 2, x * 3]}},
              hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=5, trials=t,
-             show_progressbar=False)
+             show_progressbar=False, rstate=np.random.default_rng(1))
+        plt.figure()
         plotting.main_plot_1D_attachment(t, "curve", do_show=False)
+        lines = plt.gca().lines
+        assert len(lines) == 5 and plt.gca().get_title() == "curve"
+        xs = t.vals["x"]
+        for line, x in zip(lines, xs):  # -- one line per trial, in order
+            assert line.get_ydata().tolist() == pytest.approx(
+                [x, 2 * x, 3 * x])
+        # -- the lowest loss is drawn darkest (black), the highest lightest
+        shade = [line.get_color()[0] for line in lines]
+        assert shade[xs.index(min(xs))] == 0.0
+        assert shade[xs.index(max(xs))] == pytest.approx(0.5)
         plt.close("all")
 
 
@@ -167,8 +203,9 @@ class TestPackage:
                     "parzen.plotting", "parzen.rand", "parzen.tpe",
                     "parzen.anneal", "parzen.mix", "parzen.progress",
                     "parzen.pyll_utils", "parzen.spark",
-                    "parzen.std_out_err_redirect_tqdm"]:
-            importlib.import_module(mod)
+                    "parzen.std_out_err_redirect_tqdm", "parzen.criteria",
+                    "parzen.rdists", "parzen.utils"]:
+            assert importlib.import_module(mod).__name__ == mod
         from parzen.pyll import Apply, as_apply, rec_eval, scope  # noqa
         from parzen.pyll.stochastic import sample  # noqa
         from parzen.base import JOB_STATE_CANCEL  # noqa
@@ -202,3 +239,19 @@ class TestPackage:
         hps = {}
         expr_to_config(hp.choice("c", [z, z + 1]), None, hps)
         assert hps["z"]["conditions"] == {()}
+
+
+def test_rdists_without_scipy_says_what_to_install():
+    import subprocess
+
+    code = ("import sys\n"
+            "for m in ('scipy', 'scipy.special', 'scipy.stats'):\n"
+            "    sys.modules[m] = None\n"
+            "try:\n"
+            "    import parzen.rdists\n"
+            "except ImportError as e:\n"
+            "    print('ImportError:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == \
+        "ImportError: parzen.rdists needs scipy: pip install scipy", out

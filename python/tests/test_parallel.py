@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from parzen import STATUS_OK, fmin, hp, rand, tpe
+import claims
+
+from parzen import STATUS_OK, Trials, fmin, hp, rand, tpe
 from parzen.base import JOB_STATE_CANCEL, JOB_STATE_DONE, JOB_STATE_ERROR
 from parzen.early_stop import no_progress_loss
 from parzen.parallel import ParallelTrials
@@ -22,8 +24,38 @@ def test_parallel_fmin_finds_the_minimum_and_records_every_trial():
                 max_evals=40, trials=trials, rstate=1, show_progressbar=False)
     assert len(trials) == 40
     assert trials.count_successful_trials() == 40
-    assert abs(best["x"] - 3) < 0.5
+    assert best == {"x": trials.best_trial["misc"]["vals"]["x"][0]}
     assert all(t["result"]["status"] == STATUS_OK for t in trials.trials)
+
+
+def post_startup_best(trials):
+    return min(trials.losses()[20:])  # -- after TPE's 20 random trials
+
+
+# -- TPE fed by the workers' results: after its 20 random startup trials,
+#    its best is better than random search's over the same trials, by a
+#    geometric mean ratio < 0.3 over 10 seeds (random search's points do
+#    not depend on timing, so it runs in memory; the "random" mutant ties
+#    it exactly). Measured at seeds 0-9: 0.04 (TPE better at 9 of 10; the
+#    completion order of 2 workers varies, the aggregate absorbs it). At
+#    40 trials TPE without candidate selection does as well (test_fmin's
+#    quadratic1 claims are the selection's), hence selection=False.
+@pytest.mark.sampler_claim("tpe", selection=False)
+def test_tpe_on_workers_learns_from_their_results():
+    mine, theirs = [], []
+    for seed in range(10):
+        trials = ParallelTrials(parallelism=2)
+        fmin(quadratic, hp.uniform("x", -5, 5), algo=tpe.suggest,
+             max_evals=40, trials=trials, rstate=seed, show_progressbar=False)
+        assert trials.count_successful_trials() == 40
+        random_search = Trials()
+        fmin(quadratic, hp.uniform("x", -5, 5), algo=rand.suggest,
+             max_evals=40, trials=random_search, rstate=seed,
+             show_progressbar=False)
+        mine.append(post_startup_best(trials))
+        theirs.append(post_startup_best(random_search))
+    ratio = claims.geo_mean(mine) / claims.geo_mean(theirs)
+    assert ratio < 0.3, claims.describe(mine, theirs)
 
 
 def test_objective_exceptions_are_failed_trials_with_their_traceback():
@@ -145,12 +177,48 @@ def test_parallelism_is_filled_whenever_work_remains(tmp_path):
     assert peak == 4
 
 
-def test_workers_are_stopped_without_os_waitid(monkeypatch):
+def worker_pids_of_a_run(tmp_path, **fmin_kw):
+    """Run fmin on ParallelTrials(parallelism=2); the pids of the
+    processes the objective ran in."""
+    def records_its_pid(x):
+        with open(os.path.join(str(tmp_path), "%d" % os.getpid()), "a"):
+            pass
+        return x ** 2
+
+    trials = ParallelTrials(parallelism=2)
+    fmin(records_its_pid, hp.uniform("x", -1, 1), algo=rand.suggest,
+         max_evals=6, trials=trials, show_progressbar=False, rstate=0,
+         **fmin_kw)
+    assert len(trials) == 6
+    assert all(t["state"] == JOB_STATE_DONE for t in trials.trials)
+    pids = [int(p.name) for p in tmp_path.iterdir()]
+    assert pids and os.getpid() not in pids  # -- trials ran in workers
+    return pids
+
+
+def assert_reaped(pids):
+    """Every pid is gone: not running and not a zombie waiting to be
+    reaped (a zombie stays in /proc until its parent waits for it)."""
+    for pid in pids:
+        try:
+            reaped = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            reaped = None  # -- already reaped (or not our child)
+        assert reaped is None, "worker %d was left unreaped" % pid
+        deadline = time.monotonic() + 5.0  # -- a non-child's reaper
+        while os.path.exists("/proc/%d" % pid) and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not os.path.exists("/proc/%d" % pid), \
+            "worker %d still exists after close()" % pid
+
+
+def test_workers_are_stopped_and_reaped(tmp_path):
+    assert_reaped(worker_pids_of_a_run(tmp_path))
+
+
+def test_workers_are_stopped_without_os_waitid(monkeypatch, tmp_path):
     """Where os.waitid is missing (macOS), close() still stops every
     worker, reaping them with poll()."""
     monkeypatch.delattr(os, "waitid")
-    trials = ParallelTrials(parallelism=2)
-    fmin(lambda x: x ** 2, hp.uniform("x", -1, 1), algo=rand.suggest,
-         max_evals=4, trials=trials, show_progressbar=False, rstate=0)
-    assert len(trials) == 4
-    assert all(t["state"] == JOB_STATE_DONE for t in trials.trials)
+    assert_reaped(worker_pids_of_a_run(tmp_path))
