@@ -35,7 +35,7 @@ static const char run_help[] = RUN_USAGE
     "options:\n"
     "  --max-evals N        total number of evaluated trials (required)\n"
     "  --parallelism P      trials running at once (default 1)\n"
-    "  --algo NAME          tpe (default), mtpe, rand, anneal or mix\n"
+    "  --algo NAME          mtpe (default), tpe, rand, anneal or mix\n"
     "  --seed S             seed of a new study (default: chosen, stored)\n"
     "  --timeout SEC        stop the run after SEC seconds\n"
     "  --trial-timeout SEC  kill a trial after SEC seconds (an error)\n"
@@ -63,7 +63,7 @@ typedef struct run_args {
     const char *space_path;
     uint64_t max_evals;
     uint64_t parallelism;
-    const char *algo; /* NULL: the study's, "tpe" for a new one */
+    const char *algo; /* NULL: the study's, "mtpe" for a new one */
     uint64_t seed;
     bool have_seed;
     double timeout_s, trial_timeout_s, loss_threshold;
@@ -399,7 +399,7 @@ static int open_study(const run_args *a, const char *space_json,
 {
     pz_study_config cfg = {
         .space_json = space_json,
-        .sampler = a->algo ? a->algo : "tpe",
+        .sampler = a->algo ? a->algo : "mtpe", /* docs/benchmarks.md, "mtpe" */
         .seed = a->have_seed ? a->seed : pz_cli_random_seed(),
         .flags = (a->algo ? 0u : PZ_STUDY_DEFAULT_SAMPLER) |
                  (a->have_seed ? 0u : PZ_STUDY_DEFAULT_SEED),

@@ -487,7 +487,7 @@ def test_cli_logs_the_study_and_resumes_without_duplicates(cli, tmp_path,
         ["0"], filter_string="tags.`parzen.search_key` != ''")
     assert len(parents) == 1  # the resumed run continued the same parent
     parent = parents[0]
-    assert parent.data.params["algorithm"] == "tpe"
+    assert parent.data.params["algorithm"] == "mtpe"  # the CLI default
     assert parent.data.params["max_evals"] == "5"
     assert parent.data.tags["parzen.max_evals"] == "9"  # the resumed run's
     kids = children(client, parent.info.run_id)

@@ -211,14 +211,18 @@ run events run "$space" --study events --max-evals 3 --algo rand --seed 7 \
     --json --quiet -- "$sq" "{x}" "{opt}"
 expect_status events 0 && golden events.jsonl events.out
 
-# mtpe: a new study records its sampler; 30 trials run past its startup.
-run mtpe run "$space" --study mtpe --max-evals 30 --algo mtpe --seed 4 \
+# mtpe: the default sampler of a new study (and --algo mtpe names it);
+# 30 trials run past its startup.
+run mtpe run "$space" --study mtpe --max-evals 30 --seed 4 \
+    -- "$sq" "{x}" "{opt}"
+run mtpe2 run "$space" --study mtpe2 --max-evals 12 --algo mtpe --seed 4 \
     -- "$sq" "{x}" "{opt}"
 if expect_status mtpe 0 && grep -q "(sampler mtpe, seed 4)" mtpe.err &&
-   grep -q "reached --max-evals): 30 done" mtpe.err; then
-    pass "run --algo mtpe"
+   grep -q "reached --max-evals): 30 done" mtpe.err &&
+   grep -q "(sampler mtpe, seed 4)" mtpe2.err; then
+    pass "run: mtpe by default and by --algo mtpe"
 else
-    fail "run --algo mtpe" "$(cat mtpe.err)"
+    fail "run mtpe" "$(cat mtpe.err mtpe2.err)"
 fi
 
 # ------------------------------------------------------- mismatches, errors
