@@ -20,7 +20,10 @@
  * and live bytes; after warm-up, 1000 further asks must allocate nothing
  * and leave the live bytes and the peak RSS where they were.
  *
- * Usage: bench_ask [--quick]   (--quick: fewer repetitions)
+ * With --mtpe, the same latency table and memory check for the
+ * multivariate TPE ("mtpe", n_startup_jobs = 0 likewise) instead.
+ *
+ * Usage: bench_ask [--quick] [--mtpe]   (--quick: fewer repetitions)
  * Not a test: it asserts nothing about time, it reports.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
@@ -92,8 +95,10 @@ static double sphere(const double *x, size_t d)
     return s;
 }
 
-/* A study on 'sp' with n DONE trials drawn from the prior. */
-static pz_study *make_study(const pz_space *sp, size_t n, double *x)
+/* A study on 'sp' with n DONE trials drawn from the prior, asked with
+ * sampler 'algo' ("tpe" or "mtpe"). */
+static pz_study *make_study(const pz_space *sp, size_t n, double *x,
+                            const char *algo)
 {
     pz_study *st = NULL;
     pz_error err = {0};
@@ -114,8 +119,10 @@ static pz_study *make_study(const pz_space *sp, size_t n, double *x)
     }
     /* n_startup_jobs 0: model even the 10-trial histories (with the
      * default 20 such an ask is a prior draw, ~0.1 us). */
-    if (pz_study_set_sampler(st, "tpe", &err) != PZ_OK ||
-        pz_study_set_option(st, "tpe.n_startup_jobs", 0, &err) != PZ_OK) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.n_startup_jobs", algo);
+    if (pz_study_set_sampler(st, algo, &err) != PZ_OK ||
+        pz_study_set_option(st, key, 0, &err) != PZ_OK) {
         fprintf(stderr, "bench_ask: %s\n", err.msg);
         pz_study_free(st);
         return NULL;
@@ -168,20 +175,21 @@ static size_t reps_for(size_t n, size_t d, int quick)
     return quick ? (reps + 9) / 10 : reps;
 }
 
-static int latency_table(int quick)
+static int latency_table(int quick, const char *algo)
 {
     static const size_t ns[] = {10, 100, 1000, 10000};
     static const size_t ds[] = {2, 10, 50};
     static const char *const kinds[] = {"uniform", "mixed"};
     double x[64];
-    printf("| space | d | n | median ms/ask | p90 ms/ask | CPU median ms/ask "
-           "|\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf(
+        "| sampler | space | d | n | median ms/ask | p90 ms/ask | CPU median "
+        "ms/ask |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < 2; k++) {
         for (size_t di = 0; di < 3; di++) {
             pz_space *sp = make_space((space_kind)k, ds[di]);
             for (size_t ni = 0; sp != NULL && ni < 4; ni++) {
-                pz_study *st = make_study(sp, ns[ni], x);
+                pz_study *st = make_study(sp, ns[ni], x, algo);
                 timing tm;
                 if (st == NULL || time_asks(st, reps_for(ns[ni], ds[di], quick),
                                             x, &tm) != 0) {
@@ -189,8 +197,9 @@ static int latency_table(int quick)
                     pz_space_free(sp);
                     return 1;
                 }
-                printf("| %s | %zu | %zu | %.4f | %.4f | %.4f |\n", kinds[k],
-                       ds[di], ns[ni], tm.median, tm.p90, tm.cpu_median);
+                printf("| %s | %s | %zu | %zu | %.4f | %.4f | %.4f |\n", algo,
+                       kinds[k], ds[di], ns[ni], tm.median, tm.p90,
+                       tm.cpu_median);
                 fflush(stdout);
                 pz_study_free(st);
             }
@@ -244,13 +253,17 @@ static int tpe_history_table(int quick)
 
 /* ------------------------------------------------------------- memory */
 
-/* 1000 asks after warm-up on the mixed space, d = 10, n = 10000. */
-static int memory_check(bench_counter *c)
+/* Asks after warm-up on the mixed space, d = 10, n = 10000: 1000 for
+ * tpe, 100 for mtpe (whose asks at that size cost 100 times more). The
+ * live bytes are the study's (space, history, sampler state). */
+static int memory_check(bench_counter *c, const char *algo)
 {
     double x[64];
     pz_error err = {0};
+    int mtpe = strcmp(algo, "mtpe") == 0;
+    int64_t n_asks = mtpe ? 100 : 1000;
     pz_space *sp = make_space(MIXED_SPACE, 10);
-    pz_study *st = sp ? make_study(sp, 10000, x) : NULL;
+    pz_study *st = sp ? make_study(sp, 10000, x, algo) : NULL;
     if (st == NULL) {
         pz_space_free(sp);
         return 1;
@@ -260,17 +273,19 @@ static int memory_check(bench_counter *c)
     }
     size_t allocs0 = c->n_allocs, live0 = c->live;
     long rss0 = bench_peak_rss_kb();
-    for (int64_t i = 0; i < 1000; i++) {
+    for (int64_t i = 0; i < n_asks; i++) {
         if (pz_study_suggest(st, 3000000 + i, 7, x, &err) != PZ_OK) {
             fprintf(stderr, "bench_ask: %s\n", err.msg);
             break;
         }
     }
-    printf("\nMemory over 1000 asks (mixed space, d=10, n=10000, after 20 "
-           "warm-up asks):\n");
-    printf("- allocations during the 1000 asks: %zu\n", c->n_allocs - allocs0);
-    printf("- live library bytes: %zu before, %zu after (peak %zu)\n", live0,
-           c->live, c->peak);
+    printf("\nMemory over %lld %s asks (mixed space, d=10, n=10000, after 20 "
+           "warm-up asks):\n",
+           (long long)n_asks, algo);
+    printf("- allocations during the asks: %zu\n", c->n_allocs - allocs0);
+    printf("- live library bytes: %zu before, %zu after (peak %zu); %.0f "
+           "bytes per trial\n",
+           live0, c->live, c->peak, (double)c->live / 10000.0);
     printf("- peak RSS: %ld kB before, %ld kB after\n", rss0,
            bench_peak_rss_kb());
     int flat = c->n_allocs == allocs0 && c->live == live0;
@@ -283,14 +298,19 @@ static int memory_check(bench_counter *c)
 int main(int argc, char **argv)
 {
     static bench_counter c;
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, mtpe = 0;
+    for (int i = 1; i < argc; i++) {
+        quick |= strcmp(argv[i], "--quick") == 0;
+        mtpe |= strcmp(argv[i], "--mtpe") == 0;
+    }
+    const char *algo = mtpe ? "mtpe" : "tpe";
     pz_set_allocator(bench_counting_alloc, &c);
-    int rc = latency_table(quick);
-    if (rc == 0) {
+    int rc = latency_table(quick, algo);
+    if (rc == 0 && !mtpe) {
         rc = tpe_history_table(quick);
     }
     if (rc == 0) {
-        rc = memory_check(&c);
+        rc = memory_check(&c, algo);
     }
     pz_set_allocator(NULL, NULL);
     return rc;

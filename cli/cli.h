@@ -52,6 +52,35 @@ int pz_cli_run_parse(int argc, char **argv, pz_error *err);
 int pz_cli_sample_parse(int argc, char **argv, pz_error *err);
 int pz_cli_store_parse(const char *cmd, int argc, char **argv, pz_error *err);
 
+/* python_exec.c: the interpreter of this installation (see the file's
+ * comment for the order it looks in) into 'out'; and the handing over
+ * of command 'cmd' ("export --format optuna") to parzen.export in it,
+ * with n arguments. Returns only on failure. */
+int pz_cli_find_python(char *out, size_t cap, pz_error *err);
+int pz_cli_exec_python(const char *cmd, const char *const *args, size_t n,
+                       pz_error *err);
+
+/* run_mlflow.c: 'parzen run --mlflow URI', the MLflow logger process
+ * (python -m parzen.mlflow_log follow) beside a run. */
+typedef struct pz_cli_mlflow_args {
+    const char *uri, *store_path, *study;
+    uint64_t max_evals, parallelism;
+    bool quiet;
+} pz_cli_mlflow_args;
+
+typedef struct pz_cli_mlflow {
+    int pid;   /* the logger, -1 when none */
+    int to_fd; /* its stdin: closing it ends the run */
+} pz_cli_mlflow;
+
+/* Start the logger and wait until it is ready; PZ_EINVAL with the reason
+ * (MLflow or parzen missing in $PARZEN_PYTHON / python3) otherwise. */
+int pz_cli_mlflow_start(pz_cli_mlflow *m, const pz_cli_mlflow_args *a,
+                        pz_error *err);
+/* Close its stdin and wait while it logs the last trials (bounded by its
+ * own retry limit). A no-op when none was started. */
+void pz_cli_mlflow_finish(pz_cli_mlflow *m);
+
 /* cli_out.c: output helpers shared by the store commands. */
 /* A JSON string literal of 'n' bytes of 's' (invalid UTF-8 bytes are
  * written as U+FFFD). */

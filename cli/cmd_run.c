@@ -35,7 +35,7 @@ static const char run_help[] = RUN_USAGE
     "options:\n"
     "  --max-evals N        total number of evaluated trials (required)\n"
     "  --parallelism P      trials running at once (default 1)\n"
-    "  --algo NAME          tpe (default), rand, anneal or mix\n"
+    "  --algo NAME          tpe (default), mtpe, rand, anneal or mix\n"
     "  --seed S             seed of a new study (default: chosen, stored)\n"
     "  --timeout SEC        stop the run after SEC seconds\n"
     "  --trial-timeout SEC  kill a trial after SEC seconds (an error)\n"
@@ -46,6 +46,9 @@ static const char run_help[] = RUN_USAGE
     "  --retry-lost         re-run lost and interrupted trials first\n"
     "  --quiet              no progress line, no summary\n"
     "  --json               one JSON event per line on stdout\n"
+    "  --mlflow URI         log the study (parent run) and every trial (child\n"
+    "                       runs) to the MLflow tracking URI; needs parzen\n"
+    "                       and mlflow in $PARZEN_PYTHON or python3\n"
     "  --spark MASTER       run the trials as Spark tasks (see docs/spark.md;\n"
     "                       needs PySpark and parzen in $PARZEN_PYTHON or\n"
     "                       python3, the command on every executor)\n"
@@ -66,7 +69,8 @@ typedef struct run_args {
     double timeout_s, trial_timeout_s, loss_threshold;
     uint64_t no_progress;
     const char *store_path, *study;
-    const char *spark; /* --spark MASTER: hand over to the Python driver */
+    const char *spark;  /* --spark MASTER: hand over to the Python driver */
+    const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -90,8 +94,8 @@ static int opt_parallelism(run_args *a, const char *o, const char *v,
 
 static int opt_algo(run_args *a, const char *o, const char *v, pz_error *err)
 {
-    static const char *const names[] = {"tpe", "rand", "random", "anneal",
-                                        "mix"};
+    static const char *const names[] = {"tpe",    "mtpe",   "rand",
+                                        "random", "anneal", "mix"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(v, names[i]) == 0) {
             a->algo = v;
@@ -99,7 +103,8 @@ static int opt_algo(run_args *a, const char *o, const char *v, pz_error *err)
         }
     }
     return pz_cli_fail(err, PZ_EINVAL,
-                       "%s expects tpe, rand, anneal or mix, got '%s'", o, v);
+                       "%s expects tpe, mtpe, rand, anneal or mix, got '%s'", o,
+                       v);
 }
 
 static int opt_seed(run_args *a, const char *o, const char *v, pz_error *err)
@@ -156,6 +161,11 @@ static int opt_spark(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->spark, o, v, err);
 }
 
+static int opt_mlflow(run_args *a, const char *o, const char *v, pz_error *err)
+{
+    return opt_text(&a->mlflow, o, v, err);
+}
+
 static int opt_flag(run_args *a, const char *o, const char *v, pz_error *err)
 {
     (void)v;
@@ -186,6 +196,7 @@ static const run_opt run_opts[] = {
     {"--store", true, opt_store},
     {"--study", true, opt_study},
     {"--spark", true, opt_spark},
+    {"--mlflow", true, opt_mlflow},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -592,9 +603,16 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     if (rc == PZ_OK) {
         rc = open_study(&a, space_json, &store, err);
     }
+    pz_cli_mlflow ml = {.pid = -1, .to_fd = -1};
+    if (rc == PZ_OK && a.mlflow != NULL) {
+        pz_cli_mlflow_args ma = {a.mlflow,    a.store_path,  a.study,
+                                 a.max_evals, a.parallelism, a.quiet};
+        rc = pz_cli_mlflow_start(&ml, &ma, err);
+    }
     if (rc == PZ_OK) {
         rc = run_study(&a, &c, runner, store, err);
     }
+    pz_cli_mlflow_finish(&ml); /* logs the last trials */
     pz_store_close(store);
     pz_runner_free(runner);
     pz_free(space_json);

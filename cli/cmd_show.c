@@ -1,8 +1,9 @@
 /*
  * cmd_show.c -- the commands that read a store: 'parzen show' (a table
  * of a study's trials, or one trial in full), 'parzen best' (the best
- * trial as JSON), 'parzen export' (every trial as CSV or JSON lines) and
- * 'parzen status' (the studies of a store and their running trials).
+ * trial as JSON), 'parzen export' (every trial as CSV or JSON lines, or
+ * into an Optuna storage through the Python package) and 'parzen
+ * status' (the studies of a store and their running trials).
  *
  * They never write trials: a store that is being run is read as a
  * consistent snapshot. Times are printed in UTC, ISO 8601.
@@ -20,6 +21,8 @@ typedef struct store_args {
     const char *store_path;
     const char *study; /* NULL: 'default' (status: every study) */
     const char *format;
+    const char *to; /* export --format optuna: the Optuna storage URL */
+    bool replace;   /* export --format optuna: replace a study there */
     uint64_t trial;
     bool have_trial;
 } store_args;
@@ -65,13 +68,21 @@ static int parse_one(const char *cmd, unsigned allowed, int argc, char **argv,
     if ((allowed & O_FORMAT) && is_opt(arg, "--format")) {
         int rc = value_of(cmd, argc, argv, i, &a->format, err);
         if (rc == PZ_OK && strcmp(a->format, "csv") != 0 &&
-            strcmp(a->format, "jsonl") != 0) {
+            strcmp(a->format, "jsonl") != 0 &&
+            strcmp(a->format, "optuna") != 0) {
             rc = pz_cli_fail(err, PZ_EINVAL,
-                             "%s: --format expects csv or "
-                             "jsonl, got '%s'",
+                             "%s: --format expects csv, "
+                             "jsonl or optuna, got '%s'",
                              cmd, a->format);
         }
         return rc;
+    }
+    if ((allowed & O_FORMAT) && is_opt(arg, "--to")) {
+        return value_of(cmd, argc, argv, i, &a->to, err);
+    }
+    if ((allowed & O_FORMAT) && strcmp(arg, "--replace") == 0) {
+        a->replace = true;
+        return PZ_OK;
     }
     if (arg[0] == '-') {
         return pz_cli_fail(err, PZ_EINVAL, "%s: unknown option '%s'", cmd, arg);
@@ -94,6 +105,16 @@ static int parse_store_args(const char *cmd, unsigned allowed, int argc,
                          "%s: --store and --study expect "
                          "a non-empty value",
                          cmd);
+    }
+    bool optuna = strcmp(a->format, "optuna") == 0;
+    if (rc == PZ_OK && optuna && (a->to == NULL || a->to[0] == '\0')) {
+        rc = pz_cli_fail(err, PZ_EINVAL,
+                         "%s: --format optuna needs --to STORAGE_URL "
+                         "(e.g. sqlite:///optuna.db)",
+                         cmd);
+    } else if (rc == PZ_OK && !optuna && (a->to != NULL || a->replace)) {
+        rc = pz_cli_fail(err, PZ_EINVAL, "%s: %s is for --format optuna only",
+                         cmd, a->to != NULL ? "--to" : "--replace");
     }
     return rc;
 }
@@ -360,11 +381,46 @@ static int jsonl_row(const pz_trial_record *r, void *ud)
     return 0;
 }
 
+/* "--name=value" in malloc'd memory (a value may begin with '-': the
+ * '=' form keeps Python's argparse from reading it as an option). */
+static char *opt_eq(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *s = malloc(n);
+    if (s != NULL) {
+        snprintf(s, n, "%s=%s", name, value);
+    }
+    return s;
+}
+
+/* The store and the study are checked here, so a missing file or study
+ * is the usual error and exit status; the store is closed before Python
+ * opens it. */
+static int export_optuna(store_args *a, pz_error *err)
+{
+    char *own[3] = {opt_eq("--store", a->store_path),
+                    opt_eq("--study", a->study ? a->study : "default"),
+                    opt_eq("--to", a->to)};
+    const char *args[4] = {own[0], own[1], own[2], "--replace"};
+    int rc = own[0] && own[1] && own[2]
+                 ? pz_cli_exec_python("export --format optuna", args,
+                                      a->replace ? 4 : 3, err)
+                 : pz_cli_fail(err, PZ_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 3; i++) {
+        free(own[i]);
+    }
+    return rc;
+}
+
 int pz_cli_export(int argc, char **argv, pz_error *err)
 {
     store_args a;
     pz_store *store = NULL;
     int rc = open_for("export", O_FORMAT, argc, argv, &a, &store, err);
+    if (rc == PZ_OK && strcmp(a.format, "optuna") == 0) {
+        pz_store_close(store);
+        return export_optuna(&a, err);
+    }
     if (rc == PZ_OK && strcmp(a.format, "csv") == 0) {
         const pz_space *sp = pz_study_space(pz_store_study(store));
         csv_header(sp);

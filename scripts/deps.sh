@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev
           libcriterion-dev clang-format python3 python3-venv python3-dev
-          clang valgrind)
+          clang valgrind chromium)
+# (chromium: the optuna-dashboard test opens the exported run in it)
 # Spark tests need a Java runtime; any installed JDK/JRE will do.
 if ! command -v java >/dev/null 2>&1; then
     packages+=(openjdk-17-jre-headless)

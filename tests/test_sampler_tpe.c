@@ -664,4 +664,5 @@ Test(tpe, samplers_fail_cleanly_when_memory_runs_out)
     suggest_under_oom("tpe");
     suggest_under_oom("anneal");
     suggest_under_oom("mix");
+    suggest_under_oom("mtpe");
 }

@@ -28,7 +28,7 @@ import numpy as np
 
 from spaces import sample_optuna, to_hp
 
-METHODS = ["parzen-tpe", "parzen-rand", "parzen-anneal",
+METHODS = ["parzen-mtpe", "parzen-tpe", "parzen-rand", "parzen-anneal",
            "hyperopt-tpe", "hyperopt-rand", "hyperopt-anneal",
            "optuna-tpe", "optuna-tpe-indep"]
 
@@ -69,10 +69,18 @@ EXTRA_METHODS = ["parzen-tpe-g1"]
 
 
 def _algo(lib, algo_name):
+    """An algorithm by name; "mtpe@gamma=0.15+bw_factor=0.3" is mtpe with
+    those options (the tuning sweeps of docs/benchmarks.md, "mtpe")."""
     if algo_name == "tpe-g1":
         return functools.partial(lib.tpe.suggest, gamma=1.0)
+    name, _, opts = algo_name.partition("@")
+    if name == "mtpe" and opts:
+        kw = {k: float(v) for k, v in
+              (o.split("=") for o in opts.split("+"))}
+        return functools.partial(lib.mtpe.suggest, **kw)
     return {"tpe": lib.tpe.suggest, "rand": lib.rand.suggest,
-            "anneal": lib.anneal.suggest}[algo_name]
+            "anneal": lib.anneal.suggest, "mtpe": getattr(lib, "mtpe", None)
+            and lib.mtpe.suggest}[name]
 
 
 # ----------------------------------------------------------- sequential

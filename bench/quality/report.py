@@ -38,7 +38,7 @@ SHORT = {"parzen-tpe": "pz tpe", "parzen-rand": "pz rand",
          "parzen-anneal": "pz anneal", "hyperopt-tpe": "ho tpe",
          "hyperopt-rand": "ho rand", "hyperopt-anneal": "ho anneal",
          "optuna-tpe": "optuna tpe", "optuna-tpe-indep": "optuna indep",
-         "parzen-tpe-g1": "pz tpe γ=1"}
+         "parzen-tpe-g1": "pz tpe γ=1", "parzen-mtpe": "pz mtpe"}
 
 
 def load(path):

@@ -49,6 +49,9 @@ def parse_args(argv=None):
                          "parallel run (~2 min)")
     ap.add_argument("--seeds", type=int, default=30,
                     help="seeds for synthetic and hyperopt-style problems")
+    ap.add_argument("--seed0", type=int, default=0,
+                    help="first seed of the sequential runs (fresh seeds "
+                         "for re-testing flagged problems: e.g. 1000)")
     ap.add_argument("--ml-seeds", type=int, default=20,
                     help="seeds for the scikit-learn tasks")
     ap.add_argument("--budgets", default="50,100,200",
@@ -64,6 +67,10 @@ def parse_args(argv=None):
     ap.add_argument("--par-levels", default="1,4,16")
     ap.add_argument("--strategies", default=",".join(methods.STRATEGIES),
                     help="pending-aware strategies measured for parzen tpe")
+    ap.add_argument("--mtpe-strategies", default="worst,hide",
+                    help="pending strategies measured for parzen mtpe "
+                         "(worst = its own rule, pending trials are bad "
+                         "observations; hide = mtpe.hide_pending)")
     ap.add_argument("--confirm-seeds", type=int, default=100,
                     help="fresh seeds for re-testing problems where parzen "
                          "tpe looks worse than hyperopt tpe (0: off)")
@@ -113,12 +120,14 @@ def make_jobs(a):
     meths = [m for m in methods.METHODS + methods.EXTRA_METHODS
              if (not a.methods and (m in methods.METHODS or not a.no_extra))
              or m in a.methods.split(",")]
+    # -- mtpe variants of the tuning sweeps ("parzen-mtpe@gamma=0.15")
+    meths += [m for m in a.methods.split(",") if "@" in m]
     budget = a.budget_list[-1]
     jobs = []
     if not a.no_sequential:
         for p in probs:
             n = a.ml_seeds if p.group == "ml" else a.seeds
-            for seed in range(n):
+            for seed in range(a.seed0, a.seed0 + n):
                 for m in meths:
                     jobs.append({"kind": "seq", "problem": p.name,
                                  "method": m, "seed": seed,
@@ -145,15 +154,20 @@ def make_jobs(a):
                     runs = [("hyperopt-tpe", "worst")]
                     runs += [("parzen-tpe", s) for s in strategies]
                     runs += [("optuna-tpe", "liar")]
+                    runs += [("parzen-mtpe", s)
+                             for s in a.mtpe_strategies.split(",") if s]
                     if "parzen-tpe-g1" in meths:
                         runs += [("parzen-tpe-g1", "worst")]
+                    runs = [(m, s) for m, s in runs if m in meths]
                     if P == 1:
                         # -- nothing is pending at P=1: one run per method,
                         # and it is the sequential suite's run (the
                         # simulator reproduces fmin exactly), so reuse it
                         runs = [("hyperopt-tpe", "worst"),
                                 ("parzen-tpe", "worst"),
-                                ("optuna-tpe", "liar")]
+                                ("optuna-tpe", "liar"),
+                                ("parzen-mtpe", "worst")]
+                        runs = [(m, s) for m, s in runs if m in meths]
                         if "parzen-tpe-g1" in meths:
                             runs += [("parzen-tpe-g1", "worst")]
                         runs = [(m, s) for m, s in runs

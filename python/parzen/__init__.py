@@ -4,11 +4,11 @@ A drop-in replacement for hyperopt: change ``from hyperopt import ...`` to
 ``from parzen import ...``. The search space language (``hp``, ``pyll``),
 ``fmin``, ``Trials`` and the algorithms (``tpe``, ``rand``, ``anneal``,
 ``mix``) behave like hyperopt's; the samplers and the trial history run in
-C. See docs/python.md and docs/compatibility.md.
+C. ``mtpe`` is parzen's own multivariate TPE. See docs/python.md and docs/compatibility.md.
 """
 
 from . import early_stop, exceptions, hp, pyll  # noqa: F401
-from . import anneal, atpe, mix, rand, tpe  # noqa: F401
+from . import anneal, atpe, mix, mtpe, rand, tpe  # noqa: F401
 from ._core import __version__ as _core_version
 from .base import (  # noqa: F401
     JOB_STATE_DONE,
@@ -54,6 +54,6 @@ __all__ = [
     "JOB_STATE_RUNNING", "JOB_STATE_DONE", "JOB_STATE_ERROR", "Ctrl",
     "Trials", "trials_from_docs", "Domain", "fmin",
     "fmin_pass_expr_memo_ctrl", "FMinIter", "partial", "space_eval", "hp",
-    "exceptions", "rand", "tpe", "atpe", "mix", "anneal", "early_stop",
+    "exceptions", "rand", "tpe", "mtpe", "atpe", "mix", "anneal", "early_stop",
     "pyll", "SparkTrials", "StoreTrials", "__version__",
 ]

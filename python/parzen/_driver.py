@@ -45,6 +45,7 @@ from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
     JOB_STATE_NEW,
+    JOB_STATE_RUNNING,
     coarse_utcnow,
     counts_toward_budget,
     spec_from_misc,
@@ -91,6 +92,8 @@ class Executor:
     #: True: cancel() can stop a running trial (else stop rules only stop
     #: asking; the running trials finish).
     can_cancel = True
+    #: False: whoever evaluates the trial marks it RUNNING (ExternalExecutor)
+    marks_running = True
 
     def start(self, fn: Callable) -> None:
         """Prepare to run `fn` (e.g. check it pickles). Called once."""
@@ -141,61 +144,62 @@ class InlineExecutor(Executor):
 logger_fmin = logging.getLogger("parzen.fmin")
 
 
+class ExternalExecutor(Executor):
+    """Trials evaluated by someone else: workers that take the NEW
+    documents of an ``asynchronous`` Trials (hyperopt's MongoTrials
+    pattern) and write their outcome into them. The driver inserts up to
+    ``slots`` documents; a watcher thread polls them every
+    ``poll_interval`` seconds and reports each one that finished."""
+
+    evaluates_documents = True
+    can_cancel = False
+    marks_running = False
+
+    def __init__(self, slots=1, poll_interval=1.0):
+        self.parallelism = max(1, int(slots))
+        self.poll_interval = poll_interval
+        self.watched: dict = {}
+        self.report = None
+        self.closed = threading.Event()
+        self.thread = None
+
+    def submit(self, tid, doc, report):
+        self.watched[tid] = doc
+        self.report = report
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._watch, daemon=True,
+                                           name="parzen-external-poll")
+            self.thread.start()
+
+    def _watch(self):
+        while not self.closed.wait(self.poll_interval):
+            for tid, doc in list(self.watched.items()):
+                if doc["state"] not in (JOB_STATE_NEW, JOB_STATE_RUNNING):
+                    del self.watched[tid]
+                    self.report(Outcome(tid, "external"))
+
+    def close(self):
+        self.closed.set()
+
+
 class ThreadedExecutor(Executor):
     """An executor whose trials each block one driver-side thread (a Spark
     job's collect(), a worker process's pipe). Subclasses implement
     run_one(tid, point) -> Outcome and cancel(tid).
 
-    The threads are long-lived (one per busy slot, started on demand and
-    reused): starting a thread per trial cost milliseconds on a loaded
-    machine, more than the rest of the driver's work for a trial.
-    """
-
-    _jobs = None
-    _idle = 0
-    _threads = 0
+    One thread per trial, started by submit()."""
 
     def submit(self, tid, point, report):
-        if self._jobs is None:
-            self._jobs = queue.SimpleQueue()
-            self._lock = threading.Lock()
-        with self._lock:
-            if self._idle > 0:
-                self._idle -= 1
-                spawn = False
-            else:
-                self._threads += 1
-                spawn = True
-        self._jobs.put((tid, point, report))
-        if spawn:
-            t = threading.Thread(target=self.wrap_thread(self._serve),
-                                 name="parzen-slot-%d" % self._threads,
-                                 daemon=True)
-            t.start()
-
-    def _serve(self):
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            tid, point, report = job
+        def target():
             try:
                 out = self.run_one(tid, point)
             except BaseException as e:  # never lose a report
                 out = Outcome(tid, "lost", error=(str(type(e)), str(e)))
-            with self._lock:
-                self._idle += 1
             report(out)
 
-    def close(self) -> None:
-        """Let the slot threads end (a thread still blocked in a trial
-        ends when it returns)."""
-        if self._jobs is not None:
-            with self._lock:
-                n, self._threads, self._idle = self._threads, 0, 0
-            for _ in range(n):
-                self._jobs.put(None)
+        t = threading.Thread(target=self.wrap_thread(target),
+                             name="parzen-trial-%s" % (tid,), daemon=True)
+        t.start()
 
     def wrap_thread(self, target):
         return target
@@ -315,6 +319,11 @@ class Run:
         if budget is not None:
             self.budget = min(self.budget, budget)
         self.sync()
+        # -- the best so far, for loss_threshold and the progress line (as
+        # hyperopt, which takes the best over every trial)
+        best = None if self.legacy else self.trials.__dict__.get("_pz_best")
+        if best is not None:
+            self.best_loss = best[0]
         docs = self.trials.queued_docs() if not self.legacy else [
             d for d in self.trials.trials if d["state"] == JOB_STATE_NEW]
         self.queued.extend(docs)
@@ -338,9 +347,10 @@ class Run:
         return list(docs or [])
 
     def launch(self, doc) -> None:
-        self.trials.trial_started(doc)
-        tid = doc["tid"]
         ex = self.executor
+        if ex.marks_running:
+            self.trials.trial_started(doc)
+        tid = doc["tid"]
         if ex.evaluates_documents:
             payload = doc
         else:
@@ -358,9 +368,11 @@ class Run:
         ex.submit(tid, payload, self.events.put)
 
     def next_queued(self):
+        external = not self.executor.marks_running
         while self.queued:
             doc = self.queued.popleft()
-            if doc["state"] == JOB_STATE_NEW:
+            # -- external workers may take a queued document at once
+            if doc["state"] == JOB_STATE_NEW or external:
                 return doc
         return None
 
@@ -390,11 +402,20 @@ class Run:
         return False
 
     # ---------------------------------------------------- recording
-    def record(self, out: Outcome) -> None:
+    def record(self, out: Outcome, cancel=False) -> None:
         doc = self.inflight.pop(out.tid, None)
         if doc is None:
             return  # a report after we gave up waiting for it
-        if self.cancel_reason is not None and self.executor.can_cancel:
+        if out.kind == "external":  # the worker wrote the outcome
+            if doc["state"] == JOB_STATE_DONE:
+                loss = best_loss_of(doc["result"])
+                if loss < self.best_loss:
+                    self.best_loss = loss
+            self.trials.trial_finished(doc)
+            self.notify("on_trial_end", doc)
+            return
+        if cancel or (self.cancel_reason is not None
+                      and self.executor.can_cancel):
             doc["state"] = JOB_STATE_CANCEL
             doc["misc"]["error"] = out.error or ("cancelled", str(out.value))
             logger.debug("trial task %s cancelled, exception is %s", out.tid,
@@ -486,7 +507,9 @@ class Run:
 
     def wait_timeout(self) -> Optional[float]:
         if self.cancel_reason is not None:
-            return CANCEL_GRACE_SECS
+            # -- trials that cannot be cancelled (external workers) are
+            # waited for, as hyperopt waits for its MongoTrials workers
+            return CANCEL_GRACE_SECS if self.executor.can_cancel else None
         if self.timeout is None:
             return None
         return max(0.0, self.start_time + self.timeout - time.monotonic())
@@ -497,12 +520,12 @@ class Run:
         except queue.Empty:
             return None
 
-    def abandon_inflight(self) -> None:
+    def abandon_inflight(self, why=None) -> None:
         """Cancelled trials that never reported: record them CANCEL."""
         for tid in list(self.inflight):
             self.record(Outcome(tid, "lost", error=(
-                "cancelled", "no report within %gs of cancellation"
-                % CANCEL_GRACE_SECS)))
+                "cancelled", why or "no report within %gs of cancellation"
+                % CANCEL_GRACE_SECS)), cancel=True)
 
     # ---------------------------------------------------- observers
     def notify(self, event, *args) -> None:
@@ -574,9 +597,11 @@ class Run:
             doc["state"] in (JOB_STATE_DONE, JOB_STATE_ERROR) else 0
 
     def drain(self) -> None:
+        if not self.executor.can_cancel:  # interrupted in this thread
+            self.abandon_inflight(FMIN_CANCELLED_REASON_USER)
+            return
         deadline = time.monotonic() + CANCEL_GRACE_SECS
-        while self.inflight and time.monotonic() < deadline and \
-                self.executor.can_cancel:
+        while self.inflight and time.monotonic() < deadline:
             try:
                 self.record(self.events.get(
                     timeout=deadline - time.monotonic()))

@@ -237,4 +237,3 @@ class LocalProcessBackend(ThreadedBackend):
         deadline = time.monotonic() + STOP_GRACE_SECS
         for w in idle:
             w.stop(deadline)
-        super().close()

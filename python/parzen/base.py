@@ -675,7 +675,7 @@ class Trials:
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file=""):
+             trials_save_file="", mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` using this Trials (see fmin)."""
         from .fmin import fmin
 
@@ -688,7 +688,8 @@ class Trials:
                     return_argmin=return_argmin,
                     show_progressbar=show_progressbar,
                     early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file)
+                    trials_save_file=trials_save_file,
+                    mlflow_tracking=mlflow_tracking)
 
     fmin._pz_driver = True  # fmin() runs it itself (with points_to_evaluate)
 

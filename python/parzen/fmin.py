@@ -13,7 +13,6 @@ per iteration.
 
 import functools
 import logging
-import math
 import os
 import sys
 import time
@@ -23,11 +22,10 @@ import numpy as np
 
 from . import _driver, base, progress, pyll
 from . import store as _store
+from . import tracking as _tracking
 from .base import (
     JOB_STATE_DONE,
     JOB_STATE_ERROR,
-    JOB_STATE_NEW,
-    JOB_STATE_RUNNING,
     validate_loss_threshold,
     validate_timeout,
 )
@@ -126,8 +124,9 @@ class FMinIter:
     ``run(N)`` evaluates N more trials and ``exhaust()`` runs until
     ``max_evals`` count, both through the one driver (parzen._driver). A
     Trials with ``asynchronous = True`` (external workers evaluate the
-    NEW documents, as hyperopt's MongoTrials) is polled instead: fmin
-    inserts the documents and waits for the workers to finish them.
+    NEW documents, as hyperopt's MongoTrials) gets the driver's
+    ExternalExecutor: the driver inserts the documents and polls them
+    until the workers have finished them.
     """
 
     catch_eval_exceptions = False
@@ -160,21 +159,22 @@ class FMinIter:
         self.verbose = verbose
 
         if self.asynchronous:
-            if "FMinIter_Domain" in trials.attachments:
-                logger.warning("over-writing old domain trials attachment")
-            msg = pickler.dumps(domain)
-            # -- sanity check for unpickling
-            pickler.loads(msg)
-            trials.attachments["FMinIter_Domain"] = msg
+            _attach_domain(trials, domain)
+
+    def _executor(self):
+        if self.asynchronous:
+            return _driver.ExternalExecutor(self.max_queue_len,
+                                            self.poll_interval_secs)
+        return _driver.InlineExecutor(self.trials, self.domain,
+                                      self.max_queue_len)
 
     def run(self, N, block_until_done=True):
-        """Queue and evaluate up to N new trials."""
-        if self.asynchronous:
-            return self._run_polling(N, block_until_done)
+        """Queue up to N new trials and evaluate them (or, asynchronous,
+        wait for the workers to). The driver always waits for the trials
+        it queued: ``block_until_done`` is accepted for compatibility."""
         trials = self.trials
         run = _driver.Run(
-            trials, self.domain, self.algo,
-            _driver.InlineExecutor(trials, self.domain, self.max_queue_len),
+            trials, self.domain, self.algo, self._executor(),
             max_evals=self.max_evals, timeout=self.timeout,
             loss_threshold=self.loss_threshold, rstate=self.rstate,
             early_stop_fn=self.early_stop_fn,
@@ -182,7 +182,6 @@ class FMinIter:
             catch_eval_exceptions=self.catch_eval_exceptions,
             save=_pickle_saver(self.trials_save_file),
             start_time=self.start_time)
-        run.max_evals = self.max_evals
         run.prepare(budget=None if N == sys.maxsize else N)
         run.early_stop_state = self.early_stop_args
         with self.progress_callback(
@@ -208,44 +207,6 @@ class FMinIter:
             run.after_outcomes(1)
             N -= 1
 
-    def _run_polling(self, N, block_until_done):
-        """hyperopt's asynchronous loop: insert NEW documents, let the
-        external workers evaluate them, poll."""
-        trials, n_queued, stopped = self.trials, 0, False
-        best = math.inf
-
-        def qlen():
-            return trials.count_by_state_unsynced([JOB_STATE_NEW])
-
-        while n_queued < N and not stopped and (
-                self.timeout is None
-                or time.monotonic() - self.start_time < self.timeout) and (
-                self.loss_threshold is None or best >= self.loss_threshold):
-            while qlen() < self.max_queue_len and n_queued < N:
-                n = min(self.max_queue_len - qlen(), N - n_queued)
-                new_ids = trials.new_trial_ids(n)
-                trials.refresh()
-                docs = self.algo(new_ids, self.domain, trials,
-                                 self.rstate.integers(2 ** 31 - 1))
-                if not docs:
-                    stopped = True
-                    break
-                trials.insert_trial_docs(docs)
-                trials.refresh()
-                n_queued += len(docs)
-            time.sleep(self.poll_interval_secs)
-            trials.refresh()
-            if self.early_stop_fn is not None:
-                stop, self.early_stop_args = self.early_stop_fn(
-                    trials, *self.early_stop_args)
-                stopped = stopped or stop
-            best = best_loss(trials)
-        if block_until_done:
-            while trials.count_by_state_unsynced(
-                    [JOB_STATE_NEW, JOB_STATE_RUNNING]) > 0:
-                time.sleep(self.poll_interval_secs)
-            trials.refresh()
-
     def __iter__(self):
         return self
 
@@ -262,24 +223,17 @@ class FMinIter:
         return self.trials
 
     def exhaust(self):
-        if self.asynchronous:
-            self.trials.refresh()
-            self.run(self.max_evals - len(self.trials))
-        else:
-            self.run(sys.maxsize)
+        self.run(sys.maxsize)
         self.trials.sync()
         return self
 
 
-def best_loss(trials):
-    """The best loss among the listed trials (base.trial_loss), +inf when
-    there is none."""
-    best = math.inf
-    for doc in trials.trials:
-        loss = base.trial_loss(doc["state"], doc["result"])
-        if loss < best:
-            best = loss
-    return best
+def _attach_domain(trials, domain):
+    if "FMinIter_Domain" in trials.attachments:
+        logger.warning("over-writing old domain trials attachment")
+    msg = pickler.dumps(domain)
+    pickler.loads(msg)  # -- sanity check for unpickling
+    trials.attachments["FMinIter_Domain"] = msg
 
 
 def _progress_callback(show_progressbar, verbose):
@@ -347,7 +301,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True,
          points_to_evaluate=None, max_queue_len=1, show_progressbar=True,
-         early_stop_fn=None, trials_save_file=""):
+         early_stop_fn=None, trials_save_file="", mlflow_tracking=None):
     """Minimize a function over a hyperparameter space.
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
@@ -367,6 +321,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     file, is a durable parzen store instead: see
     :class:`parzen.store.StoreTrials`; with ParallelTrials or SparkTrials
     too).
+
+    ``mlflow_tracking`` (parzen only): None logs every trial to MLflow
+    when MLflow is imported and a run is active, True always, False never,
+    a string is a tracking URI; $PARZEN_MLFLOW_TRACKING=0 turns it off
+    (see :mod:`parzen.tracking` and docs/mlflow.md).
 
     Every combination of a storage (Trials, the store) and an executor
     (inline, ParallelTrials' processes, SparkTrials' tasks) runs the same
@@ -391,7 +350,9 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file)
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            **({} if mlflow_tracking is None
+               else {"mlflow_tracking": mlflow_tracking}))
     if _is_front(trials):
         return trials.fmin(
             fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
@@ -400,7 +361,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
             verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
             early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            points_to_evaluate=points_to_evaluate)
+            points_to_evaluate=points_to_evaluate,
+            mlflow_tracking=mlflow_tracking)
     return _run(fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
                 loss_threshold=loss_threshold, trials=trials, rstate=rstate,
                 pass_expr_memo_ctrl=pass_expr_memo_ctrl,
@@ -410,7 +372,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
                 max_queue_len=max_queue_len,
                 show_progressbar=show_progressbar,
                 early_stop_fn=early_stop_fn,
-                trials_save_file=trials_save_file)
+                trials_save_file=trials_save_file,
+                mlflow_tracking=mlflow_tracking)
 
 
 def default_algo(algo):
@@ -427,7 +390,8 @@ def default_algo(algo):
 def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
          rstate, pass_expr_memo_ctrl, catch_eval_exceptions, verbose,
          return_argmin, points_to_evaluate, max_queue_len, show_progressbar,
-         early_stop_fn, trials_save_file, front=None, storage=None):
+         early_stop_fn, trials_save_file, front=None, storage=None,
+         mlflow_tracking=None):
     """fmin for every storage x executor. ``front``: a parallel Trials
     (ParallelTrials, SparkTrials) that provides the executor, the Domain
     and the counters; ``storage``: a StoreTrials to run on (spark_run)."""
@@ -482,9 +446,18 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
             domain = base.Domain(fn, space,
                                  pass_expr_memo_ctrl=pass_expr_memo_ctrl)
         _queue_points(trials, domain, points_to_evaluate)
+        # -- MLflow tracking (parzen.tracking): an observer, or None
+        tracker = _tracking.observer(mlflow_tracking, trials)
         if front is not None:
             executor = front.make_backend()
+            if tracker is not None:  # workers see their trial's run id
+                executor = tracker.wrap_backend(executor)
             executor.start(fn)  # an unpicklable fn fails before any trial
+        elif getattr(trials, "asynchronous", False):
+            # -- hyperopt's asynchronous Trials: external workers read the
+            # Domain from the attachments and evaluate the NEW documents
+            executor = _driver.ExternalExecutor(max_queue_len, 1.0)
+            _attach_domain(trials, domain)
         else:
             executor = _driver.InlineExecutor(trials, domain, max_queue_len)
     try:
@@ -494,7 +467,7 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
             early_stop_fn=early_stop_fn, max_queue_len=max_queue_len,
             catch_eval_exceptions=catch_eval_exceptions,
             save=_pickle_saver(trials_save_file),
-            observers=[front])
+            observers=[front, tracker])
         run.prepare()
         with _progress_callback(show_progressbar, verbose)(
                 initial=_n_finished(trials), total=_total(max_evals)) as bar:

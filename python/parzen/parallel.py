@@ -156,7 +156,8 @@ class _DispatchedTrials(Trials):
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file="", points_to_evaluate=None):
+             trials_save_file="", points_to_evaluate=None,
+             mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` with trials running in parallel.
 
         Every fmin argument means what it means inline (the same loop):
@@ -179,7 +180,8 @@ class _DispatchedTrials(Trials):
                     max_queue_len=max_queue_len,
                     show_progressbar=show_progressbar,
                     early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file, front=self)
+                    trials_save_file=trials_save_file, front=self,
+                    mlflow_tracking=mlflow_tracking)
 
     fmin._pz_driver = True
 

@@ -104,7 +104,8 @@ class SparkTrials(_DispatchedTrials):
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file="", points_to_evaluate=None):
+             trials_save_file="", points_to_evaluate=None,
+             mlflow_tracking=None):
         assert not catch_eval_exceptions, \
             "SparkTrials does not support `catch_eval_exceptions`"
         return super().fmin(
@@ -114,7 +115,8 @@ class SparkTrials(_DispatchedTrials):
             pass_expr_memo_ctrl=pass_expr_memo_ctrl,
             return_argmin=return_argmin, show_progressbar=show_progressbar,
             early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            points_to_evaluate=points_to_evaluate)
+            points_to_evaluate=points_to_evaluate,
+            mlflow_tracking=mlflow_tracking)
 
     fmin._pz_driver = True
 

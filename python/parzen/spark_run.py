@@ -228,6 +228,7 @@ def parse_args(argv):
     ap.add_argument("--retry-lost", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mlflow")  # a tracking URI (parzen.tracking)
     ap.error = lambda msg: (_ for _ in ()).throw(UsageError("run: " + msg))
     args = ap.parse_args(opts)
     if not command:
@@ -294,7 +295,12 @@ def run(args):
              max_queue_len=1, front=trials, storage=storage,
              show_progressbar=not args.quiet and sys.stderr.isatty(),
              early_stop_fn=no_progress_loss(args.no_progress)
-             if args.no_progress else None, trials_save_file="")
+             if args.no_progress else None, trials_save_file="",
+             mlflow_tracking=args.mlflow or None)
+        if args.mlflow:
+            from . import tracking
+
+            tracking.wait()  # as the C runner does: the last trials logged
     finally:
         try:
             if storage is not None:

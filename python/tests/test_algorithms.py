@@ -353,8 +353,8 @@ class TestMix:
         assert run(algo, n=60).vals == t.vals  # -- the seed fixes the mix
 
 
-def test_atpe_falls_back_to_tpe():
-    with pytest.warns(RuntimeWarning, match="ATPE"):
+def test_atpe_falls_back_to_mtpe():
+    with pytest.warns(RuntimeWarning, match="ATPE; atpe.suggest uses mtpe"):
         atpe._warned.clear()
         docs = atpe.suggest([0], domain(), Trials(), 0)
     assert len(docs) == 1

@@ -103,11 +103,14 @@ def test_loss_threshold_with_every_executor(make_trials):
 
 def test_timeout_with_every_executor(make_trials):
     t0 = time.monotonic()
-    # -- long enough for worker processes to start on a loaded machine
-    trials, _ = run(make_trials, fn=slow, max_evals=10_000, timeout=4)
+    trials, _ = run(make_trials, fn=slow, max_evals=10_000, timeout=4,
+                    return_argmin=False)
     elapsed = time.monotonic() - t0
-    assert 1 <= len(finished(trials)) < 200
-    assert 4 <= elapsed < 20
+    # -- on a loaded machine the first Spark task may not even finish
+    assert len(finished(trials)) < 200
+    assert all(d["state"] in (base.JOB_STATE_DONE, base.JOB_STATE_CANCEL)
+               for d in trials._dynamic_trials)
+    assert 4 <= elapsed < 4 + 30
 
 
 def test_max_queue_len_is_the_batch_asked_at_once(make_trials):
@@ -289,3 +292,84 @@ def test_best_trial_follows_sync_and_refresh():
     t.refresh()
     assert t.best_trial is expect
     assert not math.isinf(t.best_trial["result"]["loss"])
+
+
+def test_asynchronous_trials_run_through_the_driver_with_external_workers():
+    """hyperopt's MongoTrials pattern through fmin: the driver inserts
+    NEW documents (max_queue_len at a time) and polls them while a worker
+    (here a thread) evaluates them from the Domain attachment."""
+    import threading
+
+    import cloudpickle
+
+    class AsyncTrials(Trials):
+        asynchronous = True
+
+    t = AsyncTrials()
+    stop = threading.Event()
+    seen_queue = []
+
+    def worker():
+        while not stop.is_set():
+            blob = t.attachments.get("FMinIter_Domain")
+            if blob is not None:
+                domain = cloudpickle.loads(blob)
+                new = [d for d in list(t._dynamic_trials)
+                       if d["state"] == base.JOB_STATE_NEW]
+                if new:
+                    seen_queue.append(len(new))
+                for doc in new:
+                    doc["state"] = base.JOB_STATE_RUNNING
+                    doc["result"] = domain.evaluate(
+                        base.spec_from_misc(doc["misc"]), base.Ctrl(t, doc))
+                    doc["state"] = base.JOB_STATE_DONE
+            time.sleep(0.005)
+
+    th = threading.Thread(target=worker, daemon=True)
+    th.start()
+    rec = Recorder()
+    _driver.add_observer(rec)
+    try:
+        best = fmin(square, SPACE, algo=rand.suggest, max_evals=6, trials=t,
+                    max_queue_len=3, rstate=2, show_progressbar=False)
+    finally:
+        _driver.remove_observer(rec)
+        stop.set()
+        th.join()
+    assert len(t) == 6
+    assert all(d["state"] == base.JOB_STATE_DONE for d in t.trials)
+    assert max(seen_queue) <= 3
+    assert sorted(e[1] for e in rec.events if e[0] == "end") == list(range(6))
+    assert best == t.argmin
+
+
+@pytest.mark.parametrize("kind", ["inline", "process"])
+def test_loss_threshold_counts_the_trials_of_earlier_calls(kind):
+    trials = Trials() if kind == "inline" else ParallelTrials(2)
+    fmin(zero_below_half, SPACE, algo=rand.suggest, max_evals=200,
+         trials=trials, loss_threshold=0.5, rstate=1, show_progressbar=False)
+    n = len(trials._dynamic_trials)
+    # -- resumed: the best is already below: one batch, as hyperopt
+    fmin(zero_below_half, SPACE, algo=rand.suggest, max_evals=400,
+         trials=trials, loss_threshold=0.5, rstate=2, show_progressbar=False)
+    assert n < len(trials._dynamic_trials) <= n + 2
+
+
+def test_ctrl_c_in_a_serial_fmin_records_the_trial_canceled():
+    calls = []
+
+    def interrupted(p):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return p["x"]
+
+    t = Trials()
+    with pytest.raises(KeyboardInterrupt):
+        fmin(interrupted, SPACE, algo=rand.suggest, max_evals=10, trials=t,
+             rstate=1, show_progressbar=False)
+    states = [d["state"] for d in t._dynamic_trials]
+    assert states == [base.JOB_STATE_DONE] * 2 + [base.JOB_STATE_CANCEL]
+    assert t._dynamic_trials[2]["misc"]["error"] == (
+        "cancelled", "fmin run cancelled by user")
+    assert len(t) == 2

@@ -136,7 +136,7 @@ usage_error "--max-evals needs a value" run "$space" --max-evals
 usage_error "--max-evals needs a value" run "$space" --max-evals -- true
 usage_error "--parallelism expects a whole number from 1 to 4096, got '0'" \
     run "$space" --max-evals 3 --parallelism 0 -- true
-usage_error "--algo expects tpe, rand, anneal or mix, got 'grid'" \
+usage_error "--algo expects tpe, mtpe, rand, anneal or mix, got 'grid'" \
     run "$space" --max-evals 3 --algo grid -- true
 usage_error "--seed expects a whole number from 0 to 18446744073709551615, got '-1'" \
     run "$space" --max-evals 3 --seed -1 -- true
@@ -210,6 +210,16 @@ expect_status again 0 && [ "$(lines again.err)" = 2 ] &&
 run events run "$space" --study events --max-evals 3 --algo rand --seed 7 \
     --json --quiet -- "$sq" "{x}" "{opt}"
 expect_status events 0 && golden events.jsonl events.out
+
+# mtpe: a new study records its sampler; 30 trials run past its startup.
+run mtpe run "$space" --study mtpe --max-evals 30 --algo mtpe --seed 4 \
+    -- "$sq" "{x}" "{opt}"
+if expect_status mtpe 0 && grep -q "(sampler mtpe, seed 4)" mtpe.err &&
+   grep -q "reached --max-evals): 30 done" mtpe.err; then
+    pass "run --algo mtpe"
+else
+    fail "run --algo mtpe" "$(cat mtpe.err)"
+fi
 
 # ------------------------------------------------------- mismatches, errors
 one_line_error mismatch_seed 2 run "$space" --max-evals 9 --seed 8 -- "$sq"

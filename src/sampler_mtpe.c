@@ -1,0 +1,942 @@
+/*
+ * sampler_mtpe.c -- multivariate Tree-structured Parzen Estimator ("mtpe").
+ *
+ * parzen's own TPE, beside hyperopt's faithful "tpe". Designed from
+ * Watanabe, "Tree-structured Parzen Estimator: Understanding Its Algorithm
+ * Components and Their Roles for Better Empirical Performance" (2023) and
+ * Falkner, Klein & Hutter, "BOHB" (ICML 2018), tuned on bench/quality
+ * (docs/benchmarks.md records each choice and its evidence):
+ *
+ *  1. History: ERROR/CANCEL trials are invisible; DONE trials with a NaN
+ *     or infinite loss are the worst observations. Pending (NEW/RUNNING)
+ *     trials are invisible by default (mtpe.hide_pending = 1): in the
+ *     simulated-parallelism experiment (P = 16) that beat counting them
+ *     as bad observations, whose kernels punch holes next to the good
+ *     region the narrow bandwidths model (docs/benchmarks.md, "mtpe").
+ *     Fewer than 'n_startup_jobs' visible trials: a prior draw.
+ *  2. Parameters are modelled in groups of the same activity pattern: the
+ *     unconditional ones together, then, once a choice is drawn, the
+ *     parameters it activates (same parent, same option) together, and so
+ *     on down the tree. A group sees the trials where it was active.
+ *  3. Within a group: the ceil(gamma * n) smallest finite losses (at most
+ *     gamma_cap; ties: older first) are the good set, the rest the bad
+ *     set. l(x) and g(x) are product-kernel densities over the group's
+ *     parameters: one kernel per trial, uniform weights, plus a prior
+ *     kernel of weight prior_weight. Numeric dimensions: Gaussians in
+ *     mixture space (log x for log distributions), truncated to the
+ *     bounds, bandwidth from Scott's exponent m^(-1/(D+4)), clipped below
+ *     by bw_min times the dimension's scale ("magic clipping" in spirit).
+ *     Categorical dimensions: Aitchison-Aitken kernels.
+ *  4. n_EI_candidates joint candidates drawn from l, quantized the way the
+ *     prior quantizes; the first maximising log l - log g is taken. A
+ *     quantized dimension's density is the kernel's mass on the value's
+ *     rounding interval whenever the bandwidth is not wide against it.
+ *
+ * Contracts: a pure function of (space, history, stream); one ask costs
+ * O(n D C) for n trials, D parameters in a group and C candidates -- no
+ * sorting of the history beyond choosing the good set (a bounded
+ * insertion, or one O(n log n) sort when the good set is large). All
+ * scratch comes from the arena; the state holds only the options.
+ */
+#include "pz_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COUNT_OPTION 1e9
+#define INSERT_SELECT_MAX 64 /* larger good sets are chosen by sorting */
+#define LOG_SQRT_2PI 0.91893853320467274178
+#define SQRT1_2 0.70710678118654752440
+
+typedef struct mtpe_state {
+    double gamma;           /* good set: ceil(gamma * n) trials */
+    size_t gamma_cap;       /* ... at most this many; 0: no cap */
+    double prior_weight;    /* weight of the prior kernel, > 0 */
+    size_t n_startup_jobs;  /* prior draws until this many trials */
+    size_t n_ei_candidates; /* candidates drawn from l(x), >= 1 */
+    double bw_factor;       /* bandwidth at one observation / scale */
+    double bw_min;          /* smallest bandwidth / scale */
+    double cat_smooth;      /* categorical kernel smoothing at m = 1 */
+    size_t bw_rule;         /* 0: scale-based, 1: sample spread (Scott) */
+    double sample_bw;       /* candidates are drawn this much wider */
+    size_t hide_pending;    /* 1: pending trials are invisible; 0: bad */
+} mtpe_state;
+
+static const mtpe_state mtpe_defaults = {
+    .gamma = 0.10,
+    .gamma_cap = 25,
+    .prior_weight = 1.0,
+    .n_startup_jobs = 10,
+    .n_ei_candidates = 24,
+    .bw_factor = 0.05,
+    .bw_min = 0.03,
+    .cat_smooth = 0.5,
+    .bw_rule = 0,
+    .sample_bw = 1.0,
+    .hide_pending = 1,
+};
+
+/* One dimension of a group: how a parameter maps to its kernels. */
+typedef struct dim {
+    const pz__param *p;
+    bool cat;
+    size_t k;         /* categories (cat) */
+    double offset;    /* randint's low (cat) */
+    double low, high; /* mixture-space truncation, +-inf when none */
+    double q;         /* quantum in value space, 0 continuous */
+    bool log_space;   /* kernels over log x */
+    double obs_floor; /* values are floored here before the log */
+    double prior_mu;  /* prior kernel centre (mixture space) */
+    double prior_sig; /* prior kernel sigma (mixture space) */
+    double scale;     /* the dimension's width, for the bandwidth */
+} dim;
+
+/* A product-kernel density: m data kernels (centres row-major, m x D) and
+ * the prior kernel. */
+typedef struct kde {
+    size_t m, D;
+    const double *mu; /* m x D centres: mixture-space value or category */
+    double *sig;      /* D bandwidths (numeric) */
+    double *inv;      /* D 1 / bandwidth (numeric) */
+    double *lsig;     /* D log(bandwidth sqrt(2 pi)) (numeric) */
+    double *lam;      /* D Aitchison-Aitken off-centre masses (cat) */
+    double *lsame;    /* D log(1 - lam) */
+    double *ldiff;    /* D log(lam / (k - 1)) */
+    double *logc;     /* m per-kernel constants (weights, sigmas, masses) */
+    double logc_prior;
+    double logw, logw_prior; /* log weights, normalised */
+} kde;
+
+/* ------------------------------------------------------------- options */
+
+static int mtpe_init(void *st, const pz_space *sp, pz_error *err)
+{
+    (void)sp;
+    (void)err;
+    *(mtpe_state *)st = mtpe_defaults;
+    return PZ_OK;
+}
+
+static int want_count(const char *key, double v, double min, double max,
+                      size_t *out, pz_error *err)
+{
+    if (!(v >= min && v <= max && v == floor(v))) {
+        return pz__fail(err, PZ_EINVAL,
+                        "option '%s' must be an integer in [%g, %g] (got %g)",
+                        key, min, max, v);
+    }
+    *out = (size_t)v;
+    return PZ_OK;
+}
+
+static int want_real(const char *key, double v, double lo, double hi,
+                     bool lo_open, double *out, pz_error *err)
+{
+    if (!(isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi)) {
+        return pz__fail(err, PZ_EINVAL,
+                        "option '%s' must be a number in %s%g, %g] (got %g)",
+                        key, lo_open ? "(" : "[", lo, hi, v);
+    }
+    *out = v;
+    return PZ_OK;
+}
+
+static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
+{
+    mtpe_state *t = st;
+    const char *o = pz__sampler_option_suffix(key, "mtpe");
+    o = o ? o : "";
+    if (strcmp(o, "gamma") == 0) {
+        return want_real(key, v, 0.0, 1.0, true, &t->gamma, err);
+    }
+    if (strcmp(o, "gamma_cap") == 0) {
+        return want_count(key, v, 0, MAX_COUNT_OPTION, &t->gamma_cap, err);
+    }
+    if (strcmp(o, "prior_weight") == 0) {
+        return want_real(key, v, 0.0, 1e9, true, &t->prior_weight, err);
+    }
+    if (strcmp(o, "n_startup_jobs") == 0) {
+        return want_count(key, v, 0, MAX_COUNT_OPTION, &t->n_startup_jobs, err);
+    }
+    if (strcmp(o, "n_EI_candidates") == 0 ||
+        strcmp(o, "n_ei_candidates") == 0) {
+        return want_count(key, v, 1, 1e6, &t->n_ei_candidates, err);
+    }
+    if (strcmp(o, "bw_factor") == 0) {
+        return want_real(key, v, 0.0, 10.0, true, &t->bw_factor, err);
+    }
+    if (strcmp(o, "bw_min") == 0) {
+        return want_real(key, v, 0.0, 1.0, true, &t->bw_min, err);
+    }
+    if (strcmp(o, "cat_smooth") == 0) {
+        return want_real(key, v, 0.0, 1.0, true, &t->cat_smooth, err);
+    }
+    if (strcmp(o, "sample_bw") == 0) {
+        return want_real(key, v, 0.0, 100.0, true, &t->sample_bw, err);
+    }
+    if (strcmp(o, "bw_rule") == 0) {
+        return want_count(key, v, 0, 1, &t->bw_rule, err);
+    }
+    if (strcmp(o, "hide_pending") == 0) {
+        return want_count(key, v, 0, 1, &t->hide_pending, err);
+    }
+    return pz__fail(err, PZ_EINVAL,
+                    "unknown option '%s' (mtpe options: mtpe.gamma, "
+                    "mtpe.gamma_cap, mtpe.prior_weight, mtpe.n_startup_jobs, "
+                    "mtpe.n_EI_candidates, mtpe.bw_factor, mtpe.bw_min, "
+                    "mtpe.cat_smooth, mtpe.bw_rule, mtpe.sample_bw, "
+                    "mtpe.hide_pending)",
+                    key);
+}
+
+/* ---------------------------------------------------------- dimensions */
+
+static bool is_categorical(pz_dist d)
+{
+    return d == PZ_CHOICE || d == PZ_PCHOICE || d == PZ_RANDINT;
+}
+
+static void dim_of(const pz__param *p, dim *dm)
+{
+    const pz_param_spec *s = &p->spec;
+    pz_dist d = s->dist;
+    memset(dm, 0, sizeof *dm);
+    dm->p = p;
+    if (is_categorical(d)) {
+        dm->cat = true;
+        dm->k = pz__space_n_categories(p);
+        dm->offset = d == PZ_RANDINT ? s->low : 0.0;
+        return;
+    }
+    bool bounded = d == PZ_UNIFORM || d == PZ_QUNIFORM || d == PZ_LOGUNIFORM ||
+                   d == PZ_QLOGUNIFORM || d == PZ_UNIFORMINT;
+    dm->log_space = d == PZ_LOGUNIFORM || d == PZ_QLOGUNIFORM ||
+                    d == PZ_LOGNORMAL || d == PZ_QLOGNORMAL;
+    dm->q = d == PZ_UNIFORMINT ? 1.0 : s->q;
+    if (d == PZ_UNIFORM || d == PZ_LOGUNIFORM || d == PZ_NORMAL ||
+        d == PZ_LOGNORMAL) {
+        dm->q = 0.0;
+    }
+    dm->obs_floor = dm->log_space ? PZ__MIXTURE_EPS : 0.0;
+    if (bounded) {
+        dm->low = s->low;
+        dm->high = s->high;
+        dm->prior_mu = 0.5 * (s->low + s->high);
+        dm->scale = s->high - s->low;
+        dm->prior_sig = dm->scale;
+    } else {
+        dm->low = -(double)INFINITY;
+        dm->high = (double)INFINITY;
+        dm->prior_mu = s->mu;
+        dm->prior_sig = s->sigma;
+        dm->scale = sqrt(12.0) * s->sigma; /* a box of the same spread */
+    }
+    if (!(dm->scale > 0.0)) { /* low == high: any positive width will do */
+        dm->scale = 1.0;
+        dm->prior_sig = 1.0;
+    }
+}
+
+/* Mixture-space coordinate of a value (numeric), or category index. */
+static double coord(const dim *dm, double v)
+{
+    if (dm->cat) {
+        double c = v - dm->offset;
+        return c < 0.0 ? 0.0
+                       : (c > (double)(dm->k - 1) ? (double)(dm->k - 1) : c);
+    }
+    if (dm->log_space) {
+        v = log(v > dm->obs_floor ? v : dm->obs_floor);
+    }
+    return v;
+}
+
+/* --------------------------------------------------------------- group */
+
+/* The trials one group is fitted to: rows where every member is active,
+ * good ones first, with their coordinates (n x D, same order). */
+typedef struct group {
+    size_t D;
+    dim *dims;
+    size_t n, n_good;
+    double *cen; /* n x D */
+} group;
+
+typedef struct ranked {
+    double loss;
+    size_t row;
+} ranked;
+
+static int ranked_cmp(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    if (a->loss != b->loss) {
+        return a->loss < b->loss ? -1 : 1;
+    }
+    return a->row < b->row ? -1 : (a->row > b->row);
+}
+
+static bool ranked_less(const ranked *a, const ranked *b)
+{
+    return a->loss < b->loss || (a->loss == b->loss && a->row < b->row);
+}
+
+/* The loss a trial is ranked by; NaN: invisible. Non-finite losses and
+ * pending trials rank last (+inf). */
+static double rank_loss(const mtpe_state *t, const pz__history *h, size_t i)
+{
+    switch ((pz_trial_state)h->state[i]) {
+    case PZ_TRIAL_NEW:
+    case PZ_TRIAL_RUNNING:
+        return t->hide_pending ? (double)NAN : (double)INFINITY;
+    case PZ_TRIAL_DONE:
+        return isfinite(h->loss[i]) ? h->loss[i] : (double)INFINITY;
+    default:
+        return (double)NAN;
+    }
+}
+
+static size_t good_size(const mtpe_state *t, size_t n_finite, size_t n)
+{
+    double g = ceil(t->gamma * (double)n);
+    size_t k = g >= (double)n ? n : (size_t)g;
+    if (t->gamma_cap > 0 && k > t->gamma_cap) {
+        k = t->gamma_cap;
+    }
+    return k < n_finite ? k : n_finite;
+}
+
+/* Move the k best of r[0..n) (by loss, then age) to the front, sorted. */
+static void select_best(ranked *r, size_t n, size_t k)
+{
+    if (k == 0) {
+        return;
+    }
+    if (k > INSERT_SELECT_MAX) {
+        qsort(r, n, sizeof *r, ranked_cmp);
+        return;
+    }
+    size_t have = 0; /* r[0..have) is the sorted best so far */
+    for (size_t i = 0; i < n; i++) {
+        if (have == k && !ranked_less(&r[i], &r[k - 1])) {
+            continue;
+        }
+        ranked x = r[i];
+        if (have < k) {
+            r[i] = r[have]; /* slot 'have' moves to i (i >= have) */
+            have++;
+        } else {
+            r[i] = r[k - 1]; /* the evicted one goes where x was */
+        }
+        size_t j = have - 1;
+        for (; j > 0 && ranked_less(&x, &r[j - 1]); j--) {
+            r[j] = r[j - 1];
+        }
+        r[j] = x;
+    }
+}
+
+/* Gather the group's trials. Returns PZ_ENOMEM or PZ_OK. */
+static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
+                        group *g)
+{
+    const pz__history *h = ctx->hist;
+    ranked *r = pz__arena_alloc(ctx->arena, (h->n ? h->n : 1) * sizeof *r);
+    if (r == NULL) {
+        return PZ_ENOMEM;
+    }
+    size_t n = 0, n_finite = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        double l = rank_loss(t, h, i);
+        bool active = !isnan(l);
+        for (size_t d = 0; active && d < g->D; d++) {
+            active = !isnan(h->cols[g->dims[d].p - ctx->space->params][i]);
+        }
+        if (!active) {
+            continue;
+        }
+        r[n++] = (ranked){l, i};
+        n_finite += isfinite(l) ? 1u : 0u;
+    }
+    g->n = n;
+    g->n_good = good_size(t, n_finite, n);
+    select_best(r, n, g->n_good);
+    g->cen = pz__arena_alloc(ctx->arena, (n ? n : 1) * g->D * sizeof *g->cen);
+    if (g->cen == NULL) {
+        return PZ_ENOMEM;
+    }
+    for (size_t j = 0; j < n; j++) {
+        for (size_t d = 0; d < g->D; d++) {
+            const dim *dm = &g->dims[d];
+            double v = h->cols[dm->p - ctx->space->params][r[j].row];
+            double c = coord(dm, v);
+            if (!dm->cat) { /* centres inside the bounds */
+                c = c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
+            }
+            g->cen[j * g->D + d] = c;
+        }
+    }
+    return PZ_OK;
+}
+
+/* ----------------------------------------------------------------- kde */
+
+static int kde_alloc(kde *s, size_t m, size_t D, pz__arena *a)
+{
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->D = D;
+    size_t nd = D ? D : 1;
+    s->sig = pz__arena_alloc(a, 6 * nd * sizeof(double));
+    s->logc = pz__arena_alloc(a, (m ? m : 1) * sizeof(double));
+    if (s->sig == NULL || s->logc == NULL) {
+        return PZ_ENOMEM;
+    }
+    s->inv = s->sig + nd;
+    s->lam = s->inv + nd;
+    s->lsame = s->lam + nd;
+    s->ldiff = s->lsame + nd;
+    s->lsig = s->ldiff + nd;
+    return PZ_OK;
+}
+
+/* Bandwidth of numeric dimension d for m kernels in D dimensions. */
+static double bandwidth(const mtpe_state *t, const kde *s, const dim *dm,
+                        size_t d)
+{
+    double shrink = pow((double)s->m, -1.0 / ((double)s->D + 4.0));
+    double spread = dm->scale;
+    if (t->bw_rule == 1 && s->m >= 2) { /* Scott: the sample's spread */
+        double mean = 0.0, ss = 0.0;
+        for (size_t k = 0; k < s->m; k++) {
+            mean += s->mu[k * s->D + d];
+        }
+        mean /= (double)s->m;
+        for (size_t k = 0; k < s->m; k++) {
+            double e = s->mu[k * s->D + d] - mean;
+            ss += e * e;
+        }
+        spread = sqrt(12.0 * ss / (double)(s->m - 1)); /* box-equivalent */
+    }
+    double b = t->bw_factor * spread * shrink;
+    double lo = t->bw_min * dm->scale;
+    return b < lo ? lo : (b > dm->scale ? dm->scale : b);
+}
+
+/* A kernel's mass inside the bounds of dimension dm. The centre lies
+ * inside them and sig <= their width, so the mass is at least
+ * Phi(1) - 1/2 = 0.34: one minus the two tails is accurate, and a tail
+ * further than 8.5 sigma away (below 1e-17) is left out. */
+static double mass_inside(const dim *dm, double mu, double sig)
+{
+    double zl = (dm->low - mu) / sig, zh = (dm->high - mu) / sig;
+    double out = 0.0;
+    if (zl > -8.5) {
+        out += 0.5 * erfc(-zl * SQRT1_2);
+    }
+    if (zh < 8.5) {
+        out += 0.5 * erfc(zh * SQRT1_2);
+    }
+    return 1.0 - out;
+}
+
+/* log of a kernel's mass inside the bounds, for a centre anywhere. */
+static double log_inside(const dim *dm, double mu, double sig)
+{
+    if (isinf(dm->low) && isinf(dm->high)) {
+        return 0.0;
+    }
+    return pz__normal_log_mass((dm->low - mu) / sig, (dm->high - mu) / sig);
+}
+
+/* Fit the density of m kernels at 'mu' (m x D) plus the prior. */
+static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
+                    const double *mu)
+{
+    size_t D = s->D;
+    s->mu = mu;
+    double total = (double)s->m + t->prior_weight;
+    s->logw = -log(total);
+    s->logw_prior = log(t->prior_weight / total);
+    double shrink = s->m ? pow((double)s->m, -1.0 / ((double)D + 4.0)) : 1.0;
+    double base = 0.0, prior = s->logw_prior;
+    for (size_t d = 0; d < D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            double kk = (double)dm->k;
+            double lam =
+                dm->k > 1 ? (kk - 1.0) / kk * t->cat_smooth * shrink : 0.0;
+            s->lam[d] = lam;
+            s->lsame[d] = log1p(-lam);
+            s->ldiff[d] = dm->k > 1 ? log(lam / (kk - 1.0)) : 0.0;
+            continue;
+        }
+        s->sig[d] = s->m ? bandwidth(t, s, dm, d) : dm->scale;
+        s->inv[d] = 1.0 / s->sig[d];
+        s->lsig[d] = log(s->sig[d]) + LOG_SQRT_2PI;
+        base -= log(s->sig[d]) + LOG_SQRT_2PI;
+        prior -= log(dm->prior_sig) + LOG_SQRT_2PI +
+                 log_inside(dm, dm->prior_mu, dm->prior_sig);
+    }
+    s->logc_prior = prior;
+    /* Centres lie inside the bounds (group_gather clamps them), so each
+     * mass is >= 0.34 and a product of 64 of them cannot underflow: one
+     * log per 64 dimensions instead of one per dimension. */
+    for (size_t k = 0; k < s->m; k++) {
+        double c = s->logw + base, prod = 1.0;
+        for (size_t d = 0, n = 0; d < D; d++) {
+            const dim *dm = &dims[d];
+            if (dm->cat || (isinf(dm->low) && isinf(dm->high))) {
+                continue;
+            }
+            prod *= mass_inside(dm, mu[k * D + d], s->sig[d]);
+            if (++n % 64 == 0) {
+                c -= log(prod);
+                prod = 1.0;
+            }
+        }
+        s->logc[k] = c - log(prod);
+    }
+}
+
+/* A candidate's coordinates and, for quantized dimensions, its rounding
+ * interval in mixture space. */
+typedef struct cand {
+    double *x;   /* D coordinates */
+    double *mid; /* D: x, or the middle of its rounding interval */
+    double *lo;  /* D interval ends (quantized numeric) */
+    double *hi;
+    double *lwidth; /* D log interval width (quantized numeric) */
+} cand;
+
+/* Kernels this many times wider than a rounding interval take the
+ * density at its middle times its width for their mass (the midpoint
+ * rule: relative error below 1 / (24 x 25)); narrower ones the mass. */
+#define MASS_WIDTHS 5.0
+
+/* Should dimension d of 's' use interval masses for this candidate? */
+static bool use_mass(const dim *dm, double sig, const cand *c, size_t d)
+{
+    return !dm->cat && dm->q > 0.0 && sig < MASS_WIDTHS * (c->hi[d] - c->lo[d]);
+}
+
+/* log(Phi(zu) - Phi(zl)): one difference of two erfc when that loses at
+ * most three digits (a rounding interval is at least a fifth of a sigma
+ * wide when masses are used), the careful tail formulas otherwise. */
+static double log_interval_mass(double zl, double zu)
+{
+    if (zl >= 0.0 || zu <= 0.0) {
+        double a = zl >= 0.0 ? zl : -zu, b = zl >= 0.0 ? zu : -zl;
+        double ea = erfc(a * SQRT1_2), eb = erfc(b * SQRT1_2);
+        if (ea > 1e-290 && ea - eb > 1e-3 * ea) {
+            return log(0.5 * (ea - eb));
+        }
+        return pz__normal_log_mass(zl, zu);
+    }
+    return log(0.5 * (erf(zu * SQRT1_2) - erf(zl * SQRT1_2)));
+}
+
+/* log kernel value of one numeric dimension, as a density: the interval
+ * mass over its width when 'mass', else the Gaussian density (whose
+ * constants live in logc). Returned relative to those constants. */
+static double numeric_term(const dim *dm, const cand *c, size_t d, double mu,
+                           double lsig, double inv, bool mass)
+{
+    if (mass) {
+        double lm =
+            log_interval_mass((c->lo[d] - mu) * inv, (c->hi[d] - mu) * inv);
+        return lm - c->lwidth[d] + lsig;
+    }
+    (void)dm;
+    double z = (c->mid[d] - mu) * inv;
+    return -0.5 * z * z;
+}
+
+/* Kernels whose log value falls this far below the largest one are
+ * left out of the sum: each adds less than e^-40 = 4e-18 of it. Every
+ * dimension's term is <= 0 (a kernel's density never exceeds its peak),
+ * so a kernel can be dropped as soon as its partial sum falls that low:
+ * in several dimensions most of the bad set's kernels are dropped after
+ * a few dimensions. */
+#define DROP_BELOW 40.0
+
+/* Order dims for the kernel loop: plain numeric ones first (cheapest
+ * and the quickest to rule a kernel out), then categorical, then those
+ * that need interval masses. Returns how many are plain numeric. */
+static size_t order_dims(const kde *s, const dim *dims, const cand *c,
+                         size_t *order, unsigned char *mass)
+{
+    size_t D = s->D, n = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t d = 0; d < D; d++) {
+            mass[d] = use_mass(&dims[d], s->sig[d], c, d);
+            int kind = dims[d].cat ? 1 : (mass[d] ? 2 : 0);
+            if (kind == pass) {
+                order[n++] = d;
+            }
+        }
+    }
+    size_t plain = 0;
+    while (plain < D && !dims[order[plain]].cat && !mass[order[plain]]) {
+        plain++;
+    }
+    return plain;
+}
+
+/* log value of the prior kernel at 'c'. */
+static double prior_term(const kde *s, const dim *dims, const cand *c)
+{
+    double acc = s->logc_prior;
+    for (size_t d = 0; d < s->D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            const double *p0 =
+                dm->p->spec.dist == PZ_PCHOICE ? dm->p->probs : NULL;
+            size_t i = (size_t)c->x[d];
+            acc += p0 ? log(p0[i]) : -log((double)dm->k);
+        } else {
+            acc += numeric_term(
+                dm, c, d, dm->prior_mu, log(dm->prior_sig) + LOG_SQRT_2PI,
+                1.0 / dm->prior_sig, use_mass(dm, dm->prior_sig, c, d));
+        }
+    }
+    return acc;
+}
+
+/* log density of candidate 'c'; 'buf' holds m + 1 doubles of scratch,
+ * 'order' D indices and 'mass' D flags. */
+static double kde_logpdf(const kde *s, const dim *dims, const cand *c,
+                         double *buf, size_t *order, unsigned char *mass)
+{
+    size_t D = s->D;
+    size_t plain = order_dims(s, dims, c, order, mass);
+    double top = prior_term(s, dims, c);
+    buf[s->m] = top;
+    for (size_t k = 0; k < s->m; k++) {
+        const double *mu = s->mu + k * D;
+        double acc = s->logc[k], floor = top - DROP_BELOW;
+        size_t j = 0;
+        if (plain == D) { /* all plain, in table order: a straight loop */
+            double q = 0.0;
+            for (size_t d = 0; d < D; d++) {
+                double z = (c->mid[d] - mu[d]) * s->inv[d];
+                q += z * z;
+            }
+            acc -= 0.5 * q;
+            j = D;
+        }
+        for (; j < plain && acc >= floor; j++) {
+            size_t d = order[j];
+            double z = (c->mid[d] - mu[d]) * s->inv[d];
+            acc -= 0.5 * z * z;
+        }
+        for (; j < D && acc >= floor; j++) {
+            size_t d = order[j];
+            if (dims[d].cat) {
+                acc += c->x[d] == mu[d] ? s->lsame[d] : s->ldiff[d];
+            } else {
+                acc += numeric_term(&dims[d], c, d, mu[d], s->lsig[d],
+                                    s->inv[d], true);
+            }
+        }
+        buf[k] = acc >= floor ? acc : -(double)INFINITY;
+        top = acc > top ? acc : top;
+    }
+    if (!(top > -(double)INFINITY)) {
+        return top;
+    }
+    double sum = 0.0, floor = top - DROP_BELOW;
+    for (size_t k = 0; k <= s->m; k++) {
+        if (buf[k] >= floor) {
+            sum += exp(buf[k] - top);
+        }
+    }
+    return top + log(sum);
+}
+
+/* ------------------------------------------------------------ sampling */
+
+/* Draw one value of numeric dimension dm from N(mu, sig) truncated to
+ * the bounds, in value space (exp'd, quantized like the prior). */
+static double draw_numeric(const dim *dm, double mu, double sig, pz__rng *rng)
+{
+    double z =
+        pz__normal_truncated((dm->low - mu) / sig, (dm->high - mu) / sig, rng);
+    double v = mu + sig * z;
+    if (dm->log_space) {
+        v = exp(v);
+    }
+    return dm->q > 0.0 ? pz__space_quantize(v, dm->q) : v;
+}
+
+static double draw_category(const dim *dm, const kde *s, size_t d,
+                            const double *mu, pz__rng *rng)
+{
+    if (mu == NULL) { /* the prior kernel */
+        if (dm->p->spec.dist == PZ_PCHOICE) {
+            return (double)pz__rng_categorical(rng, dm->p->probs, dm->k);
+        }
+        return (double)pz__rng_below(rng, dm->k);
+    }
+    size_t c = (size_t)mu[d];
+    if (dm->k < 2 || !(pz__rng_uniform(rng) < s->lam[d])) {
+        return (double)c;
+    }
+    size_t o = (size_t)pz__rng_below(rng, dm->k - 1);
+    return (double)(o >= c ? o + 1 : o);
+}
+
+/* One joint draw from 's' into 'vals' (value space; categories as
+ * indices, offset not added). */
+static void kde_sample(const mtpe_state *t, const kde *s, const dim *dims,
+                       pz__rng *rng, double *vals)
+{
+    double u = pz__rng_uniform(rng) * ((double)s->m + t->prior_weight);
+    const double *mu = NULL;
+    if (u < (double)s->m) {
+        size_t k = (size_t)u;
+        mu = s->mu + (k < s->m ? k : s->m - 1) * s->D;
+    }
+    for (size_t d = 0; d < s->D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            vals[d] = draw_category(dm, s, d, mu, rng);
+        } else if (mu != NULL) {
+            /* BOHB's idea: candidates from wider kernels than the density
+             * they are scored by, so the search keeps moving locally. */
+            double sig = s->sig[d] * t->sample_bw;
+            vals[d] =
+                draw_numeric(dm, mu[d], sig < dm->scale ? sig : dm->scale, rng);
+        } else {
+            vals[d] = draw_numeric(dm, dm->prior_mu, dm->prior_sig, rng);
+        }
+    }
+}
+
+/* Coordinates and rounding intervals of a drawn candidate. */
+static void cand_set(const dim *dims, size_t D, const double *vals, cand *c)
+{
+    for (size_t d = 0; d < D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            c->x[d] = vals[d];
+            continue;
+        }
+        c->x[d] = coord(dm, vals[d]);
+        c->mid[d] = c->x[d];
+        if (dm->q > 0.0) {
+            double a = vals[d] - 0.5 * dm->q, b = vals[d] + 0.5 * dm->q;
+            if (dm->log_space) {
+                a = log(a > dm->obs_floor ? a : dm->obs_floor);
+                b = log(b > dm->obs_floor ? b : dm->obs_floor);
+            }
+            a = a < dm->low ? dm->low : a;
+            b = b > dm->high ? dm->high : b;
+            if (!(b > a)) { /* a value outside the bounds: a sliver */
+                b = a + 1e-12 * (1.0 + fabs(a));
+            }
+            c->lo[d] = a;
+            c->hi[d] = b;
+            c->lwidth[d] = log(b - a);
+            c->mid[d] = 0.5 * (a + b);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- ask */
+
+/* Model one group and write its members' values into x. */
+static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
+                     double *x)
+{
+    pz__arena *a = ctx->arena;
+    size_t D = g->D;
+    if (group_gather(t, ctx, g) != PZ_OK) {
+        return PZ_ENOMEM;
+    }
+    kde l, b;
+    size_t nc = t->n_ei_candidates;
+    double *vals = pz__arena_alloc(a, (nc + 1) * D * sizeof *vals);
+    double *buf = pz__arena_alloc(a, (g->n + 1) * sizeof *buf);
+    unsigned char *mass = pz__arena_alloc(a, D);
+    size_t *order = pz__arena_alloc(a, D * sizeof *order);
+    cand c;
+    c.x = pz__arena_alloc(a, 5 * D * sizeof(double));
+    if (vals == NULL || buf == NULL || mass == NULL || order == NULL ||
+        c.x == NULL || kde_alloc(&l, g->n_good, D, a) != PZ_OK ||
+        kde_alloc(&b, g->n - g->n_good, D, a) != PZ_OK) {
+        return PZ_ENOMEM;
+    }
+    c.lo = c.x + D;
+    c.hi = c.lo + D;
+    c.lwidth = c.hi + D;
+    c.mid = c.lwidth + D;
+    kde_fit(t, &l, g->dims, g->cen);
+    kde_fit(t, &b, g->dims, g->cen + g->n_good * D);
+    size_t best = 0;
+    double top = -(double)INFINITY;
+    for (size_t i = 0; i < nc; i++) {
+        double *v = vals + i * D;
+        kde_sample(t, &l, g->dims, ctx->rng, v);
+        cand_set(g->dims, D, v, &c);
+        double s = kde_logpdf(&l, g->dims, &c, buf, order, mass) -
+                   kde_logpdf(&b, g->dims, &c, buf, order, mass);
+        if (s > top) { /* NaN never wins; the first of equals does */
+            top = s;
+            best = i;
+        }
+    }
+    for (size_t d = 0; d < D; d++) {
+        const dim *dm = &g->dims[d];
+        x[dm->p - ctx->space->params] = vals[best * D + d] + dm->offset;
+    }
+    return PZ_OK;
+}
+
+/* Parameters i.. with the same activating condition as i, undecided. */
+static size_t group_members(const pz_space *sp, size_t i,
+                            const unsigned char *done, size_t *members)
+{
+    size_t n = 0;
+    const pz__param *pi = &sp->params[i];
+    for (size_t j = i; j < sp->n_params; j++) {
+        const pz__param *pj = &sp->params[j];
+        if (!done[j] && pj->parent == pi->parent &&
+            (pi->parent == PZ_NO_PARENT || pj->option == pi->option)) {
+            members[n++] = j;
+        }
+    }
+    return n;
+}
+
+static size_t visible_trials(const mtpe_state *t, const pz__history *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        n += isnan(rank_loss(t, h, i)) ? 0u : 1u;
+    }
+    return n;
+}
+
+static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
+                    pz_error *err)
+{
+    const mtpe_state *t = st;
+    const pz_space *sp = ctx->space;
+    if (visible_trials(t, ctx->hist) < t->n_startup_jobs) {
+        pz__sampler_draw_prior(sp, ctx->rng, x);
+        return PZ_OK;
+    }
+    size_t np = sp->n_params ? sp->n_params : 1;
+    unsigned char *done = pz__arena_alloc(ctx->arena, np);
+    size_t *members = pz__arena_alloc(ctx->arena, np * sizeof *members);
+    group g = {0};
+    g.dims = pz__arena_alloc(ctx->arena, np * sizeof *g.dims);
+    if (done == NULL || members == NULL || g.dims == NULL) {
+        return pz__fail(err, PZ_ENOMEM, "out of memory in the mtpe sampler");
+    }
+    memset(done, 0, np);
+    /* Parents precede children: when parameter i is reached, whether it
+     * is active is known, and its whole group is decided at once. */
+    for (size_t i = 0; i < sp->n_params; i++) {
+        if (done[i]) {
+            continue;
+        }
+        if (!pz__space_active(sp, i, x)) {
+            x[i] = (double)NAN;
+            done[i] = 1;
+            continue;
+        }
+        g.D = group_members(sp, i, done, members);
+        for (size_t d = 0; d < g.D; d++) {
+            dim_of(&sp->params[members[d]], &g.dims[d]);
+            done[members[d]] = 1;
+        }
+        if (ask_group(t, ctx, &g, x) != PZ_OK) {
+            return pz__fail(err, PZ_ENOMEM,
+                            "out of memory in the mtpe sampler");
+        }
+    }
+    return PZ_OK;
+}
+
+const pz__sampler_vt pz__sampler_mtpe = {
+    .name = "mtpe",
+    .state_size = sizeof(mtpe_state),
+    .init = mtpe_init,
+    .set_option = mtpe_set_option,
+    .ask = mtpe_ask,
+    .fini = NULL,
+};
+
+/* --------------------------------------------------------------- probe */
+
+int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
+                   double *draws, pz_error *err)
+{
+    mtpe_state t = mtpe_defaults;
+    for (size_t i = 0; i < pa->n_opts; i++) {
+        int rc = mtpe_set_option(&t, pa->keys[i], pa->vals[i], err);
+        if (rc != PZ_OK) {
+            return rc;
+        }
+    }
+    const pz_space *sp = pa->space;
+    pz__arena arena;
+    pz__arena_init(&arena);
+    pz__rng rng;
+    pz__rng_seed(&rng, pa->seed, 0);
+    pz__sampler_ctx ctx = {sp, pa->hist, &rng, &arena, 0};
+    group g = {0};
+    kde l, b;
+    cand c;
+    size_t np = sp->n_params ? sp->n_params : 1;
+    int rc = PZ_ENOMEM;
+    g.dims = pz__arena_alloc(&arena, np * sizeof *g.dims);
+    if (g.dims == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; i < sp->n_params; i++) { /* the root group */
+        if (sp->params[i].parent == PZ_NO_PARENT) {
+            dim_of(&sp->params[i], &g.dims[g.D++]);
+        }
+    }
+    size_t D = g.D ? g.D : 1;
+    double *buf = NULL, *v = pz__arena_alloc(&arena, D * sizeof *v);
+    unsigned char *mass = pz__arena_alloc(&arena, D);
+    size_t *order = pz__arena_alloc(&arena, D * sizeof *order);
+    c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
+    if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
+        group_gather(&t, &ctx, &g) != PZ_OK ||
+        (buf = pz__arena_alloc(&arena, (g.n + 1) * sizeof *buf)) == NULL ||
+        kde_alloc(&l, g.n_good, g.D, &arena) != PZ_OK ||
+        kde_alloc(&b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
+        goto done;
+    }
+    c.lo = c.x + D;
+    c.hi = c.lo + D;
+    c.lwidth = c.hi + D;
+    c.mid = c.lwidth + D;
+    kde_fit(&t, &l, g.dims, g.cen);
+    kde_fit(&t, &b, g.dims, g.cen + g.n_good * g.D);
+    for (size_t j = 0; j < pa->n_points; j++) {
+        for (size_t d = 0; d < g.D; d++) {
+            v[d] = pa->points[j * g.D + d] - g.dims[d].offset;
+        }
+        cand_set(g.dims, g.D, v, &c);
+        log_l[j] = kde_logpdf(&l, g.dims, &c, buf, order, mass);
+        log_g[j] = kde_logpdf(&b, g.dims, &c, buf, order, mass);
+    }
+    for (size_t j = 0; j < pa->n_draws; j++) {
+        kde_sample(&t, &l, g.dims, &rng, draws + j * g.D);
+        for (size_t d = 0; d < g.D; d++) {
+            draws[j * g.D + d] += g.dims[d].offset;
+        }
+    }
+    rc = PZ_OK;
+done:
+    pz__arena_fini(&arena);
+    return rc == PZ_OK ? PZ_OK
+                       : pz__fail(err, rc, "out of memory in the mtpe probe");
+}
