@@ -211,36 +211,64 @@ def test_parallel_trials_workers_see_their_run_id(uri):
             assert t["result"]["run_id"] == kids[t["tid"]].info.run_id
 
 
-def spark_objective(p):
-    import sys
+SPARK_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[2])
+from spark_fixtures import session, ship_by_value
+import numpy as np
+from parzen import SparkTrials, fmin, hp, rand, tracking
 
+def objective(p):
     # executors need neither parzen nor MLflow
     assert "parzen" not in sys.modules and "mlflow" not in sys.modules
-    return env_objective(p)
+    if p["x"] > 3.5:
+        raise ValueError("x too large: %.3f" % p["x"])
+    return {"loss": p["x"] ** 2, "status": "ok",
+            "run_id": os.environ.get("PARZEN_MLFLOW_RUN_ID")}
+
+ship_by_value(__name__)
+spark = session("local[2]", "parzen-mlflow-tests")
+try:
+    trials = SparkTrials(parallelism=2, spark_session=spark)
+    fmin(objective, {"x": hp.uniform("x", -5, 5),
+                     "k": hp.choice("k", ["a", "b"])},
+         algo=rand.suggest, max_evals=8, trials=trials,
+         rstate=np.random.default_rng(3), show_progressbar=False,
+         mlflow_tracking=sys.argv[1])
+finally:
+    spark.stop()
+print(json.dumps({"summary": tracking.wait(300),
+                  "docs": [{"tid": t["tid"], "state": t["state"],
+                            "misc": {"vals": t["misc"]["vals"],
+                                     "error": t["misc"].get("error")},
+                            "result": t["result"]}
+                           for t in trials._dynamic_trials]}))
+"""
 
 
-def test_spark_trials_executors_see_their_run_id(uri):
+class _Docs:
+    def __init__(self, docs):
+        self._dynamic_trials = docs
+
+
+def test_spark_trials_executors_see_their_run_id(uri, tmp_path):
+    """In a process of its own: a Spark session started and stopped here
+    must not be the one the other test modules get."""
     pytest.importorskip("pyspark")
-    from spark_fixtures import session, ship_by_value
-
-    from parzen import SparkTrials
-
-    ship_by_value(__name__)
-    spark = session("local[2]", "parzen-mlflow-tests")
-    try:
-        trials = SparkTrials(parallelism=2, spark_session=spark)
-        fmin(spark_objective, SPACE, algo=rand.suggest, max_evals=8,
-             trials=trials, rstate=np.random.default_rng(3),
-             show_progressbar=False, mlflow_tracking=uri)
-    finally:
-        spark.stop()
-    s = finish()
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, "-c", SPARK_SCRIPT, uri, here],
+                       capture_output=True, text=True, timeout=900,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    s, docs = out["summary"], out["docs"]
+    assert s["logged"] == 8 and s["not_logged"] == 0
     client = mlflow.MlflowClient(uri)
     assert client.get_run(s["parent"]).data.params["trials_class"] == \
         "SparkTrials"
-    kids = check_trials(client, s["parent"], trials)
+    kids = check_trials(client, s["parent"], _Docs(docs))
     assert len(kids) == 8
-    for t in trials.trials:
+    for t in docs:
         if t["state"] == 2:
             assert t["result"]["run_id"] == kids[t["tid"]].info.run_id
 
