@@ -692,19 +692,9 @@ class Trials:
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
              trials_save_file="", mlflow_tracking=None):
         """Minimize ``fn`` over ``space`` using this Trials (see fmin)."""
-        from .fmin import fmin
+        from .fmin import FminArgs, _run
 
-        return fmin(fn, space, algo=algo, max_evals=max_evals,
-                    timeout=timeout, loss_threshold=loss_threshold,
-                    trials=self, rstate=rstate, verbose=verbose,
-                    max_queue_len=max_queue_len, allow_trials_fmin=False,
-                    pass_expr_memo_ctrl=pass_expr_memo_ctrl,
-                    catch_eval_exceptions=catch_eval_exceptions,
-                    return_argmin=return_argmin,
-                    show_progressbar=show_progressbar,
-                    early_stop_fn=early_stop_fn,
-                    trials_save_file=trials_save_file,
-                    mlflow_tracking=mlflow_tracking)
+        return _run(fn, space, FminArgs.of(locals()), trials=self)
 
     fmin._pz_driver = True  # fmin() runs it itself (with points_to_evaluate)
 

@@ -16,6 +16,8 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass, fields
+from typing import Any
 
 import cloudpickle
 import numpy as np
@@ -296,6 +298,46 @@ def _annotated_space(fn):
     return annotations
 
 
+@dataclass
+class FminArgs:
+    """fmin's arguments after ``fn``, ``space`` and ``trials``, collected
+    once and passed on as one object: to a parallel front door
+    (``_DispatchedTrials._fmin``) and to ``_run``. ``of(locals())`` picks
+    them out of a caller's locals (a public ``fmin`` signature)."""
+
+    algo: Any = None
+    max_evals: Any = None
+    timeout: Any = None
+    loss_threshold: Any = None
+    rstate: Any = None
+    pass_expr_memo_ctrl: Any = None
+    catch_eval_exceptions: bool = False
+    verbose: Any = True
+    return_argmin: bool = True
+    points_to_evaluate: Any = None
+    max_queue_len: int = 1
+    show_progressbar: Any = True
+    early_stop_fn: Any = None
+    trials_save_file: str = ""
+    mlflow_tracking: Any = None
+
+    @classmethod
+    def of(cls, names):
+        """The fields found in ``names`` (a dict such as ``locals()``)."""
+        return cls(**{f.name: names[f.name] for f in fields(cls)
+                      if f.name in names})
+
+    def hyperopt_kwargs(self):
+        """The keywords hyperopt passes to a Trials' own ``fmin``
+        (``points_to_evaluate`` is not one of them; ``mlflow_tracking``
+        only when given)."""
+        kw = {f.name: getattr(self, f.name) for f in fields(self)
+              if f.name not in ("points_to_evaluate", "mlflow_tracking")}
+        if self.mlflow_tracking is not None:
+            kw["mlflow_tracking"] = self.mlflow_tracking
+        return kw
+
+
 def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          loss_threshold=None, trials=None, rstate=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
@@ -341,39 +383,14 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
 
         fmin(objective, space="annotated", max_evals=100)
     """
+    args = FminArgs.of(locals())
     if allow_trials_fmin and hasattr(trials, "fmin") and \
             not getattr(type(trials).fmin, "_pz_driver", False):
         # -- a Trials with an fmin of its own (hyperopt's protocol)
-        return trials.fmin(
-            fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
-            loss_threshold=loss_threshold, max_queue_len=max_queue_len,
-            rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
-            verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
-            return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            **({} if mlflow_tracking is None
-               else {"mlflow_tracking": mlflow_tracking}))
+        return trials.fmin(fn, space, **args.hyperopt_kwargs())
     if _is_front(trials):
-        return trials.fmin(
-            fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
-            loss_threshold=loss_threshold, max_queue_len=max_queue_len,
-            rstate=rstate, pass_expr_memo_ctrl=pass_expr_memo_ctrl,
-            verbose=verbose, catch_eval_exceptions=catch_eval_exceptions,
-            return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            points_to_evaluate=points_to_evaluate,
-            mlflow_tracking=mlflow_tracking)
-    return _run(fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
-                loss_threshold=loss_threshold, trials=trials, rstate=rstate,
-                pass_expr_memo_ctrl=pass_expr_memo_ctrl,
-                catch_eval_exceptions=catch_eval_exceptions, verbose=verbose,
-                return_argmin=return_argmin,
-                points_to_evaluate=points_to_evaluate,
-                max_queue_len=max_queue_len,
-                show_progressbar=show_progressbar,
-                early_stop_fn=early_stop_fn,
-                trials_save_file=trials_save_file,
-                mlflow_tracking=mlflow_tracking)
+        return trials._fmin(fn, space, args)
+    return _run(fn, space, args, trials=trials)
 
 
 def default_algo(algo):
@@ -387,18 +404,22 @@ def default_algo(algo):
     return _driver.algo_function(algo)
 
 
-def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
-         rstate, pass_expr_memo_ctrl, catch_eval_exceptions, verbose,
-         return_argmin, points_to_evaluate, max_queue_len, show_progressbar,
-         early_stop_fn, trials_save_file, front=None, storage=None,
-         mlflow_tracking=None):
-    """fmin for every storage x executor. ``front``: a parallel Trials
-    (ParallelTrials, SparkTrials) that provides the executor, the Domain
-    and the counters; ``storage``: a StoreTrials to run on (spark_run)."""
-    algo = default_algo(algo)
-    if max_evals is None:
-        max_evals = sys.maxsize
-    rstate = _as_generator(rstate)
+def _run(fn, space, args=None, *, trials=None, front=None, storage=None,
+         **kw):
+    """fmin for every storage x executor, with ``args`` (FminArgs, or its
+    fields as keywords). ``front``: a parallel Trials (ParallelTrials,
+    SparkTrials) that provides the executor, the Domain and the counters;
+    ``storage``: a StoreTrials to run on (spark_run)."""
+    if args is None:
+        args = FminArgs(**kw)
+    elif kw:
+        raise TypeError("_run: FminArgs and keyword fields at once")
+    algo = default_algo(args.algo)
+    max_evals = sys.maxsize if args.max_evals is None else args.max_evals
+    timeout, loss_threshold = args.timeout, args.loss_threshold
+    rstate = _as_generator(args.rstate)
+    trials_save_file = args.trials_save_file
+    max_queue_len = args.max_queue_len
     validate_timeout(timeout)
     validate_loss_threshold(loss_threshold)
     if isinstance(space, str) and space == "annotated":
@@ -444,10 +465,10 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
             domain = front.make_domain(fn, space)
         else:
             domain = base.Domain(fn, space,
-                                 pass_expr_memo_ctrl=pass_expr_memo_ctrl)
-        _queue_points(trials, domain, points_to_evaluate)
+                                 pass_expr_memo_ctrl=args.pass_expr_memo_ctrl)
+        _queue_points(trials, domain, args.points_to_evaluate)
         # -- MLflow tracking (parzen.tracking): an observer, or None
-        tracker = _tracking.observer(mlflow_tracking, trials)
+        tracker = _tracking.observer(args.mlflow_tracking, trials)
         if front is not None:
             executor = front.make_backend()
             if tracker is not None:  # workers see their trial's run id
@@ -464,12 +485,12 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
         run = _driver.Run(
             trials, domain, algo, executor, max_evals=max_evals,
             timeout=timeout, loss_threshold=loss_threshold, rstate=rstate,
-            early_stop_fn=early_stop_fn, max_queue_len=max_queue_len,
-            catch_eval_exceptions=catch_eval_exceptions,
+            early_stop_fn=args.early_stop_fn, max_queue_len=max_queue_len,
+            catch_eval_exceptions=args.catch_eval_exceptions,
             save=_pickle_saver(trials_save_file),
             observers=[front, tracker], log=getattr(front, "_log", None))
         run.prepare()
-        with _progress_callback(show_progressbar, verbose)(
+        with _progress_callback(args.show_progressbar, args.verbose)(
                 initial=_n_finished(trials), total=_total(max_evals)) as bar:
             run.progress = bar
             run.run()
@@ -477,7 +498,7 @@ def _run(fn, space, *, algo, max_evals, timeout, loss_threshold, trials,
         if own_store is not None:
             own_store.close()  # outcomes written; a running trial -> CANCEL
     return fmin_result(front if front is not None else trials, space,
-                       return_argmin)
+                       args.return_argmin)
 
 
 def _queue_points(trials, domain, points):

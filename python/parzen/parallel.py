@@ -166,23 +166,28 @@ class _DispatchedTrials(Trials):
         checkpoint or a durable store. Objective exceptions always make
         ERROR trials (the run goes on).
         """
+        from .fmin import FminArgs
+
+        return self._fmin(fn, space, FminArgs.of(locals()))
+
+    def check_fmin_args(self, args):
+        """Refuse the fmin arguments this front door cannot honour."""
+        assert not args.pass_expr_memo_ctrl, \
+            "%s does not support `pass_expr_memo_ctrl`" % type(self).__name__
+
+    def _fmin(self, fn, space, args):
+        """fmin with its arguments collected (parzen.fmin.FminArgs)."""
+        from dataclasses import replace
+
         from .fmin import _run
 
-        assert not pass_expr_memo_ctrl, \
-            "%s does not support `pass_expr_memo_ctrl`" % type(self).__name__
-        timeout, loss_threshold = self._merge_limits(timeout, loss_threshold)
+        self.check_fmin_args(args)
+        timeout, loss_threshold = self._merge_limits(args.timeout,
+                                                     args.loss_threshold)
+        args = replace(args, timeout=timeout, loss_threshold=loss_threshold,
+                       pass_expr_memo_ctrl=None, catch_eval_exceptions=True)
         try:
-            result = _run(fn, space, algo=algo, max_evals=max_evals,
-                          timeout=timeout, loss_threshold=loss_threshold,
-                          trials=self, rstate=rstate, pass_expr_memo_ctrl=None,
-                          catch_eval_exceptions=True, verbose=verbose,
-                          return_argmin=return_argmin,
-                          points_to_evaluate=points_to_evaluate,
-                          max_queue_len=max_queue_len,
-                          show_progressbar=show_progressbar,
-                          early_stop_fn=early_stop_fn,
-                          trials_save_file=trials_save_file, front=self,
-                          mlflow_tracking=mlflow_tracking)
+            result = _run(fn, space, args, trials=self, front=self)
         except KeyboardInterrupt:  # hyperopt's lines for the fmin thread
             self._log.debug("fmin thread terminated by user.")
             raise

@@ -168,25 +168,10 @@ class SparkTrials(_DispatchedTrials):
             backend.cancel_all = _cannot_cancel
         return backend
 
-    def fmin(self, fn, space, algo=None, max_evals=None, timeout=None,
-             loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
-             pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
-             return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file="", points_to_evaluate=None,
-             mlflow_tracking=None):
-        assert not catch_eval_exceptions, \
+    def check_fmin_args(self, args):
+        super().check_fmin_args(args)
+        assert not args.catch_eval_exceptions, \
             "SparkTrials does not support `catch_eval_exceptions`"
-        return super().fmin(
-            fn, space, algo=algo, max_evals=max_evals, timeout=timeout,
-            loss_threshold=loss_threshold, max_queue_len=max_queue_len,
-            rstate=rstate, verbose=verbose,
-            pass_expr_memo_ctrl=pass_expr_memo_ctrl,
-            return_argmin=return_argmin, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
-            points_to_evaluate=points_to_evaluate,
-            mlflow_tracking=mlflow_tracking)
-
-    fmin._pz_driver = True
 
     def trial_attachments(self, trial):
         raise NotImplementedError(
