@@ -7,7 +7,7 @@ A drop-in replacement for hyperopt: change ``from hyperopt import ...`` to
 C. ``mtpe`` is parzen's own multivariate TPE. See docs/python.md and docs/compatibility.md.
 """
 
-from . import early_stop, exceptions, hp, pyll  # noqa: F401
+from . import early_stop, exceptions, hp, pruners, pyll  # noqa: F401
 from . import anneal, atpe, mix, mtpe, rand, tpe  # noqa: F401
 from ._core import __version__ as _core_version
 from .base import (  # noqa: F401
@@ -34,6 +34,8 @@ from .fmin import (  # noqa: F401
     partial,
     space_eval,
 )
+from ._pruning import report  # noqa: F401
+from .exceptions import TrialPruned  # noqa: F401
 from .store import StoreTrials  # noqa: F401
 
 __version__ = _core_version
@@ -55,5 +57,6 @@ __all__ = [
     "Trials", "trials_from_docs", "Domain", "fmin",
     "fmin_pass_expr_memo_ctrl", "FMinIter", "partial", "space_eval", "hp",
     "exceptions", "rand", "tpe", "mtpe", "atpe", "mix", "anneal", "early_stop",
-    "pyll", "SparkTrials", "StoreTrials", "__version__",
+    "pyll", "SparkTrials", "StoreTrials", "__version__", "report",
+    "TrialPruned", "pruners",
 ]

@@ -51,6 +51,7 @@ from .base import (
     counts_toward_budget,
     spec_from_misc,
 )
+from .exceptions import TrialPruned
 
 logger = logging.getLogger("parzen.dispatch")
 
@@ -98,6 +99,10 @@ class Executor:
     cancel_grace: Optional[float] = CANCEL_GRACE_SECS
     #: False: whoever evaluates the trial marks it RUNNING (ExternalExecutor)
     marks_running = True
+    #: How parzen.report() reaches the driver from this executor's trials
+    #: (parzen._pruning): "inline", "worker", "tcp", or None (cannot:
+    #: fmin(pruner=...) raises at start).
+    report_channel: Optional[str] = None
 
     def start(self, fn: Callable) -> None:
         """Prepare to run `fn` (e.g. check it pickles). Called once."""
@@ -125,6 +130,7 @@ class InlineExecutor(Executor):
 
     evaluates_documents = True
     can_cancel = False
+    report_channel = "inline"
 
     def __init__(self, trials, domain, slots=1):
         self.trials = trials
@@ -138,6 +144,9 @@ class InlineExecutor(Executor):
         ctrl = Ctrl(self.trials, current_trial=doc)
         try:
             result = self.domain.evaluate(spec, ctrl)
+        except TrialPruned as e:  # not a failure (when the run prunes)
+            report(Outcome(tid, "error", error=(str(type(e)), str(e)), exc=e))
+            return
         except Exception as e:
             logger_fmin.error("job exception: %s" % str(e))
             report(Outcome(tid, "error", error=(str(type(e)), str(e)), exc=e))
@@ -258,7 +267,7 @@ class Run:
                  timeout=None, loss_threshold=None, rstate,
                  early_stop_fn=None, max_queue_len=1, progress=None,
                  catch_eval_exceptions=True, save=None, observers=(),
-                 start_time=None, log=None):
+                 start_time=None, log=None, pruning=None):
         # the run's lines (SparkTrials: hyperopt's "hyperopt-spark")
         self.log = log or logger
         self.trials = trials
@@ -290,6 +299,11 @@ class Run:
         self.n_asked = 0  # trials this run asked for, not canceled since
         self.budget = None  # trials this run may ask for (prepare())
         self.legacy = _needs_refresh(trials)
+        # fmin(pruner=...): parzen._pruning.Pruning, whose Report events
+        # share the queue with the Outcomes
+        self.pruning = pruning
+        if pruning is not None:
+            pruning.attach(self)
 
     # ------------------------------------------------------ storage
     def sync(self) -> list:
@@ -375,7 +389,14 @@ class Run:
         self.n_started += 1
         self.notify("on_trial_start", doc)
         self.log.debug("trial task %s started", tid)
-        ex.submit(tid, payload, self.events.put)
+        pruning = self.pruning
+        if pruning is None:
+            ex.submit(tid, payload, self.events.put)
+        elif ex.evaluates_documents:  # inline: evaluated in this thread
+            with pruning.inline_trial(tid):
+                ex.submit(tid, payload, self.events.put)
+        else:  # the wrapped objective (_pruning.ReportingObjective)
+            ex.submit(tid, (tid, payload), self.events.put)
 
     def next_queued(self):
         external = not self.executor.marks_running
@@ -430,10 +451,14 @@ class Run:
             doc["misc"]["error"] = out.error or ("cancelled", str(out.value))
             self.log.debug("trial task %s cancelled, exception is %s",
                            out.tid, doc["misc"]["error"][1])
+        elif self.pruning is not None and self.pruning.is_pruned(out):
+            self.record_pruned(doc, out)
         elif out.kind == "ok":
             self.record_success(doc, out)
         else:
             self.record_failure(doc, out)
+        if self.pruning is not None:
+            self.pruning.finish(out.tid)
         if not self.executor.evaluates_documents:
             # hyperopt's lines for a trial's end (its task threads')
             if out.kind == "ok":
@@ -462,6 +487,10 @@ class Run:
                     error=(str(type(e)), "".join(traceback.format_exception(
                         type(e), e, e.__traceback__)))))
                 return
+        if self.pruning is not None:
+            reports = self.pruning.finish(out.tid)
+            if reports:
+                result = dict(result, intermediate_values=reports)
         doc["state"] = JOB_STATE_DONE
         doc["result"] = result
         loss = best_loss_of(result)
@@ -470,6 +499,14 @@ class Run:
         if not self.executor.evaluates_documents:
             self.log.debug("trial task %s succeeded, result is %s", out.tid,
                            result)
+
+    def record_pruned(self, doc, out: Outcome) -> None:
+        """A trial stopped by the pruner: DONE, its result "fail" and
+        "pruned" with its reports (parzen._pruning.Pruning.pruned_result)."""
+        doc["state"] = JOB_STATE_DONE
+        doc["result"] = self.pruning.pruned_result(out)
+        self.log.debug("trial task %s pruned at step %s", out.tid,
+                       doc["result"].get("step"))
 
     def record_failure(self, doc, out: Outcome) -> None:
         doc["state"] = JOB_STATE_ERROR
@@ -536,10 +573,32 @@ class Run:
         return max(0.0, self.start_time + self.timeout - time.monotonic())
 
     def next_event(self) -> Optional[Outcome]:
-        try:
-            return self.events.get(timeout=self.wait_timeout())
-        except queue.Empty:
-            return None
+        timeout = self.wait_timeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                out = self.events.get(timeout=None if deadline is None else
+                                      max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if not self.served(out):
+                return out
+
+    def next_event_nowait(self) -> Optional[Outcome]:
+        while True:
+            try:
+                out = self.events.get_nowait()
+            except queue.Empty:
+                return None
+            if not self.served(out):
+                return out
+
+    def served(self, event) -> bool:
+        """True if ``event`` was a trial's report (answered here)."""
+        if isinstance(event, Outcome):
+            return False
+        self.pruning.handle(event)
+        return True
 
     def abandon_inflight(self, why=None) -> None:
         """Cancelled trials that never reported: record them CANCEL."""
@@ -585,6 +644,8 @@ class Run:
             raise
         finally:
             try:
+                if self.pruning is not None:
+                    self.pruning.close()
                 self.executor.close()
             finally:
                 self.sync()
@@ -606,9 +667,8 @@ class Run:
                 continue
             n = self.record_counted(out)
             while True:  # every outcome already posted: one batch
-                try:
-                    out = self.events.get_nowait()
-                except queue.Empty:
+                out = self.next_event_nowait()
+                if out is None:
                     break
                 n += self.record_counted(out)
             self.after_outcomes(n)
@@ -627,10 +687,11 @@ class Run:
         deadline = time.monotonic() + CANCEL_GRACE_SECS
         while self.inflight and time.monotonic() < deadline:
             try:
-                self.record(self.events.get(
-                    timeout=deadline - time.monotonic()))
+                out = self.events.get(timeout=deadline - time.monotonic())
             except queue.Empty:
                 break
+            if not self.served(out):
+                self.record(out)
         self.abandon_inflight()
 
 

@@ -48,6 +48,13 @@ def watch_driver(driver):
 threading.Thread(target=watch_driver, args=(int(sys.argv[2]),),
                  daemon=True).start()
 conn = Connection(int(sys.argv[1]))
+report_lock = threading.Lock()
+def _parzen_report(step, value):
+    # parzen.report() in the objective (parzen._pruning._WorkerChannel):
+    # one message to the trial's driver thread, its answer back
+    with report_lock:
+        conn.send_bytes(pickle.dumps(("report", step, value)))
+        return pickle.loads(conn.recv_bytes())
 sys.path[:] = pickle.loads(conn.recv_bytes())
 import cloudpickle
 fn = cloudpickle.loads(conn.recv_bytes())
@@ -104,10 +111,19 @@ class _Worker:
             self.kill()
             raise
 
-    def run(self, point):
-
+    def run(self, point, on_report=None):
+        """The trial's reply; ``on_report(step, value)`` answers the
+        objective's reports meanwhile (parzen._pruning)."""
         self.conn.send_bytes(pickle.dumps(point))
-        return pickle.loads(self.conn.recv_bytes())
+        while True:
+            reply = pickle.loads(self.conn.recv_bytes())
+            if reply[0] != "report":
+                return reply
+            if on_report is None:
+                answer = ("error", "parzen.report(): this run has no pruner")
+            else:
+                answer = on_report(reply[1], reply[2])
+            self.conn.send_bytes(pickle.dumps(answer))
 
     def hang_up(self) -> None:
         """Close the socket: an idle worker sees EOF and exits."""
@@ -161,6 +177,10 @@ def _kill_leftover_workers() -> None:
 class LocalProcessBackend(ThreadedBackend):
     """Run trials in up to `parallelism` local worker processes."""
 
+    report_channel = "worker"  # reports on the worker's socket
+    #: set by parzen._pruning.Pruning: (tid, step, value) -> its reply
+    report_handler = None
+
     def __init__(self, parallelism: int):
         self.parallelism = parallelism
         self.fn_bytes = b""
@@ -204,8 +224,11 @@ class LocalProcessBackend(ThreadedBackend):
 
     def run_one(self, tid, point) -> Outcome:
         w = self._take(tid)
+        handler = self.report_handler
+        on_report = None if handler is None else (
+            lambda step, value: handler(tid, step, value))
         try:
-            reply = w.run(point)
+            reply = w.run(point, on_report)
         except (EOFError, OSError):
             self._give_back(tid, w, healthy=False)
             return Outcome(tid, "lost", error=(

@@ -690,7 +690,7 @@ class Trials:
              loss_threshold=None, max_queue_len=1, rstate=None, verbose=False,
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
-             trials_save_file="", mlflow_tracking=None):
+             trials_save_file="", mlflow_tracking=None, pruner=None):
         """Minimize ``fn`` over ``space`` using this Trials (see fmin)."""
         from .fmin import FminArgs, _run
 

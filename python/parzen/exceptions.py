@@ -70,3 +70,8 @@ class AllTrialsFailed(Exception):
 
 class InvalidAnnotatedParameter(ValueError):
     """fn has a type hint that is not from hp."""
+
+
+class TrialPruned(Exception):
+    """Raised by an objective whose ``parzen.report`` returned True: the
+    trial stops early and is recorded as pruned (docs/pruning.md)."""

@@ -22,7 +22,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-from . import _driver, base, progress, pyll
+from . import _driver, _pruning, base, progress, pyll
+from . import pruners as _pruners
 from . import store as _store
 from . import tracking as _tracking
 from .base import (
@@ -320,6 +321,7 @@ class FminArgs:
     early_stop_fn: Any = None
     trials_save_file: str = ""
     mlflow_tracking: Any = None
+    pruner: Any = None
 
     @classmethod
     def of(cls, names):
@@ -332,7 +334,8 @@ class FminArgs:
         (``points_to_evaluate`` is not one of them; ``mlflow_tracking``
         only when given)."""
         kw = {f.name: getattr(self, f.name) for f in fields(self)
-              if f.name not in ("points_to_evaluate", "mlflow_tracking")}
+              if f.name not in ("points_to_evaluate", "mlflow_tracking",
+                                "pruner")}
         if self.mlflow_tracking is not None:
             kw["mlflow_tracking"] = self.mlflow_tracking
         return kw
@@ -343,7 +346,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
          allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True,
          points_to_evaluate=None, max_queue_len=1, show_progressbar=True,
-         early_stop_fn=None, trials_save_file="", mlflow_tracking=None):
+         early_stop_fn=None, trials_save_file="", mlflow_tracking=None,
+         pruner=None):
     """Minimize a function over a hyperparameter space.
 
     Parameters are those of hyperopt.fmin: ``fn`` (objective: returns a
@@ -369,6 +373,10 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     a string is a tracking URI; $PARZEN_MLFLOW_TRACKING=0 turns it off
     (see :mod:`parzen.tracking` and docs/mlflow.md).
 
+    ``pruner`` (parzen only): a :mod:`parzen.pruners` rule; the objective
+    then calls :func:`parzen.report` with intermediate values and stops
+    when it returns True (docs/pruning.md).
+
     Every combination of a storage (Trials, the store) and an executor
     (inline, ParallelTrials' processes, SparkTrials' tasks) runs the same
     loop, parzen._driver (docs/architecture.md).
@@ -387,6 +395,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None,
     if allow_trials_fmin and hasattr(trials, "fmin") and \
             not getattr(type(trials).fmin, "_pz_driver", False):
         # -- a Trials with an fmin of its own (hyperopt's protocol)
+        if pruner is not None:
+            raise ValueError(
+                "fmin(pruner=...): %s runs fmin itself and cannot stream "
+                "parzen.report() values to parzen's driver"
+                % type(trials).__name__)
         return trials.fmin(fn, space, **args.hyperopt_kwargs())
     if _is_front(trials):
         return trials._fmin(fn, space, args)
@@ -415,6 +428,7 @@ def _run(fn, space, args=None, *, trials=None, front=None, storage=None,
     elif kw:
         raise TypeError("_run: FminArgs and keyword fields at once")
     algo = default_algo(args.algo)
+    pruner = _pruners.as_pruner(args.pruner)
     max_evals = sys.maxsize if args.max_evals is None else args.max_evals
     timeout, loss_threshold = args.timeout, args.loss_threshold
     rstate = _as_generator(args.rstate)
@@ -469,18 +483,32 @@ def _run(fn, space, args=None, *, trials=None, front=None, storage=None,
         _queue_points(trials, domain, args.points_to_evaluate)
         # -- MLflow tracking (parzen.tracking): an observer, or None
         tracker = _tracking.observer(args.mlflow_tracking, trials)
+        pruning = None
         if front is not None:
             executor = front.make_backend()
+            if pruner is not None:  # the report channel, before any trial
+                pruning = _pruning.Pruning(pruner, executor,
+                                           **front.report_address(executor))
+                fn = pruning.wrap(fn)
             if tracker is not None:  # workers see their trial's run id
                 executor = tracker.wrap_backend(executor)
-            executor.start(fn)  # an unpicklable fn fails before any trial
+            try:
+                executor.start(fn)  # an unpicklable fn fails before a trial
+            except BaseException:
+                if pruning is not None:
+                    pruning.close()
+                raise
         elif getattr(trials, "asynchronous", False):
             # -- hyperopt's asynchronous Trials: external workers read the
             # Domain from the attachments and evaluate the NEW documents
             executor = _driver.ExternalExecutor(max_queue_len, 1.0)
+            if pruner is not None:
+                pruning = _pruning.Pruning(pruner, executor)  # raises
             _attach_domain(trials, domain)
         else:
             executor = _driver.InlineExecutor(trials, domain, max_queue_len)
+            if pruner is not None:
+                pruning = _pruning.Pruning(pruner, executor)
     try:
         run = _driver.Run(
             trials, domain, algo, executor, max_evals=max_evals,
@@ -488,7 +516,8 @@ def _run(fn, space, args=None, *, trials=None, front=None, storage=None,
             early_stop_fn=args.early_stop_fn, max_queue_len=max_queue_len,
             catch_eval_exceptions=args.catch_eval_exceptions,
             save=_pickle_saver(trials_save_file),
-            observers=[front, tracker], log=getattr(front, "_log", None))
+            observers=[front, tracker], log=getattr(front, "_log", None),
+            pruning=pruning)
         run.prepare()
         with _progress_callback(args.show_progressbar, args.verbose)(
                 initial=_n_finished(trials), total=_total(max_evals)) as bar:

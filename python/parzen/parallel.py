@@ -157,7 +157,7 @@ class _DispatchedTrials(Trials):
              pass_expr_memo_ctrl=None, catch_eval_exceptions=False,
              return_argmin=True, show_progressbar=True, early_stop_fn=None,
              trials_save_file="", points_to_evaluate=None,
-             mlflow_tracking=None):
+             mlflow_tracking=None, pruner=None):
         """Minimize ``fn`` over ``space`` with trials running in parallel.
 
         Every fmin argument means what it means inline (the same loop):
@@ -169,6 +169,12 @@ class _DispatchedTrials(Trials):
         from .fmin import FminArgs
 
         return self._fmin(fn, space, FminArgs.of(locals()))
+
+    def report_address(self, executor):
+        """Where a pruning run's trials send their reports, for an
+        executor whose channel is "tcp" (parzen._pruning.Pruning's
+        keywords ``report_host``, ``bind_host``)."""
+        return {}
 
     def check_fmin_args(self, args):
         """Refuse the fmin arguments this front door cannot honour."""
