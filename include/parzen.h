@@ -186,14 +186,19 @@ void pz_free(void *ptr);
 
 typedef struct pz_study pz_study;
 
-/* Job states, numbered as hyperopt's JOB_STATE_*. */
+/* Job states, numbered as hyperopt's JOB_STATE_* (0..4). PRUNED is
+ * parzen's own: a pruner stopped the trial (pz_study_should_prune); its
+ * loss is its last reported value. Samplers see PRUNED trials through
+ * the rule of pz_study_set_pruned_rule. */
 typedef enum pz_trial_state {
     PZ_TRIAL_NEW = 0,
     PZ_TRIAL_RUNNING = 1,
     PZ_TRIAL_DONE = 2,
     PZ_TRIAL_ERROR = 3,
-    PZ_TRIAL_CANCEL = 4
+    PZ_TRIAL_CANCEL = 4,
+    PZ_TRIAL_PRUNED = 5
 } pz_trial_state;
+#define PZ_TRIAL_STATE_COUNT 6
 
 /* Open a study on a copy of 'space' with the "random" sampler, seed 0.
  * Free with pz_study_free. */
@@ -251,8 +256,77 @@ int pz_study_add(pz_study *study, int64_t trial_id, const double *values,
 int pz_study_tell(pz_study *study, int64_t trial_id, pz_trial_state state,
                   double loss, pz_error *err);
 
-/* Remove every trial (hyperopt's Trials.delete_all). */
+/* Remove every trial (hyperopt's Trials.delete_all), with its reports. */
 void pz_study_clear(pz_study *study);
+
+/* ---------------------------------------------------------------- pruning */
+
+/* Pruners stop unpromising trials from their intermediate values
+ * (docs/pruning.md). Every driver reports through the study, so the CLI
+ * runner and the Python driver decide alike:
+ *   pz_study_report(tid, step, value) ... pz_study_should_prune(tid)
+ *   -> stop the trial, pz_study_tell(tid, PZ_TRIAL_PRUNED, last value).
+ *
+ * 'kind' and its options ('options_json', a JSON object; NULL or "{}"
+ * for the defaults):
+ *   "median"    n_startup_trials 5, n_warmup_steps 0, interval_steps 1:
+ *               prune when the trial's best value so far is worse than
+ *               the median of the DONE trials' values at the same step,
+ *               once n_startup_trials trials are DONE (Optuna's
+ *               MedianPruner);
+ *   "sha"       min_resource 1, reduction_factor 3,
+ *               min_early_stopping_rate 0: asynchronous successive
+ *               halving; rung r is reached at step min_resource *
+ *               reduction_factor^(min_early_stopping_rate + r), and a
+ *               trial reaching it goes on only when its value is among
+ *               the best 1/reduction_factor of the values recorded at
+ *               that rung so far (the best one while fewer than
+ *               reduction_factor are recorded); it never waits;
+ *   "hyperband" min_resource 1, max_resource "auto" (1 + the largest last
+ *               step of the DONE trials, known once one is DONE; no trial
+ *               is pruned before) or an integer, reduction_factor 3:
+ *               brackets of "sha" with min_early_stopping_rate 0, 1, ...;
+ *               trial t's bracket is chosen from t with Optuna's budget
+ *               per bracket, and rungs are shared only within a bracket;
+ *   "none"      no pruning (the default).
+ * PZ_EINVAL names an unknown kind, an unknown key or a bad value; the
+ * study then keeps its pruner. Setting a pruner rebuilds its tables from
+ * the reports already recorded (a resumed study). */
+int pz_study_set_pruner(pz_study *study, const char *kind,
+                        const char *options_json, pz_error *err);
+/* Name of the current pruner ("none", "median", "sha", "hyperband"). */
+const char *pz_study_pruner(const pz_study *study);
+
+/* pz_study_report's "not stored" return: not an error. */
+#define PZ_REPORT_IGNORED 1
+
+/* Record the intermediate value of trial 'trial_id' at 'step' (>= 0,
+ * strictly increasing per trial). A non-finite value is not stored: the
+ * call returns PZ_REPORT_IGNORED with err->msg "trial T: non-finite value
+ * nan at step S ignored" for the caller to warn with. PZ_EINVAL when the
+ * step does not increase ("trial T: step S reported after step P") or is
+ * negative; PZ_ENOTFOUND for an unknown id. */
+int pz_study_report(pz_study *study, int64_t trial_id, int64_t step,
+                    double value, pz_error *err);
+
+/* Should trial 'trial_id' stop now, from its last report and the reports
+ * of all trials? '*out' is 1 or 0 (0 with no pruner or no report). */
+int pz_study_should_prune(pz_study *study, int64_t trial_id, int *out,
+                          pz_error *err);
+
+/* The reports of a trial, in step order (borrowed; valid until the next
+ * call that changes the study). PZ_ENOTFOUND for an unknown id. */
+int pz_study_reports(const pz_study *study, int64_t trial_id, size_t *n,
+                     const int64_t **steps, const double **values,
+                     pz_error *err);
+
+/* How tpe, anneal and mtpe use PRUNED trials (docs/benchmarks.md says
+ * which works): "rank" (the default) ranks them after every DONE trial,
+ * among themselves by the last step reached (later first) then by the
+ * value there, as Optuna's TPE does; "bad" counts them as bad
+ * observations only (never among the good ones, like pending trials);
+ * "ignore" hides them. PZ_EINVAL for another name. */
+int pz_study_set_pruned_rule(pz_study *study, const char *rule, pz_error *err);
 
 /* A read-only view of one trial (borrowed; valid until the next call that
  * changes the study). */
@@ -302,7 +376,9 @@ typedef enum pz_stop_reason {
  *   (or no status) has its loss; a DONE trial with any other status
  *   ("fail") has +inf whatever loss it reported; NEW and RUNNING have
  *   +inf (hyperopt's rule for pending trials); ERROR and CANCEL have NaN
- *   (invisible to samplers);
+ *   (invisible to samplers); a PRUNED trial counts and has its last
+ *   reported value (samplers see it by pz_study_set_pruned_rule; it is
+ *   never the best trial);
  * - the best trial is the DONE trial with the smallest non-NaN loss
  *   (first on ties), and loss_threshold compares that loss. */
 int pz_trial_counts(pz_trial_state state); /* 1: counts, 0: not */
@@ -406,8 +482,8 @@ typedef struct pz_store_study_summary {
     const char *sampler; /* borrowed likewise */
     uint64_t seed;
     double created_at;
-    size_t n_state[5]; /* trials per pz_trial_state */
-    double best_loss;  /* smallest loss of a DONE 'ok' trial; NaN: none */
+    size_t n_state[PZ_TRIAL_STATE_COUNT]; /* trials per pz_trial_state */
+    double best_loss; /* smallest loss of a DONE 'ok' trial; NaN: none */
 } pz_store_study_summary;
 
 /* Walk callbacks: a non-zero return stops the walk, and the walking

@@ -14,13 +14,16 @@
 int pz_trial_counts(pz_trial_state state)
 {
     return state == PZ_TRIAL_RUNNING || state == PZ_TRIAL_DONE ||
-           state == PZ_TRIAL_ERROR;
+           state == PZ_TRIAL_ERROR || state == PZ_TRIAL_PRUNED;
 }
 
 double pz_trial_loss(pz_trial_state state, const char *status, double loss)
 {
     if (state == PZ_TRIAL_NEW || state == PZ_TRIAL_RUNNING) {
         return (double)INFINITY;
+    }
+    if (state == PZ_TRIAL_PRUNED) {
+        return loss; /* its last reported value */
     }
     if (state != PZ_TRIAL_DONE) {
         return (double)NAN;
@@ -33,7 +36,7 @@ double pz_trial_loss(pz_trial_state state, const char *status, double loss)
 size_t pz_stop_counted(const pz_study *st)
 {
     size_t n = 0;
-    for (int s = PZ_TRIAL_NEW; s <= PZ_TRIAL_CANCEL; s++) {
+    for (int s = PZ_TRIAL_NEW; s < PZ_TRIAL_STATE_COUNT; s++) {
         if (pz_trial_counts((pz_trial_state)s)) {
             n += pz_study_count(st, (pz_trial_state)s);
         }
