@@ -46,6 +46,7 @@ import sys
 import threading
 import warnings
 
+from . import _core
 from .exceptions import TrialPruned
 
 logger = logging.getLogger("parzen.pruning")
@@ -327,10 +328,10 @@ class Pruning:
 
         self.run = run
         self.driver_thread = threading.get_ident()
-        # a study of its own (no sampler) that holds the run's reports
-        self.mirror = _engine.Mirror(run.domain.compiled, "random", ())
-        self.mirror.set_pruner(self.pruner.kind, self.pruner.options())
-        self.mirror.sync(run.trials)
+        # a C study of its own (no sampler) that holds the run's reports
+        self.mirror = _engine.pruner_for(run.domain, run.trials,
+                                         self.pruner.kind,
+                                         self.pruner.options())
 
     def inline_trial(self, tid):
         """The context the inline executor evaluates trial ``tid`` in."""
@@ -370,10 +371,19 @@ class Pruning:
             if doc is None:  # finished, cancelled, or not ours: stop
                 rep.answer = True
                 return
+            # the trials finished since the last report (median and
+            # hyperband read the DONE ones): O(new + running)
+            self.mirror.sync(self.run.trials)
+            last = self.mirror.last_step(doc)
+            if last is not None and last >= 0 and rep.step <= last:
+                rep.error = ("parzen.report(): trial %s: step %d reported "
+                             "after step %d (steps must grow)"
+                             % (rep.tid, rep.step, last))
+                return
             try:
                 stored = self.mirror.report(doc, rep.step, rep.value)
-            except ValueError as e:
-                rep.error = str(e)
+            except (ValueError, _core.InvalidArgumentError) as e:
+                rep.error = "parzen.report(): trial %s: %s" % (rep.tid, e)
                 return
             if stored:
                 self.reports.setdefault(rep.tid, []).append(

@@ -65,7 +65,15 @@ class _DispatchedTrials(Trials):
         return sum(1 for t in self._dynamic_trials if t["state"] == state)
 
     def count_successful_trials(self):
-        return self._count(JOB_STATE_DONE)
+        """DONE trials, not counting pruned ones (fmin(pruner=...))."""
+        return self._count(JOB_STATE_DONE) - self.count_pruned_trials()
+
+    def count_pruned_trials(self):
+        """Trials stopped by the pruner (DONE, result "pruned")."""
+        return sum(1 for t in self._dynamic_trials
+                   if t["state"] == JOB_STATE_DONE
+                   and isinstance(t.get("result"), dict)
+                   and t["result"].get("pruned"))
 
     def count_failed_trials(self):
         return self._count(JOB_STATE_ERROR)
@@ -74,8 +82,8 @@ class _DispatchedTrials(Trials):
         return self._count(JOB_STATE_CANCEL)
 
     def count_total_trials(self):
-        return (self.count_successful_trials() + self.count_failed_trials()
-                + self.count_cancelled_trials())
+        return (self.count_successful_trials() + self.count_pruned_trials()
+                + self.count_failed_trials() + self.count_cancelled_trials())
 
     def delete_all(self):
         super().delete_all()
@@ -128,6 +136,13 @@ class _DispatchedTrials(Trials):
             reason = FMIN_CANCELLED_REASON_USER
         self._fmin_cancelled = reason is not None
         self._fmin_cancelled_reason = reason
+        if getattr(run, "pruning", None) is not None:
+            self._log.info(
+                "Total Trials: %d: %d succeeded, %d pruned, %d failed, %d "
+                "cancelled.", self.count_total_trials(),
+                self.count_successful_trials(), self.count_pruned_trials(),
+                self.count_failed_trials(), self.count_cancelled_trials())
+            return
         self._log.info(
             "Total Trials: %d: %d succeeded, %d failed, %d cancelled.",
             self.count_total_trials(), self.count_successful_trials(),

@@ -57,13 +57,19 @@ class SparkTrials(_DispatchedTrials):
     ``spark_session``: the session to use (default: getOrCreate()), classic
     or Spark Connect. ``resource_profile``: a ``ResourceProfile`` for every
     trial's job, where the cluster supports stage-level scheduling.
+    ``report_address`` (parzen only, for ``fmin(pruner=...)``):
+    "host[:port]" of this driver that the executors reach, where the
+    trials' ``parzen.report()`` values are sent (default
+    $PARZEN_REPORT_ADDRESS, else on classic Spark the host Spark knows as
+    the driver's; required on Spark Connect). See docs/pruning.md.
     """
 
     MAX_CONCURRENT_JOBS_ALLOWED = 128
     _log = logger
 
     def __init__(self, parallelism=None, timeout=None, loss_threshold=None,
-                 spark_session=None, resource_profile=None):
+                 spark_session=None, resource_profile=None,
+                 report_address=None):
         if not _have_spark:
             raise Exception(
                 "SparkTrials cannot import pyspark classes.  Make sure that "
@@ -74,6 +80,7 @@ class SparkTrials(_DispatchedTrials):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             spark_session = SparkSession.builder.getOrCreate()
         self._spark = spark_session
+        self._report_address = report_address
         self._spark_connect = is_connect_session(spark_session)
         if self._spark_connect:
             self._spark_context = None
@@ -166,7 +173,29 @@ class SparkTrials(_DispatchedTrials):
         if not self._spark_supports_job_cancelling:
             backend.cancel_grace = None  # wait for running trials
             backend.cancel_all = _cannot_cancel
+        backend.report_channel = "tcp"  # parzen._pruning.ReportServer
         return backend
+
+    def report_address(self, executor):
+        """Where a pruning run's tasks send their reports: the explicit
+        address, else (classic) spark.driver.host; Spark Connect needs an
+        explicit one (its client is rarely reachable from executors)."""
+        from ._pruning import report_address_from
+
+        explicit = report_address_from(self._report_address)
+        if explicit:
+            return {"report_host": explicit}
+        if self._spark_connect:
+            raise ValueError(
+                "fmin(pruner=...) with SparkTrials on Spark Connect: the "
+                "executors must send parzen.report() values to this client, "
+                "which they usually cannot reach; give an address of this "
+                "machine that they reach: SparkTrials(report_address="
+                "'host[:port]') or $PARZEN_REPORT_ADDRESS")
+        conf = self._spark_context.getConf()
+        host = conf.get("spark.driver.host", None) or "127.0.0.1"
+        bind = conf.get("spark.driver.bindAddress", None) or host
+        return {"report_host": host, "bind_host": bind}
 
     def check_fmin_args(self, args):
         super().check_fmin_args(args)
