@@ -1,0 +1,84 @@
+"""Pruning on Spark Connect (remote("local[2]")): the tasks send their
+parzen.report() values to the report listener at the address the user
+gives (a Connect client is rarely reachable from executors, so without
+one fmin refuses to start)."""
+
+import pytest
+
+from spark_fixtures import connect_session, ship_by_value
+
+from parzen import SparkTrials, TrialPruned, fmin, hp, pruners, rand, report
+from parzen.base import JOB_STATE_DONE
+
+ship_by_value(__name__)
+
+EPOCHS = 9
+
+
+def curve(x, step):
+    return (x - 1) ** 2 + 5.0 / step
+
+
+def objective(x):
+    for step in range(1, EPOCHS + 1):
+        if report(curve(x, step), step):
+            raise TrialPruned()
+    return curve(x, EPOCHS)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    s = connect_session("local[2]")
+    yield s
+    s.stop()
+
+
+def run_sha(spark, n=12, **kw):
+    trials = SparkTrials(parallelism=2, spark_session=spark, **kw)
+    fmin(objective, hp.uniform("x", -5, 5), algo=rand.suggest, max_evals=n,
+         trials=trials, rstate=3, show_progressbar=False,
+         pruner=pruners.SuccessiveHalvingPruner())
+    return trials
+
+
+def test_without_a_report_address_fmin_refuses_at_start(spark, monkeypatch):
+    monkeypatch.delenv("PARZEN_REPORT_ADDRESS", raising=False)
+    with pytest.raises(ValueError) as e:
+        run_sha(spark)
+    assert "Spark Connect" in str(e.value)
+    assert "report_address" in str(e.value)
+
+
+def test_no_trial_ran_when_refused(spark, monkeypatch):
+    monkeypatch.delenv("PARZEN_REPORT_ADDRESS", raising=False)
+    trials = SparkTrials(parallelism=2, spark_session=spark)
+    with pytest.raises(ValueError):
+        fmin(objective, hp.uniform("x", -5, 5), algo=rand.suggest,
+             max_evals=3, trials=trials, show_progressbar=False,
+             pruner=pruners.MedianPruner())
+    assert len(trials._dynamic_trials) == 0
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_with_a_report_address_reports_stream(spark, monkeypatch, how):
+    if how == "argument":
+        trials = run_sha(spark, report_address="127.0.0.1")
+    else:
+        monkeypatch.setenv("PARZEN_REPORT_ADDRESS", "127.0.0.1")
+        trials = run_sha(spark)
+    docs = trials.trials
+    assert len(docs) == 12
+    pruned = [d for d in docs if d["result"].get("pruned")]
+    assert pruned and len(pruned) < 12
+    for d in docs:
+        x = d["misc"]["vals"]["x"][0]
+        reports = d["result"]["intermediate_values"]
+        assert reports == [[s, curve(x, s)] for s in
+                           range(1, len(reports) + 1)]
+        if d in pruned:
+            assert d["state"] == JOB_STATE_DONE
+            assert d["result"]["status"] == "fail"
+            assert d["result"]["step"] in (1, 3)
+        else:
+            assert len(reports) == EPOCHS
+    assert not trials.best_trial["result"].get("pruned")
