@@ -9,7 +9,7 @@ if [ ! -x .venv-bench/bin/python ]; then
     "$py" -m venv .venv-bench
 fi
 .venv-bench/bin/python -m pip install -q --upgrade pip
-.venv-bench/bin/python -m pip install -q "hyperopt==0.3.0" optuna numpy
+.venv-bench/bin/python -m pip install -q "hyperopt==0.3.0" optuna numpy scipy scikit-learn
 .venv-bench/bin/python -m pip install -q --force-reinstall --no-deps .
 .venv-bench/bin/python -m pip install -q .
 .venv-bench/bin/python - <<'PY'
