@@ -38,6 +38,7 @@ import time
 RETRY_FIRST_SECS = 0.5
 RETRY_MAX_SECS = 10.0
 ERROR_TEXT_MAX = 4000  # the error tag; the whole text goes in error.txt
+CURVE_BATCH = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_MAX = 500  # longer values are cut (MLflow's limit varies by version)
 FOLLOW_POLL_SECS = 0.5
 WORK_BATCH = 2  # trials logged between two looks at the input (opens)
@@ -250,6 +251,10 @@ class Logger:
         c = self.client
         self.call(c.log_batch, run_id, metrics=metrics, params=params,
                   tags=tags)
+        curve = [self.Metric("intermediate_value", float(v), t, int(st))
+                 for st, v in (ev.get("curve") or ()) if _finite(v)]
+        for i in range(0, len(curve), CURVE_BATCH):  # MLflow: <= 1000
+            self.call(c.log_batch, run_id, metrics=curve[i:i + CURVE_BATCH])
         if err and len(err) > ERROR_TEXT_MAX:
             self.call(c.log_text, run_id, err, "error.txt")
         for name, data in (ev.get("artifacts") or {}).items():

@@ -443,6 +443,10 @@ class Tracker:
               "error": "%s: %s" % tuple(err) if err and len(err) == 2
               else (str(err) if err else None),
               "start_ms": start, "end_ms": end}
+        curve = result.get("intermediate_values") \
+            if isinstance(result, dict) else None
+        if curve:  # fmin(pruner=...): the reports, a metric with steps
+            ev["curve"] = [[int(st), float(v)] for st, v in curve]
         att = self.attachments(doc)
         if att:
             ev["artifacts"] = att

@@ -535,3 +535,35 @@ def test_cli_without_mlflow_is_a_clear_error(cli, tmp_path, uri):
     r = run_cli(cli, tmp_path, uri, 3, env=env)
     assert r.returncode == 2
     assert "--mlflow: cannot run" in r.stderr and "PARZEN_PYTHON" in r.stderr
+
+
+def test_pruned_trials_log_their_reports_as_a_metric_with_steps(uri):
+    from parzen import TrialPruned, pruners, report
+
+    def curve(x, step):
+        return (x - 1) ** 2 + 5.0 / step
+
+    def fn(p):
+        for step in range(1, 10):
+            if report(curve(p["x"], step), step):
+                raise TrialPruned()
+        return curve(p["x"], 9)
+
+    trials = Trials()
+    fmin(fn, {"x": hp.uniform("x", -5, 5)}, algo=rand.suggest, max_evals=8,
+         trials=trials, rstate=np.random.default_rng(3),
+         show_progressbar=False, mlflow_tracking=uri,
+         pruner=pruners.SuccessiveHalvingPruner())
+    s = finish()
+    assert s["logged"] == 8
+    client = mlflow.MlflowClient(uri)
+    kids = children(client, s["parent"])
+    pruned = [t for t in trials.trials if t["result"].get("pruned")]
+    assert pruned
+    for t in trials.trials:
+        run = kids[t["tid"]]
+        history = client.get_metric_history(run.info.run_id,
+                                            "intermediate_value")
+        assert sorted((m.step, m.value) for m in history) == \
+            [tuple(r) for r in t["result"]["intermediate_values"]]
+        assert run.data.tags["parzen.status"] == t["result"]["status"]

@@ -13,21 +13,13 @@ from parzen import (STATUS_FAIL, STATUS_OK, Trials, TrialPruned, fmin, hp,
                     pruners, rand, report, tpe)
 from parzen.base import JOB_STATE_DONE, JOB_STATE_ERROR
 from parzen.parallel import ParallelTrials
+from pruning_cases import curve, reporting_objective
 
 EPOCHS = 27
 SPACE = hp.uniform("x", -5, 5)
 
 
-def curve(x, step):
-    """A learning curve whose final loss is (x - 1)^2 + 5/27."""
-    return (x - 1) ** 2 + 5.0 / step
-
-
-def objective(x):
-    for step in range(1, EPOCHS + 1):
-        if report(curve(x, step), step):
-            raise TrialPruned()
-    return curve(x, EPOCHS)
+objective = reporting_objective(EPOCHS)
 
 
 def returns_when_told(x):
@@ -350,3 +342,18 @@ def test_parallel_trials_log_line_counts_pruned_trials(caplog):
     assert p > 0
     assert "Total Trials: 12: %d succeeded, %d pruned, 0 failed, 0 " \
         "cancelled." % (12 - p, p) in caplog.text
+
+
+def test_a_durable_store_keeps_pruned_trials_and_resumes(tmp_path):
+    from parzen.store import StoreTrials
+
+    path = str(tmp_path / "run.db")
+    for n in (12, 20):
+        fmin(objective, SPACE, algo=tpe.suggest, max_evals=n, rstate=n,
+             trials_save_file=path, show_progressbar=False,
+             pruner=pruners.SuccessiveHalvingPruner())
+    trials = StoreTrials(path)
+    try:
+        check_documents(trials, 20)
+    finally:
+        trials.close()

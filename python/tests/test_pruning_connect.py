@@ -7,23 +7,14 @@ import pytest
 
 from spark_fixtures import connect_session, ship_by_value
 
-from parzen import SparkTrials, TrialPruned, fmin, hp, pruners, rand, report
-from parzen.base import JOB_STATE_DONE
+from pruning_cases import check_spark_run, reporting_objective
+from parzen import SparkTrials, fmin, hp, pruners, rand
 
 ship_by_value(__name__)
+ship_by_value("pruning_cases")
 
 EPOCHS = 9
-
-
-def curve(x, step):
-    return (x - 1) ** 2 + 5.0 / step
-
-
-def objective(x):
-    for step in range(1, EPOCHS + 1):
-        if report(curve(x, step), step):
-            raise TrialPruned()
-    return curve(x, EPOCHS)
+objective = reporting_objective(EPOCHS)
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +57,4 @@ def test_with_a_report_address_reports_stream(spark, monkeypatch, how):
     else:
         monkeypatch.setenv("PARZEN_REPORT_ADDRESS", "127.0.0.1")
         trials = run_sha(spark)
-    docs = trials.trials
-    assert len(docs) == 12
-    pruned = [d for d in docs if d["result"].get("pruned")]
-    assert pruned and len(pruned) < 12
-    for d in docs:
-        x = d["misc"]["vals"]["x"][0]
-        reports = d["result"]["intermediate_values"]
-        assert reports == [[s, curve(x, s)] for s in
-                           range(1, len(reports) + 1)]
-        if d in pruned:
-            assert d["state"] == JOB_STATE_DONE
-            assert d["result"]["status"] == "fail"
-            assert d["result"]["step"] in (1, 3)
-        else:
-            assert len(reports) == EPOCHS
-    assert not trials.best_trial["result"].get("pruned")
+    check_spark_run(trials, 12, EPOCHS, rungs=(1, 3))

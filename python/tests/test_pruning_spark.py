@@ -1,52 +1,28 @@
 """Pruning on classic Spark: parzen.report() values travel from the task
 to the driver's report listener (parzen._pruning.ReportServer) while the
-task runs, and the answer travels back; on local[2] and on a standalone
-cluster whose executors are separate JVM (and Python worker) processes."""
+task runs, and the answer travels back; on local[2] here, on a standalone
+cluster in test_spark_cluster.py (its executors are separate JVM and
+Python worker processes)."""
 
 import logging
 
 import pytest
 
-from spark_fixtures import StandaloneCluster, session, ship_by_value
+from spark_fixtures import session, ship_by_value
 
-from parzen import SparkTrials, TrialPruned, fmin, hp, pruners, rand, report
-from parzen.base import JOB_STATE_DONE, JOB_STATE_ERROR
+from pruning_cases import check_spark_run, reporting_objective
+from parzen import SparkTrials, fmin, hp, pruners, rand, report
+from parzen.base import JOB_STATE_ERROR
 
 ship_by_value(__name__)
+ship_by_value("pruning_cases")
 
 EPOCHS = 9
-
-
-def curve(x, step):
-    return (x - 1) ** 2 + 5.0 / step
-
-
-def objective(x):
-    for step in range(1, EPOCHS + 1):
-        if report(curve(x, step), step):
-            raise TrialPruned()
-    return curve(x, EPOCHS)
+objective = reporting_objective(EPOCHS)
 
 
 def check_pruned_run(trials, n):
-    docs = trials.trials
-    assert len(docs) == n
-    pruned = [d for d in docs if d["result"].get("pruned")]
-    assert pruned and len(pruned) < n
-    for d in docs:
-        x = d["misc"]["vals"]["x"][0]
-        reports = d["result"]["intermediate_values"]
-        assert reports == [[s, curve(x, s)] for s in
-                           range(1, len(reports) + 1)]
-        if d["result"].get("pruned"):
-            assert d["state"] == JOB_STATE_DONE
-            assert d["result"]["status"] == "fail"
-            assert [d["result"]["step"], d["result"]["loss"]] == reports[-1]
-            assert d["result"]["step"] in (1, 3)  # the rungs below 9
-        else:
-            assert len(reports) == EPOCHS
-    assert not trials.best_trial["result"].get("pruned")
-    assert trials.count_pruned_trials() == len(pruned)
+    check_spark_run(trials, n, EPOCHS, rungs=(1, 3))
 
 
 def run_sha(spark, n=12, **kw):
@@ -96,19 +72,3 @@ def test_an_unreachable_report_address_fails_the_trials_clearly(spark):
     # an address of nothing: the listener cannot bind there
     with pytest.raises(ValueError, match="cannot open the report listener"):
         run_sha(spark, report_address="192.0.2.1:1")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, spark):
-    c = StandaloneCluster(str(tmp_path_factory.mktemp("spark-prune")))
-    spark.stop()  # one SparkContext per process
-    s = session(c.url, "parzen-pruning-cluster")
-    yield s
-    s.stop()
-    c.stop()
-
-
-def test_standalone_cluster_reports_cross_processes(cluster):
-    assert cluster.sparkContext.master.startswith("spark://")
-    trials = run_sha(cluster)
-    check_pruned_run(trials, 12)

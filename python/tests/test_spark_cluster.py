@@ -72,3 +72,19 @@ def test_killing_the_executor_mid_trial_fails_that_trial_only(cluster,
     assert len(failed) == 1
     assert failed[0]["tid"] == 0
     assert trials.count_successful_trials() == 4
+
+
+def test_pruning_reports_cross_processes(cluster):
+    """fmin(pruner=...): each task's reports reach the driver's listener
+    from the executor's Python worker and the answers come back."""
+    from pruning_cases import check_spark_run, reporting_objective
+
+    from parzen import pruners
+
+    ship_by_value("pruning_cases")
+
+    trials = SparkTrials(parallelism=2, spark_session=cluster)
+    fmin(reporting_objective(9), hp.uniform("x", -5, 5), algo=rand.suggest,
+         max_evals=12, trials=trials, rstate=3, show_progressbar=False,
+         pruner=pruners.SuccessiveHalvingPruner())
+    check_spark_run(trials, 12, 9, rungs=(1, 3))
