@@ -25,8 +25,9 @@ Per seed (30; ``--quick``: 5) and family:
    parzen TPE with no pruning (NopPruner) vs with
    SuccessiveHalvingPruner() — epochs spent and best final loss (over
    trials that ran all 27 epochs).
-2. **Equal epoch budget** (BUDGET = 30 full trials = 810 epochs): TPE
-   without pruning (30 trials) vs TPE with SuccessiveHalving (trials until
+2. **Equal epoch budget** (``--budget-trials``, default 15 full trials =
+   405 epochs): TPE without pruning (15 trials) vs TPE with
+   SuccessiveHalving (trials until
    the budget is spent), for each rule by which the C TPE uses pruned
    trials (``rank``: by last step reached, then value; ``bad``: only as
    bad observations; ``ignore``), and Optuna's TPESampler with its
@@ -59,7 +60,7 @@ from parzen.fmin import partial  # noqa: E402
 
 EPOCHS = 27
 N_SAME = 40
-N_BUDGET_TRIALS = 30
+N_BUDGET_TRIALS = 15  # --budget-trials
 BUDGET = N_BUDGET_TRIALS * EPOCHS
 MAX_TRIALS = 400  # cap for the budget runs
 N_STARTUP = 10
@@ -296,7 +297,7 @@ def spread(xs, fmt="%.4f"):
         np.median(xs), xs.min(), xs.max())
 
 
-def run_family(problem, seeds, out):
+def run_family(problem, seeds, out, parts=("same", "budget")):
     same = {k: {"epochs": [], "best": []} for k in
             ("tpe", "tpe+sha", "optuna", "optuna+sha")}
     budget_keys = ["tpe"] + ["tpe+sha/%s" % r for r in RULES] + \
@@ -305,7 +306,7 @@ def run_family(problem, seeds, out):
     t0 = time.time()
     for seed in seeds:
         # 1. same number of trials
-        for key, fn in (
+        for key, fn in () if "same" not in parts else (
                 ("tpe", lambda: parzen_run(problem, seed, pruners.NopPruner(),
                                            N_SAME)),
                 ("tpe+sha", lambda: parzen_run(
@@ -317,16 +318,19 @@ def run_family(problem, seeds, out):
             same[key]["epochs"].append(c.epochs)
             same[key]["best"].append(c.best())
         # 2. equal epoch budget
-        runs = [("tpe", lambda: parzen_run(problem, seed, pruners.NopPruner(),
-                                           N_BUDGET_TRIALS, budget=BUDGET))]
-        for rule in RULES:
-            runs.append(("tpe+sha/%s" % rule, lambda rule=rule: parzen_run(
-                problem, seed, pruners.SuccessiveHalvingPruner(), MAX_TRIALS,
-                budget=BUDGET, rule=rule)))
-        runs += [("optuna", lambda: optuna_run(problem, seed, False,
-                                               N_BUDGET_TRIALS, BUDGET)),
-                 ("optuna+sha", lambda: optuna_run(problem, seed, True,
-                                                   MAX_TRIALS, BUDGET))]
+        runs = []
+        if "budget" in parts:
+            runs.append(("tpe", lambda: parzen_run(
+                problem, seed, pruners.NopPruner(), N_BUDGET_TRIALS,
+                budget=BUDGET)))
+            for rule in RULES:
+                runs.append(("tpe+sha/%s" % rule, lambda rule=rule: parzen_run(
+                    problem, seed, pruners.SuccessiveHalvingPruner(),
+                    MAX_TRIALS, budget=BUDGET, rule=rule)))
+            runs.append(("optuna", lambda: optuna_run(
+                problem, seed, False, N_BUDGET_TRIALS, BUDGET)))
+            runs.append(("optuna+sha", lambda: optuna_run(
+                problem, seed, True, MAX_TRIALS, BUDGET)))
         for key, fn in runs:
             c = fn()
             equal[key]["epochs"].append(c.epochs)
@@ -337,6 +341,14 @@ def run_family(problem, seeds, out):
 
     p = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
     p("\n### %s (%d seeds)\n" % (problem.name, len(seeds)))
+    if "same" in parts:
+        report_same(p, same)
+    if "budget" in parts:
+        report_budget(p, equal)
+    return same, equal
+
+
+def report_same(p, same):
     p("Same number of trials (%d), TPE with %d startup trials; median "
       "(min–max) over seeds:\n" % (N_SAME, N_STARTUP))
     p("| method | epochs | best final loss |")
@@ -357,6 +369,9 @@ def run_family(problem, seeds, out):
       % (p_worse, "PASS" if p_worse > 0.05 else "FAIL"))
     p("optuna SHA epochs / no pruning, per seed: median %.3f, max %.3f"
       % (np.median(oratio), oratio.max()))
+
+
+def report_budget(p, equal):
     p("\nEqual epoch budget (%d epochs = %d full trials):\n"
       % (BUDGET, N_BUDGET_TRIALS))
     p("| method | epochs | best final loss | p (better than tpe) |")
@@ -372,7 +387,6 @@ def run_family(problem, seeds, out):
         p("claim (rule %s): TPE + SHA significantly better than TPE at equal "
           "budget, one-sided Mann–Whitney p = %.2g: %s"
           % (rule, pv, "PASS" if pv < 0.05 else "FAIL"))
-    return same, equal
 
 
 def versions():
@@ -402,13 +416,22 @@ def versions():
 
 
 def main(argv=None):
+    global N_BUDGET_TRIALS, BUDGET
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="5 seeds instead of 30")
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--family", choices=["digits", "synthetic", "both"],
                     default="both")
+    ap.add_argument("--only", choices=["same", "budget"], default=None,
+                    help="run one of the two settings")
+    ap.add_argument("--budget-trials", type=int, default=N_BUDGET_TRIALS,
+                    help="the equal budget, in full trials (default %d)"
+                    % N_BUDGET_TRIALS)
     args = ap.parse_args(argv)
+    N_BUDGET_TRIALS = args.budget_trials
+    BUDGET = N_BUDGET_TRIALS * EPOCHS
+    parts = ("same", "budget") if args.only is None else (args.only,)
     n = args.seeds or (5 if args.quick else 30)
     seeds = list(range(1, n + 1))
     out = sys.stdout
@@ -422,7 +445,7 @@ def main(argv=None):
     fams = [Synthetic(), Digits()] if args.family == "both" else \
         [Synthetic() if args.family == "synthetic" else Digits()]
     for problem in fams:
-        run_family(problem, seeds, out)
+        run_family(problem, seeds, out, parts)
     print("\nwall time %.0f s" % (time.time() - t0), file=out)
 
 
