@@ -337,6 +337,10 @@ def _categorical(optuna, n, options):
     return optuna.distributions.CategoricalDistribution(choices), choices
 
 
+_BOUNDED = ("uniform", "quniform", "loguniform", "qloguniform")
+_NORMAL = ("normal", "qnormal", "lognormal", "qlognormal")
+
+
 def _distribution(optuna, p, seen, options):
     """(Optuna distribution, value -> Optuna value) of C parameter p."""
     d = p["dist"]
@@ -351,23 +355,17 @@ def _distribution(optuna, p, seen, options):
     if d == "uniformint":
         return dists.IntDistribution(int(min([round(lo)] + seen)),
                                      int(max([round(hi)] + seen))), int
-    if d == "uniform":
-        return _float(optuna, lo, hi, seen), float
-    if d == "quniform":
-        return _grid(optuna, q, lo, hi, seen), float
-    if d == "loguniform":
-        return _float(optuna, math.exp(lo), math.exp(hi), seen, True), float
-    if d == "qloguniform":
-        return _grid(optuna, q, math.exp(lo), math.exp(hi), seen), float
-    a, b = mu - _SIGMAS * sigma, mu + _SIGMAS * sigma
-    if d == "normal":
-        return _float(optuna, a, b, seen), float
-    if d == "qnormal":
-        return _grid(optuna, q, a, b, seen), float
-    if d == "lognormal":
-        return _float(optuna, math.exp(a), math.exp(b), seen, True), float
-    if d == "qlognormal":
-        return _grid(optuna, q, math.exp(a), math.exp(b), seen), float
+    if d in _BOUNDED or d in _NORMAL:
+        # -- a float range: the bounds, or _SIGMAS around a normal's mean
+        #    (an Optuna distribution is bounded); exp() for the log family
+        a, b = (lo, hi) if d in _BOUNDED else \
+            (mu - _SIGMAS * sigma, mu + _SIGMAS * sigma)
+        log = "log" in d
+        if log:
+            a, b = math.exp(a), math.exp(b)
+        if d.startswith("q"):
+            return _grid(optuna, q, a, b, seen), float
+        return _float(optuna, a, b, seen, log), float
     raise ExportError("parameter '%s': distribution '%s' has no Optuna "
                       "counterpart" % (p["label"], d))
 
