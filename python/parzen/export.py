@@ -101,7 +101,7 @@ def _from_unix(seconds):
 
 def _record_rows(records):
     """Rows from store records (``_core.Store.trials()``)."""
-    from .store import DOC_KEY, _decode
+    from .store import record_result
 
     rows = []
     for rec in records:
@@ -111,19 +111,8 @@ def _record_rows(records):
         r.start = _from_unix(rec["started_at"])
         r.end = _from_unix(rec["finished_at"])
         r.error = rec["error"]
-        r.result = None
-        if rec["result_json"]:
-            try:
-                obj = json.loads(rec["result_json"])
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                side = obj.pop(DOC_KEY, None)
-                if isinstance(side, dict) and "result" in side:
-                    obj = _decode(side["result"])
-                else:
-                    obj = _decode(obj)
-                r.result = obj if isinstance(obj, dict) else None
+        result = record_result(rec)[1]
+        r.result = result if isinstance(result, dict) else None
         rows.append(r)
     return rows
 
