@@ -342,8 +342,13 @@ double pz__mixture_categorical_logp(const pz__categorical *c, size_t i);
 /* A category index drawn from the posterior. */
 size_t pz__mixture_categorical_sample(const pz__categorical *c, pz__rng *rng);
 
+/* ---------------------------------------------------------------- normal */
+
+/* Standard normal math (normal.c). Phi(zu) - Phi(zl) for zl <= zu,
+ * accurate in both tails. */
+double pz__normal_mass(double zl, double zu);
 /* log(Phi(zu) - Phi(zl)) for zl <= zu, accurate in both tails; -inf for
- * an empty interval (mixture.c). */
+ * an empty interval. */
 double pz__normal_log_mass(double zl, double zu);
 /* A standard normal deviate conditioned on [a, b), a < b. */
 double pz__normal_truncated(double a, double b, pz__rng *rng);
