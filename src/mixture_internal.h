@@ -141,7 +141,6 @@ size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
  * should that take long (many nearly equal values), a full 64-bit radix
  * sort runs instead. */
 void pz__mixture_sort_obs(pz__mixture *m, const double *obs, size_t n);
-double pz__mixture_key_value(uint64_t k);
 
 /* ----------------------------------------------- mixture_fgt.c */
 

@@ -6,30 +6,6 @@
  */
 #include "mixture_internal.h"
 
-/* Doubles as unsigned keys in the same order (no NaN expected); -0.0
- * is +0.0, so equal values stay in tid order as numpy's stable sort
- * would keep them. */
-static uint64_t key_of(double v)
-{
-    uint64_t u;
-    v = v == 0.0 ? 0.0 : v;
-    memcpy(&u, &v, sizeof u);
-    return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
-}
-
-uint64_t pz__mixture_key(double v)
-{
-    return key_of(v);
-}
-
-double pz__mixture_key_value(uint64_t k)
-{
-    uint64_t u = (k >> 63) ? k & ~(UINT64_C(1) << 63) : ~k;
-    double v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 bool pz__mixture_items_isort(pz__mixture_item *a, size_t n, size_t budget)
 {
     size_t moves = 0;
@@ -93,7 +69,7 @@ static void radix_sort(pz__mixture *m, size_t n, unsigned bits,
 static void load_items(pz__mixture *m, const double *obs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        m->items[i].key = key_of(obs[i]);
+        m->items[i].key = pz__mixture_key(obs[i]);
         m->items[i].pos = i;
     }
 }

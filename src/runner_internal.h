@@ -106,7 +106,6 @@ int pz__runner_signals_fd(void);
 
 /* ----------------------------------------------- runner_loop.c */
 
-double pz__runner_study_best(const pz_study *study);
 void pz__runner_emit(loop *L, pz_runner_event *ev);
 void pz__runner_loop_fini(loop *L);
 int pz__runner_loop_init(loop *L, pz_error *err);

@@ -43,18 +43,14 @@ import sys
 
 from . import _core, base
 from .base import (
-    JOB_STATE_CANCEL,
     JOB_STATE_DONE,
-    JOB_STATE_ERROR,
     JOB_STATE_NEW,
     JOB_STATE_RUNNING,
 )
 
 __all__ = ["to_optuna", "main"]
 
-_STATE_NAMES = {JOB_STATE_NEW: "new", JOB_STATE_RUNNING: "running",
-                JOB_STATE_DONE: "done", JOB_STATE_ERROR: "error",
-                JOB_STATE_CANCEL: "cancel"}
+_STATE_NAMES = {s: _core.trial_state_name(s) for s in base.JOB_STATES}
 _SCALARS = (type(None), bool, int, float, str)
 _OPAQUE = object()  # an option (or a dict value) that is not a literal
 #: prior width (in sigmas) given to unbounded distributions

@@ -570,8 +570,7 @@ class _Backing:
             logger.warning(
                 "%s: trial %r is stored %s; its change to state %r stays in "
                 "memory (a stored outcome is final)", self.path, doc["tid"],
-                ("new", "running", "done", "error", "canceled")[
-                    doc._pz_stored], state)
+                _core.trial_state_name(doc._pz_stored), state)
 
     def flush_doc(self, doc):
         self.pending.pop(id(doc), None)
