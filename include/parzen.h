@@ -552,6 +552,60 @@ int pz_store_get_trial(pz_store *store, int64_t trial_id, pz_trial_record_fn fn,
 int pz_store_best(pz_store *store, pz_trial_record_fn fn, void *ud,
                   pz_error *err);
 
+/* ------------------------------------------------------- command protocol */
+
+/* The protocol between parzen and a command that evaluates trials
+ * (docs/cli.md "The objective protocol"), in one place: `parzen run`
+ * uses it for its local processes, `parzen run --spark` (through the
+ * Python extension, on the driver) for commands its Spark executors ran.
+ * A trial's argv comes from a template whose arguments may hold
+ * "{label}"; its outcome from how the command ended and what it wrote. */
+typedef struct pz_command pz_command;
+
+/* A template for 'space'; 'space' and 'argv' (NULL-terminated) are
+ * borrowed for the command's life. */
+int pz_command_new(pz_command **out, const pz_space *space, char *const *argv,
+                   pz_error *err);
+void pz_command_free(pz_command *cmd);
+/* The argv of one trial, NULL-terminated, borrowed until the next call:
+ * every "{label}" becomes the value 'label' takes in the point ('values',
+ * pz_space_size of them, NaN inactive, and their pz_space_point_json
+ * text): a choice among strings gives the string, a number its shortest
+ * form (pz_format_double), an inactive label ""; unknown names and other
+ * braces stay as they are. */
+int pz_command_argv(pz_command *cmd, const double *values,
+                    const char *point_json, char *const **argv, pz_error *err);
+
+/* How a trial's command ended and what it left. */
+typedef struct pz_command_exit {
+    int exit_code;           /* its exit status, when signal == 0 */
+    int signal;              /* > 0: killed by this signal */
+    const char *result_file; /* PARZEN_RESULT_FILE's bytes; NULL: none */
+    size_t result_len;
+    const char *out; /* stdout (its last bytes are enough) */
+    size_t out_len;
+    const char *err_text; /* stderr (likewise) */
+    size_t err_len;
+} pz_command_exit;
+
+typedef struct pz_command_outcome {
+    pz_trial_state state; /* DONE or ERROR */
+    double loss;          /* NaN: none */
+    const char *status;   /* "ok" or "fail" (static) */
+    char *result_json;    /* the result document when DONE, else NULL */
+    char error[256];      /* why, when ERROR; "" otherwise */
+} pz_command_outcome;
+
+/* The outcome of a trial: killed by a signal or a non-zero exit is an
+ * ERROR ("killed by signal 9 (Killed)", "exit status 3: <the last line
+ * of stderr>"); an exit 0 is read from a non-empty result file, else from
+ * the last line of stdout with text: a number, or a JSON object with
+ * "loss" and "status"; anything unusable is an ERROR that says why. Fails
+ * only with PZ_ENOMEM. Free with pz_command_outcome_fini. */
+int pz_command_outcome_of(const pz_command_exit *ex, pz_command_outcome *o,
+                          pz_error *err);
+void pz_command_outcome_fini(pz_command_outcome *o);
+
 /* ----------------------------------------------------------------- runner */
 
 /* The local process pool: runs a command once per trial, up to

@@ -471,35 +471,13 @@ const char *pz__runner_io_tail_bytes(pz__tail *t, size_t *len);
 const char *pz__runner_io_last_line(const char *buf, size_t len,
                                     size_t *line_len);
 
-/* A trial's outcome as parsed from its result. */
-typedef struct pz__outcome {
-    pz_trial_state state; /* DONE or ERROR */
-    double loss;          /* NaN: none */
-    const char *status;   /* "ok" or "fail" (static) */
-    char *result_json;    /* owned (pz__free_str), or NULL */
-    char error[256];      /* the reason when ERROR, else "" */
-} pz__outcome;
-
-/* Parse a result: a number, or a JSON object with "loss", "status" and
- * other keys kept. Anything unusable gives an ERROR outcome with the
- * reason; the call fails only with PZ_ENOMEM. */
-int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
+/* Parse a result (the text of the result file or the last line of
+ * stdout): a number, or a JSON object with "loss", "status" and other
+ * keys kept. Anything unusable gives an ERROR outcome with the reason;
+ * the call fails only with PZ_ENOMEM. The public pz_command_outcome_of
+ * (which also reads how the command ended) calls it. */
+int pz__runner_io_parse(const char *text, size_t len, pz_command_outcome *o,
                         pz_error *err);
-void pz__runner_io_outcome_fini(pz__outcome *o);
-
-/* A command template whose arguments may hold "{label}" placeholders. */
-typedef struct pz__cmdline pz__cmdline;
-/* 'sp' and 'argv' (NULL-terminated) are borrowed for the cmdline's
- * life. */
-int pz__runner_io_cmdline_new(pz__cmdline **out, const pz_space *sp,
-                              char *const *argv, pz_error *err);
-void pz__runner_io_cmdline_free(pz__cmdline *c);
-/* The argv of one trial (borrowed until the next call): every "{label}"
- * replaced by the value the label takes in the point ('values' and its
- * JSON 'point_json'), "" when inactive; other braces are kept. */
-int pz__runner_io_cmdline_argv(pz__cmdline *c, const double *values,
-                               const char *point_json, char *const **argv,
-                               pz_error *err);
 
 /* ------------------------------------------------------------------ stop */
 

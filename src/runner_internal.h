@@ -83,7 +83,7 @@ typedef struct loop {
     char **envp;        /* inherited environment + 3 PARZEN_ variables */
     size_t n_env;       /* inherited entries */
     size_t env_cap;     /* entries allocated */
-    pz__cmdline *cmd;
+    pz_command *cmd;
     double *values;
     double t0, next_tick, next_renew;
     bool stopping; /* start no more trials */
@@ -117,10 +117,11 @@ double pz__runner_mono_s(void);
 
 /* -------------------------------------------- runner_outcome.c */
 
-void pz__runner_emit_finish(loop *L, const slot *s, const pz__outcome *o);
-void pz__runner_note_progress(loop *L, const pz__outcome *o);
+void pz__runner_emit_finish(loop *L, const slot *s,
+                            const pz_command_outcome *o);
+void pz__runner_note_progress(loop *L, const pz_command_outcome *o);
 void pz__runner_slot_clear(loop *L, slot *s);
-int pz__runner_tell_outcome(loop *L, slot *s, const pz__outcome *o,
+int pz__runner_tell_outcome(loop *L, slot *s, const pz_command_outcome *o,
                             pz_error *err);
 void pz__runner_trial_path(const loop *L, int64_t id, const char *ext,
                            char *buf, size_t n);

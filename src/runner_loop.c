@@ -126,7 +126,7 @@ void pz__runner_loop_fini(loop *L)
         pz__free_str(L->tmpdir);
     }
     pz__free(L->envp, L->env_cap * sizeof *L->envp);
-    pz__runner_io_cmdline_free(L->cmd);
+    pz_command_free(L->cmd);
     size_t dim = pz_space_size(pz_study_space(L->study));
     pz__free(L->values, (dim ? dim : 1) * sizeof *L->values);
 }
@@ -146,8 +146,7 @@ int pz__runner_loop_init(loop *L, pz_error *err)
         rc = tmpdir_init(L, err);
     }
     if (rc == PZ_OK) {
-        rc = pz__runner_io_cmdline_new(&L->cmd, pz_study_space(L->study),
-                                       L->r->argv, err);
+        rc = pz_command_new(&L->cmd, pz_study_space(L->study), L->r->argv, err);
     }
     L->t0 = pz__runner_mono_s();
     L->next_tick = L->r->tick_s > 0 ? L->t0 + L->r->tick_s : (double)INFINITY;

@@ -158,8 +158,8 @@ static int launch(loop *L, slot *s, pz_error *err)
     e = e ? e : make_pipe(out);
     e = e ? e : make_pipe(errp);
     e = e ? e : trial_env(L, s->id, s->point_json, vars);
-    if (e == 0 && pz__runner_io_cmdline_argv(L->cmd, L->values, s->point_json,
-                                             &argv, err) != PZ_OK) {
+    if (e == 0 && pz_command_argv(L->cmd, L->values, s->point_json, &argv,
+                                  err) != PZ_OK) {
         e = ENOMEM;
     }
     if (e == 0) {
@@ -191,7 +191,7 @@ static slot *free_slot(loop *L)
 /* A trial that could not start: an ERROR outcome, told at once. */
 static int start_failed(loop *L, slot *s, int e, pz_error *err)
 {
-    pz__outcome o = {
+    pz_command_outcome o = {
         .state = PZ_TRIAL_ERROR, .status = "fail", .loss = (double)NAN};
     snprintf(o.error, sizeof o.error, "cannot start '%s': %s", L->r->argv[0],
              strerror(e));
