@@ -4,19 +4,22 @@
  * Layering: calls only go downward.
  *
  *   cli/, python/_core/     ->  parzen.h only (never this file)
- *   runner.c                ->  runner_io.c, store_sqlite.c, study.c
- *   store_sqlite.c          ->  study.c, space_json.c (via parzen.h)
+ *   runner*.c               ->  runner_io.c, store*.c, study.c
+ *   store*.c                ->  study.c, space_json.c (via parzen.h)
  *   study.c, stop.c         ->  sampler.c, history.c, space*.c
  *   sampler_*.c, mixture.c  ->  space.c, rng.c, arena.c, history.c (read)
  *   space_json.c            ->  space.c
  *   everything              ->  status.c, alloc.c
  *
  * Samplers never include sqlite3.h, never take locks and never allocate
- * per call outside the arena they are handed. store_sqlite.c is the only
- * file that includes sqlite3.h; runner.c the only one that creates
- * processes or installs signal handlers.
+ * per call outside the arena they are handed. The store files (store*.c,
+ * store_internal.h) are the only ones that include sqlite3.h; the runner
+ * files (runner*.c) the only ones that create processes or install signal
+ * handlers (runner_spawn.c, runner_signals.c).
  *
- * Internal names are pz__<file>_<verb>.
+ * Internal names are pz__<file>_<verb>; a module split into several files
+ * (store*.c, runner*.c) shares them as pz__<module>_<verb>, declared in
+ * its own <module>_internal.h.
  */
 #ifndef PZ_INTERNAL_H
 #define PZ_INTERNAL_H
