@@ -545,13 +545,23 @@ typedef struct pz_trial_result {
 } pz_trial_result;
 
 /* Record the outcome of trial 'trial_id' (strings copied) in one
- * transaction and tell the study. The first outcome wins: a trial that
- * is already DONE or ERROR (another handle's result after it took over a
- * lost trial) keeps its result and the call still returns PZ_OK. A
+ * transaction and tell the study. PRUNED is an outcome too (its loss the
+ * last reported value, status "ok" unless given). The first outcome wins: a
+ * trial that is already DONE or ERROR (another handle's result after it took
+ * over a lost trial) keeps its result and the call still returns PZ_OK. A
  * result for a trial marked lost is recorded. PZ_ENOTFOUND for an id the
  * study does not have; PZ_EINVAL for a state that is not an outcome. */
 int pz_store_tell(pz_store *store, int64_t trial_id, const pz_trial_result *res,
                   pz_error *err);
+
+/* Store trial 'trial_id''s intermediate value at 'step' in one write
+ * transaction and report it to the study (pz_study_report's rules and
+ * return codes: PZ_REPORT_IGNORED for a non-finite value, which is not
+ * stored). Other handles' reports reach this one's study at each sync,
+ * so the study's pruner decides from the reports of every process. A
+ * re-run of a lost trial (same id) starts its steps again. */
+int pz_store_report(pz_store *store, int64_t trial_id, int64_t step,
+                    double value, pz_error *err);
 
 /* Load the changes other handles made since the last call into the
  * study (Trials.refresh). */
@@ -594,6 +604,9 @@ typedef struct pz_trial_record {
     size_t stdout_len;
     const char *stderr_tail;
     size_t stderr_len;
+    size_t n_reports;            /* intermediate values (pz_store_report) */
+    const int64_t *report_steps; /* n_reports steps, increasing */
+    const double *report_values;
 } pz_trial_record;
 
 typedef int (*pz_trial_record_fn)(const pz_trial_record *rec, void *ud);

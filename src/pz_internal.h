@@ -326,6 +326,10 @@ int pz__pruner_asha_report(pz__pruner *p, pz__trial_reports *r, int64_t id);
 void pz__pruned_rank(const pz__history *h, const pz__trial_reports *rep,
                      size_t n_rep, size_t *scratch, double *key);
 
+/* study.c: forget trial 'id''s reports (a re-run of a lost trial starts
+ * its steps again). Unknown ids are ignored. */
+void pz__study_clear_reports(pz_study *study, int64_t id);
+
 /* --------------------------------------------------------------- mixture */
 
 /* Adaptive Parzen estimators (mixture.c), the densities TPE compares:

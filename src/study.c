@@ -480,3 +480,11 @@ int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
                     "bad, ignore)",
                     rule ? rule : "(null)");
 }
+
+void pz__study_clear_reports(pz_study *st, int64_t id)
+{
+    size_t i = pz__history_find(&st->hist, id);
+    if (i != (size_t)-1 && i < st->rep_cap) {
+        pz__reports_reset(&st->rep[i]);
+    }
+}
