@@ -138,9 +138,9 @@ void pz_cli_format_time(double unix_s, char *buf, size_t n)
 
 const char *pz_cli_state_name(pz_trial_state state)
 {
-    static const char *const names[] = {"new", "running", "done", "error",
-                                        "cancel"};
-    return (unsigned)state < 5 ? names[state] : "unknown";
+    static const char *const names[] = {"new",   "running", "done",
+                                        "error", "cancel",  "pruned"};
+    return (unsigned)state < PZ_TRIAL_STATE_COUNT ? names[state] : "unknown";
 }
 
 int pz_cli_parse_double(const char *opt, const char *text, bool positive,

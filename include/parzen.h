@@ -642,7 +642,17 @@ int pz_store_best(pz_store *store, pz_trial_record_fn fn, void *ud,
  *   - a non-zero exit, death by a signal, unparsable output, a NaN or
  *     infinite loss, or running past the trial timeout (SIGTERM to the
  *     group, SIGKILL after the grace) make an ERROR trial with the
- *     reason, and the run goes on.
+ *     reason, and the run goes on;
+ *   - while it runs, the command may append lines "STEP VALUE" (an
+ *     integer step >= 0, increasing, and a number) to the file named in
+ *     PARZEN_REPORT_FILE; the runner reads them every 50 ms and at exit,
+ *     reports them (pz_study_report / pz_store_report) and, when the
+ *     study's pruner (pz_study_set_pruner on the study, or on
+ *     pz_store_study for a store run) says so, stops the process group
+ *     as for a timeout and records the trial PRUNED, its loss the value
+ *     it stopped at. A malformed line, or a step that does not
+ *     increase, makes the trial an ERROR naming the line; a non-finite
+ *     value is ignored with a WARNING event.
  * The loop is event-driven: poll() on the children's pipes and a
  * self-pipe for SIGCHLD/SIGINT/SIGTERM; a finishing trial frees its slot
  * for the next ask at once. The last 'output_limit' bytes of each
@@ -686,7 +696,8 @@ void pz_runner_set_retry_lost(pz_runner *runner, int on);
 typedef enum pz_runner_event_kind {
     PZ_RUNNER_START,  /* a trial's process was started */
     PZ_RUNNER_FINISH, /* a trial's outcome was recorded */
-    PZ_RUNNER_TICK    /* time passed (see pz_runner_set_events) */
+    PZ_RUNNER_TICK,   /* time passed (see pz_runner_set_events) */
+    PZ_RUNNER_WARNING /* 'error' says what was ignored (a report) */
 } pz_runner_event_kind;
 
 /* What the event callback sees (pointers borrowed for the call). */
@@ -697,7 +708,7 @@ typedef struct pz_runner_event {
     pz_trial_state state;   /* FINISH: DONE, ERROR or CANCEL */
     double loss;            /* FINISH: NaN when none */
     const char *status;     /* FINISH: "ok" or "fail" */
-    const char *error;      /* FINISH: the reason, or NULL */
+    const char *error;      /* FINISH: the reason, or NULL; WARNING */
     double duration_s;      /* FINISH */
     /* Progress of the study, every kind. */
     size_t n_done;    /* DONE trials */

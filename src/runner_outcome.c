@@ -86,6 +86,10 @@ static int build_outcome(loop *L, slot *s, int wstatus, pz__outcome *o,
     if (s->kills > 0) {
         o->state = s->kill_state;
         snprintf(o->error, sizeof o->error, "%s", s->kill_why);
+        if (o->state == PZ_TRIAL_PRUNED) { /* its loss: where it stopped */
+            o->status = "ok";
+            o->loss = s->pruned_loss;
+        }
     } else if (WIFSIGNALED(wstatus)) {
         int sig = WTERMSIG(wstatus);
         snprintf(o->error, sizeof o->error, "killed by signal %d (%s)", sig,
@@ -100,7 +104,7 @@ static int build_outcome(loop *L, slot *s, int wstatus, pz__outcome *o,
 
 static double study_loss(const pz__outcome *o)
 {
-    return o->state == PZ_TRIAL_DONE
+    return o->state == PZ_TRIAL_DONE || o->state == PZ_TRIAL_PRUNED
                ? pz_trial_loss(o->state, o->status, o->loss)
                : (double)NAN;
 }
@@ -166,6 +170,7 @@ void pz__runner_slot_clear(loop *L, slot *s)
     char path[4096];
     pz__runner_trial_path(L, s->id, "result", path, sizeof path);
     unlink(path);
+    pz__runner_reports_close(L, s);
     pz_free(s->point_json);
     s->point_json = NULL;
     s->pid = 0;
