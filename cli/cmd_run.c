@@ -495,13 +495,6 @@ static int open_study(const run_args *a, const char *space_json,
         char opts[sizeof a->pruner_opts + 4];
         snprintf(opts, sizeof opts, "{%s}", a->pruner_opts);
         rc = pz_study_set_pruner(pz_store_study(*store), a->pruner, opts, err);
-        if (rc != PZ_OK) {
-            size_t n = strlen(err->msg);
-            memmove(err->msg + 9, err->msg,
-                    n + 10 < sizeof err->msg ? n + 1 : sizeof err->msg - 10);
-            memcpy(err->msg, "--pruner ", 9);
-            err->msg[sizeof err->msg - 1] = '\0';
-        }
     }
     return rc;
 }
