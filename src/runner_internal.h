@@ -118,7 +118,6 @@ int pz__runner_signals_fd(void);
 void pz__runner_kill_slot(loop *L, slot *s, pz_trial_state state,
                           const char *why);
 
-double pz__runner_study_best(const pz_study *study);
 void pz__runner_emit(loop *L, pz_runner_event *ev);
 void pz__runner_loop_fini(loop *L);
 int pz__runner_loop_init(loop *L, pz_error *err);

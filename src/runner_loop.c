@@ -25,12 +25,6 @@ double pz__runner_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-double pz__runner_study_best(const pz_study *study)
-{
-    pz_trial_info t;
-    return pz_study_best(study, &t, NULL) == PZ_OK ? t.loss : (double)NAN;
-}
-
 void pz__runner_emit(loop *L, pz_runner_event *ev)
 {
     if (L->r->fn == NULL) {
@@ -41,7 +35,7 @@ void pz__runner_emit(loop *L, pz_runner_event *ev)
     ev->n_running = L->n_running;
     ev->n_target = L->r->rules.max_trials;
     ev->n_run = L->n_run;
-    ev->best_loss = pz__runner_study_best(L->study);
+    ev->best_loss = pz__stop_best_loss(L->study);
     ev->elapsed_s = pz__runner_mono_s() - L->t0;
     L->r->fn(ev, L->r->ud);
 }
@@ -160,7 +154,7 @@ int pz__runner_loop_init(loop *L, pz_error *err)
     L->next_tick = L->r->tick_s > 0 ? L->t0 + L->r->tick_s : (double)INFINITY;
     L->next_renew = L->store ? L->t0 + RENEW_EVERY_S : (double)INFINITY;
     L->next_report = L->t0 + REPORT_POLL_S;
-    L->best = pz__runner_study_best(L->study);
+    L->best = pz__stop_best_loss(L->study);
     return rc;
 }
 

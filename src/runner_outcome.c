@@ -102,18 +102,13 @@ static int build_outcome(loop *L, slot *s, int wstatus, pz__outcome *o,
     return PZ_OK;
 }
 
-static double study_loss(const pz__outcome *o)
-{
-    return o->state == PZ_TRIAL_DONE || o->state == PZ_TRIAL_PRUNED
-               ? pz_trial_loss(o->state, o->status, o->loss)
-               : (double)NAN;
-}
-
 int pz__runner_tell_outcome(loop *L, slot *s, const pz__outcome *o,
                             pz_error *err)
 {
     if (L->store == NULL) {
-        return pz_study_tell(L->study, s->id, o->state, study_loss(o), err);
+        return pz_study_tell(L->study, s->id, o->state,
+                             pz__stop_told_loss(o->state, o->status, o->loss),
+                             err);
     }
     pz_trial_result res = {
         .state = o->state,
@@ -134,7 +129,7 @@ void pz__runner_note_progress(loop *L, const pz__outcome *o)
     if (o->state == PZ_TRIAL_CANCEL) {
         return;
     }
-    double b = pz__runner_study_best(L->study);
+    double b = pz__stop_best_loss(L->study);
     if (!isnan(b) && (isnan(L->best) || b < L->best)) {
         L->best = b;
         L->since_best = 0;

@@ -27,17 +27,6 @@ void pz__store_json_text_free(char *s)
     }
 }
 
-/* The loss the study records for a stored outcome (see pz_study_tell):
- * a DONE trial's pz_trial_loss; NaN for the others (the history gives
- * pending trials +inf itself). */
-double pz__store_study_loss(pz_trial_state state, const char *status,
-                            double loss)
-{
-    return state == PZ_TRIAL_DONE || state == PZ_TRIAL_PRUNED
-               ? pz_trial_loss(state, status, loss)
-               : (double)NAN;
-}
-
 static bool int_valued(pz_dist d)
 {
     return d == PZ_CHOICE || d == PZ_PCHOICE || d == PZ_RANDINT ||
@@ -228,8 +217,8 @@ int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
     int rc, out = PZ_OK;
     while (out == PZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         pz_trial_state state = (pz_trial_state)sqlite3_column_int(q, 1);
-        double loss = pz__store_study_loss(state, pz__store_col_text(q, 3),
-                                           pz__store_col_real(q, 2));
+        double loss = pz__stop_told_loss(state, pz__store_col_text(q, 3),
+                                         pz__store_col_real(q, 2));
         out = apply_row(b, sqlite3_column_int64(q, 0), state, loss,
                         pz__store_col_text(q, 4), err);
         if (out == PZ_OK) {
@@ -547,12 +536,11 @@ static int tell_in_txn(pz_store *s, int64_t id, const pz_trial_result *res,
     if (rc == PZ_OK) {
         rc = write_output(s, id, res, err);
     }
-    return rc == PZ_OK
-               ? pz__store_note_change(
-                     s, id, res->state,
-                     pz__store_study_loss(res->state, status, res->loss), false,
-                     err)
-               : rc;
+    return rc == PZ_OK ? pz__store_note_change(
+                             s, id, res->state,
+                             pz__stop_told_loss(res->state, status, res->loss),
+                             false, err)
+                       : rc;
 }
 
 int pz_store_tell(pz_store *s, int64_t trial_id, const pz_trial_result *res,
@@ -588,14 +576,6 @@ int pz_store_tell(pz_store *s, int64_t trial_id, const pz_trial_result *res,
 
 /* ---------------------------------------------------------------- start */
 
-static const char *state_word(int state)
-{
-    static const char *const words[] = {"queued", "running",  "done",
-                                        "error",  "canceled", "pruned"};
-    return state >= 0 && state < PZ_TRIAL_STATE_COUNT ? words[state]
-                                                      : "in an unknown state";
-}
-
 /* Inside a write txn: claim the NEW or CANCEL trial 'id'. */
 static int start_in_txn(pz_store *s, int64_t id, pz_error *err)
 {
@@ -606,7 +586,7 @@ static int start_in_txn(pz_store *s, int64_t id, pz_error *err)
         rc = pz__fail(err, PZ_EINVAL,
                       "trial %lld of study '%s' is %s: only a queued or "
                       "canceled trial can start",
-                      (long long)id, s->cur.name, state_word(state));
+                      (long long)id, s->cur.name, pz_trial_state_name(state));
     }
     if (rc == PZ_OK) {
         rc = pz__store_txn_seq(s, &seq, err);

@@ -210,11 +210,6 @@ int pz__store_walk(pz_store *s, int which, int64_t id, pz_trial_record_fn fn,
 /* Free text from json_dumps with jansson's own free function: the
  * embedding program may have set its allocators (json_set_alloc_funcs). */
 void pz__store_json_text_free(char *s);
-/* The loss the study records for a stored outcome (see pz_study_tell):
- * a DONE trial's pz_trial_loss; NaN for the others (the history gives
- * pending trials +inf itself). */
-double pz__store_study_loss(pz_trial_state state, const char *status,
-                            double loss);
 /* {label: value} of the active parameters (NaN is inactive), compact;
  * transferred (pz__free_str). */
 int pz__store_params_to_json(const pz_space *sp, const double *values,

@@ -295,9 +295,8 @@ static int load_rows(pz_store *s, binding *b, pz_error *err)
     while (out == PZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(q, C_ID);
         pz_trial_state state = (pz_trial_state)sqlite3_column_int(q, C_STATE);
-        double loss =
-            pz__store_study_loss(state, pz__store_col_text(q, C_STATUS),
-                                 pz__store_col_real(q, C_LOSS));
+        double loss = pz__stop_told_loss(state, pz__store_col_text(q, C_STATUS),
+                                         pz__store_col_real(q, C_LOSS));
         out = pz__store_params_from_json(
             sp, id, pz__store_col_text(q, C_PARAMS), b->row, err);
         if (out == PZ_OK) {
