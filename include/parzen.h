@@ -336,13 +336,18 @@ int pz_study_reports(const pz_study *study, int64_t trial_id, size_t *n,
                      const int64_t **steps, const double **values,
                      pz_error *err);
 
-/* How tpe, anneal and mtpe use PRUNED trials (docs/benchmarks.md says
- * which works): "rank" (the default) ranks them after every DONE trial,
- * among themselves by the last step reached (later first) then by the
- * value there, as Optuna's TPE does; "bad" counts them as bad
- * observations only (never among the good ones, like pending trials);
- * "ignore" hides them. PZ_EINVAL for another name. */
+/* How tpe, anneal and mtpe use PRUNED trials: "bad" (the default)
+ * counts them as bad observations only (never among the good ones, like
+ * pending trials); "rank" ranks them after every DONE trial, among
+ * themselves by the last step reached (later first) then by the value
+ * there, as Optuna's TPE does (it lets pruned trials into the good set
+ * when there are few DONE ones); "ignore" hides them. bench/
+ * bench_pruned_rule.py: bad and rank tie for tpe and anneal, bad is
+ * ahead for mtpe, ignore is worse for all three (docs/benchmarks.md).
+ * PZ_EINVAL for another name. */
 int pz_study_set_pruned_rule(pz_study *study, const char *rule, pz_error *err);
+/* The current rule: "bad", "rank" or "ignore" (static string). */
+const char *pz_study_pruned_rule(const pz_study *study);
 
 /* A read-only view of one trial (borrowed; valid until the next call that
  * changes the study). */

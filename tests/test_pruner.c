@@ -404,6 +404,7 @@ Test(pruned_rule, rank_orders_by_last_step_then_value_after_done_trials)
     }
     pz__history_fini(&h);
 
+    cr_assert_str_eq(pz_study_pruned_rule(st), "bad", "the measured default");
     double x[1];
     const char *rules[] = {"rank", "bad", "ignore"};
     const char *samplers[] = {"tpe", "anneal", "mtpe"};
@@ -414,6 +415,7 @@ Test(pruned_rule, rank_orders_by_last_step_then_value_after_done_trials)
         }
         for (int r = 0; r < 3; r++) {
             cr_assert_eq(pz_study_set_pruned_rule(st, rules[r], &e), PZ_OK);
+            cr_assert_str_eq(pz_study_pruned_rule(st), rules[r]);
             cr_assert_eq(pz_study_suggest(st, 6, 1, x, &e), PZ_OK, "%s", e.msg);
             cr_assert(x[0] >= 0 && x[0] < 1);
         }
