@@ -1,6 +1,7 @@
 /*
  * pruner_rank.c -- how tpe, anneal and mtpe see PRUNED trials under the
- * "rank" rule (pz_study_set_pruned_rule): Optuna's order, every DONE
+ * "rank" rule (pz_study_set_pruned_rule; "bad", the default, needs no
+ * code: history.c gives them +inf): Optuna's order, every DONE
  * trial first, then the pruned ones by the last step they reached (later
  * is better: they survived longer), then by their value there.
  *

@@ -67,6 +67,8 @@ int pz_study_new(pz_study **out, const pz_space *space, pz_error *err)
     int rc = pz__space_clone(&st->space, space, err);
     if (rc == PZ_OK) {
         rc = pz__history_init(&st->hist, space->n_params, err);
+        /* measured best, or as good (docs/benchmarks.md, "Pruned trials") */
+        st->hist.pruned_rule = PZ__PRUNED_BAD;
     }
     if (rc == PZ_OK) {
         st->vt = &pz__sampler_random;
@@ -466,9 +468,16 @@ int pz_study_reports(const pz_study *st, int64_t tid, size_t *n,
     return PZ_OK;
 }
 
+static const char *const rule_names[] = {"rank", "bad", "ignore"};
+
+const char *pz_study_pruned_rule(const pz_study *st)
+{
+    return rule_names[st->hist.pruned_rule];
+}
+
 int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
 {
-    static const char *const names[] = {"rank", "bad", "ignore"};
+    const char *const *names = rule_names;
     for (int k = 0; rule != NULL && k < 3; k++) {
         if (strcmp(rule, names[k]) == 0) {
             st->hist.pruned_rule = k;
@@ -479,4 +488,12 @@ int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
                     "unknown pruned-trial rule '%s' (expected one of: rank, "
                     "bad, ignore)",
                     rule ? rule : "(null)");
+}
+
+void pz__study_clear_reports(pz_study *st, int64_t id)
+{
+    size_t i = pz__history_find(&st->hist, id);
+    if (i != (size_t)-1 && i < st->rep_cap) {
+        pz__reports_reset(&st->rep[i]);
+    }
 }

@@ -464,8 +464,8 @@ static PyObject *study_get_pruner(PyObject *self, void *closure)
 
 PyDoc_STRVAR(set_pruned_rule_doc,
              "set_pruned_rule(rule, /)\n--\n\n"
-             "How tpe, anneal and mtpe see PRUNED trials: 'rank' (default),\n"
-             "'bad' or 'ignore' (parzen.h, pz_study_set_pruned_rule).");
+             "How tpe, anneal and mtpe see PRUNED trials: 'bad' (default),\n"
+             "'rank' or 'ignore' (parzen.h, pz_study_set_pruned_rule).");
 
 static PyObject *study_set_pruned_rule(PyObject *self, PyObject *arg)
 {
