@@ -72,6 +72,9 @@ _TAG = "$pz"
 _DEFAULT_CMD = ("domain_attachment", "FMinIter_Domain")
 _INT_DISTS = ("choice", "pchoice", "randint", "uniformint")
 _OUTCOMES = (JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_CANCEL)
+# the store's PRUNED state (parzen.h PZ_TRIAL_PRUNED): a hyperopt document
+# shows it as DONE with a "pruned" result (docs/pruning.md)
+_STORE_PRUNED = 5
 _STATES = (JOB_STATE_NEW, JOB_STATE_RUNNING) + _OUTCOMES
 _FROM_STORE = "parzen.store"  # misc['error'][0] of an error the store made
 
@@ -242,6 +245,24 @@ def _type_name(t):
 
 # ------------------------------------------------------------ documents
 
+
+
+def pruned_result(rec, result):
+    """The result of a trial the store holds as PRUNED (a `parzen run
+    --pruner` command's, or a Python run's): status "fail", "pruned", its
+    reports, its last value as "loss" (docs/pruning.md)."""
+    result = dict(result) if isinstance(result, dict) else {}
+    reports = [[int(st), float(v)]
+               for st, v in rec.get("intermediate_values") or ()]
+    if reports or "intermediate_values" not in result:
+        result["intermediate_values"] = reports
+    reports = result["intermediate_values"]
+    result.update(status="fail", pruned=True)
+    if reports:
+        result["step"], result["loss"] = reports[-1]
+    elif rec["loss"] is not None:
+        result["loss"] = rec["loss"]
+    return result
 
 
 def record_result(rec):
@@ -443,7 +464,9 @@ class _Backing:
         """A trial document (and its attachments) from a store record."""
         tid, state = rec["id"], rec["state"]
         side, result = record_result(rec)
-        if result is None:
+        if state == _STORE_PRUNED:
+            state, result = JOB_STATE_DONE, pruned_result(rec, result)
+        elif result is None:
             result = self.default_result(rec)
         elif side is None and state == JOB_STATE_DONE and \
                 isinstance(result, dict):
@@ -594,7 +617,15 @@ class _Backing:
                 except (TypeError, ValueError):
                     loss = None
         error = self.error_text(doc) if state != JOB_STATE_DONE else None
-        self.store.tell(doc["tid"], state, loss,
+        told = state
+        if isinstance(result, dict) and state == JOB_STATE_DONE:
+            # -- fmin(pruner=...): the reports go in the store's own table
+            # (parzen show/export list them), a pruned trial is PRUNED
+            for step, value in result.get("intermediate_values") or ():
+                self.store.report(doc["tid"], int(step), float(value))
+            if result.get("pruned"):
+                told, status = _STORE_PRUNED, None
+        self.store.tell(doc["tid"], told, loss,
                         status=status if state == JOB_STATE_DONE else None,
                         result_json=self.result_json(doc), error=error)
         doc._pz_stored = state

@@ -354,6 +354,13 @@ def test_a_durable_store_keeps_pruned_trials_and_resumes(tmp_path):
              pruner=pruners.SuccessiveHalvingPruner())
     trials = StoreTrials(path)
     try:
-        check_documents(trials, 20)
+        pruned, _ = check_documents(trials, 20)
+        # the store's own view (parzen show/export): PRUNED, with reports
+        records = {r["id"]: r for r in trials._pz.store.trials()}
+        for d in trials.trials:
+            rec = records[d["tid"]]
+            assert rec["state"] == (5 if d in pruned else JOB_STATE_DONE)
+            assert [[s, v] for s, v in rec["intermediate_values"]] == \
+                d["result"]["intermediate_values"]
     finally:
         trials.close()
