@@ -48,13 +48,12 @@ def watch_driver(driver):
 threading.Thread(target=watch_driver, args=(int(sys.argv[2]),),
                  daemon=True).start()
 conn = Connection(int(sys.argv[1]))
-report_lock = threading.Lock()
 def _parzen_report(step, value):
-    # parzen.report() in the objective (parzen._pruning._WorkerChannel):
-    # one message to the trial's driver thread, its answer back
-    with report_lock:
-        conn.send_bytes(pickle.dumps(("report", step, value)))
-        return pickle.loads(conn.recv_bytes())
+    # parzen.report() in the objective (parzen._pruning._WorkerChannel,
+    # which serialises callers): a message to the trial's driver thread,
+    # its answer back
+    conn.send_bytes(pickle.dumps(("report", step, value)))
+    return pickle.loads(conn.recv_bytes())
 sys.path[:] = pickle.loads(conn.recv_bytes())
 import cloudpickle
 fn = cloudpickle.loads(conn.recv_bytes())

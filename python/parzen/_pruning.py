@@ -167,13 +167,17 @@ class _WorkerChannel(TrialChannel):
     ``__main__._parzen_report`` sends on the worker's socket and returns
     the driver's reply ``("prune", bool)`` or ``("error", text)``."""
 
+    lock = threading.Lock()  # objective threads share the worker socket
+
     def send(self, step, value):
         main = sys.modules.get("__main__")
         send = getattr(main, "_parzen_report", None)
         if send is None:
             raise RuntimeError("parzen.report(): trial %s: this process is "
                                "not a parzen worker" % (self.tid,))
-        return _answer(self.tid, send(step, value))
+        with self.lock:
+            reply = send(step, value)
+        return _answer(self.tid, reply)
 
 
 def _answer(tid, reply):
