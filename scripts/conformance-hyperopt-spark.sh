@@ -19,8 +19,15 @@ ln -s "$sdist/hyperopt/tests" "$work/hyperopt/tests"
 #  test_timeout_with_job_cancellation: its second half expects 6 trials of
 #  1 s at parallelism 4 to outlast a 4 s timeout, which they do only with
 #  hyperopt's one-trial-per-second dispatch; parzen runs them in ~2 s.
-deselect=(--deselect
-    "hyperopt/tests/integration/test_spark.py::FMinTestCase::test_timeout_with_job_cancellation")
+#  test_trial_run_info: expects exactly 6 of 8 anneal points in (-3, 3) at
+#  parallelism 4 and one seed. Anneal's points depend on the trials that
+#  have finished when it is asked, so the count depends on the order the
+#  4 running trials finish in (parzen: 5, 6 or 7 across runs); hyperopt's
+#  1 s polling makes its run nearly sequential, and its numpy stream is
+#  not parzen's. parzen's test_spark.py checks the same with rand.
+t=hyperopt/tests/integration/test_spark.py::FMinTestCase
+deselect=(--deselect "$t::test_timeout_with_job_cancellation"
+    --deselect "$t::test_trial_run_info")
 cd "$work"
 rc=0
 PYSPARK_PYTHON="$py" PYTHONPATH="$work" "$py" -m pytest -q -p no:cacheprovider \
