@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -44,6 +45,37 @@ static inline pz_study *pzt_study_on(const pz_space *sp, const char *sampler,
     cr_assert_eq(pz_study_set_sampler(st, sampler, &e), PZ_OK, "%s", e.msg);
     pz_study_set_seed(st, seed);
     return st;
+}
+
+/* A space of the n parameters 'specs', labelled x0, x1, ...; fails the
+ * test if not. */
+static inline pz_space *pzt_space_of(const pz_param_spec *specs, size_t n)
+{
+    pz_space *sp = NULL;
+    pz_error e = {0};
+    cr_assert_eq(pz_space_new(&sp, &e), PZ_OK, "%s", e.msg);
+    for (size_t i = 0; i < n; i++) {
+        char label[16];
+        snprintf(label, sizeof label, "x%zu", i);
+        cr_assert_eq(
+            pz_space_add(sp, label, &specs[i], PZ_NO_PARENT, 0, NULL, &e),
+            PZ_OK, "%s", e.msg);
+    }
+    return sp;
+}
+
+/* pz_study_add and pz_study_set_option that fail the test on an error. */
+static inline void pzt_add_trial(pz_study *st, int64_t id, const double *x,
+                                 pz_trial_state state, double loss)
+{
+    pz_error e = {0};
+    cr_assert_eq(pz_study_add(st, id, x, state, loss, &e), PZ_OK, "%s", e.msg);
+}
+
+static inline void pzt_set_option(pz_study *st, const char *key, double v)
+{
+    pz_error e = {0};
+    cr_assert_eq(pz_study_set_option(st, key, v, &e), PZ_OK, "%s", e.msg);
 }
 
 static inline pz_param_spec pzt_range(pz_dist d, double low, double high)

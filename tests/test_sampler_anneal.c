@@ -27,13 +27,6 @@ static pz_space *plane(void)
     return sp;
 }
 
-static void add_trial(pz_study *st, int64_t id, const double *x,
-                      pz_trial_state state, double loss)
-{
-    pz_error e = {0};
-    cr_assert_eq(pz_study_add(st, id, x, state, loss, &e), PZ_OK, "%s", e.msg);
-}
-
 static void suggest(pz_study *st, int64_t id, double *x)
 {
     pz_error e = {0};
@@ -46,7 +39,7 @@ static void add_grid(pz_study *st, int n)
     for (int i = 0; i < n; i++) {
         double x[2] = {-4.5 + 9.0 * (i % 10) / 10.0, -4.5 + 0.9 * (i / 10)};
         double loss = (x[0] - 1) * (x[0] - 1) + (x[1] - 2) * (x[1] - 2);
-        add_trial(st, i, x, PZ_TRIAL_DONE, loss);
+        pzt_add_trial(st, i, x, PZ_TRIAL_DONE, loss);
     }
 }
 
@@ -97,7 +90,7 @@ Test(anneal, takes_every_parameter_from_one_base_trial)
     cr_assert_eq(pz_study_set_option(st, "anneal.avg_best_idx", 5, &e), PZ_OK);
     double pts[5][2] = {{-4, 4}, {-2, 1}, {0, -3}, {2, 3}, {4, -1}};
     for (int i = 0; i < 5; i++) {
-        add_trial(st, i, pts[i], PZ_TRIAL_DONE, (double)i);
+        pzt_add_trial(st, i, pts[i], PZ_TRIAL_DONE, (double)i);
     }
     bool seen[5] = {false};
     for (int64_t id = 10; id < 110; id++) {
@@ -126,8 +119,8 @@ Test(anneal, ignores_error_and_cancelled_trials)
     add_grid(a, 30);
     add_grid(b, 30);
     double p[2] = {-4.9, -4.9};
-    add_trial(b, 30, p, PZ_TRIAL_ERROR, -100);
-    add_trial(b, 31, p, PZ_TRIAL_CANCEL, -100);
+    pzt_add_trial(b, 30, p, PZ_TRIAL_ERROR, -100);
+    pzt_add_trial(b, 31, p, PZ_TRIAL_CANCEL, -100);
     for (int64_t id = 40; id < 60; id++) {
         double x[2], y[2];
         suggest(a, id, x);
@@ -172,7 +165,7 @@ Test(anneal, categories_keep_the_base_value_with_probability_one_minus_shrink)
     }
     pz_study *st = pzt_study_on(sp, "anneal", 6);
     double best[3] = {17, 2, 1};
-    add_trial(st, 0, best, PZ_TRIAL_DONE, 0.0); /* T = 1: shrink 1/1.1 */
+    pzt_add_trial(st, 0, best, PZ_TRIAL_DONE, 0.0); /* T = 1: shrink 1/1.1 */
     size_t same[3] = {0};
     for (int64_t id = 1; id < 4001; id++) {
         double x[3];

@@ -16,34 +16,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static pz_space *space_of(const pz_param_spec *specs, size_t n)
-{
-    pz_space *sp = NULL;
-    pz_error e = {0};
-    cr_assert_eq(pz_space_new(&sp, &e), PZ_OK, "%s", e.msg);
-    for (size_t i = 0; i < n; i++) {
-        char label[16];
-        snprintf(label, sizeof label, "x%zu", i);
-        cr_assert_eq(
-            pz_space_add(sp, label, &specs[i], PZ_NO_PARENT, 0, NULL, &e),
-            PZ_OK, "%s", e.msg);
-    }
-    return sp;
-}
-
-static void add_trial(pz_study *st, int64_t id, const double *x,
-                      pz_trial_state state, double loss)
-{
-    pz_error e = {0};
-    cr_assert_eq(pz_study_add(st, id, x, state, loss, &e), PZ_OK, "%s", e.msg);
-}
-
-static void set_option(pz_study *st, const char *key, double v)
-{
-    pz_error e = {0};
-    cr_assert_eq(pz_study_set_option(st, key, v, &e), PZ_OK, "%s", e.msg);
-}
-
 static void suggest(pz_study *st, int64_t id, double *x)
 {
     pz_error e = {0};
@@ -162,7 +134,7 @@ Test(mtpe, densities_match_a_naive_reference)
          .sig0 = 2,
          .scale = 2 * sqrt(12.0)},
         {.cat = true, .k = 3}};
-    pz_space *sp = space_of(specs, 4);
+    pz_space *sp = pzt_space_of(specs, 4);
     pz__history h;
     history_of(&h, sp, 57, 3);
     /* The reference's own split: sort rows by (loss, row). */
@@ -234,7 +206,7 @@ static double chi2_p(const double *count, const double *p, size_t k, size_t n)
 Test(mtpe, continuous_draws_follow_the_density)
 {
     const pz_param_spec spec = pzt_range(PZ_UNIFORM, 0, 10);
-    pz_space *sp = space_of(&spec, 1);
+    pz_space *sp = pzt_space_of(&spec, 1);
     pz__history h;
     history_of(&h, sp, 60, 4);
     enum { BINS = 25, SUB = 64 };
@@ -270,7 +242,7 @@ static void discrete_draws_follow(const pz_param_spec *spec, size_t k,
                                   double first, double step, double low,
                                   double high)
 {
-    pz_space *sp = space_of(spec, 1);
+    pz_space *sp = pzt_space_of(spec, 1);
     pz__history h;
     history_of(&h, sp, 40, 5);
     double pts[32], ll[32], lg[32], p[32], count[32] = {0};
@@ -328,14 +300,14 @@ Test(mtpe, is_a_pure_function_of_seed_trial_and_history)
 {
     const pz_param_spec specs[] = {pzt_range(PZ_UNIFORM, -5, 5), pzt_choice(3),
                                    pzt_qrange(PZ_QLOGUNIFORM, 0, 4, 1)};
-    pz_space *sp = space_of(specs, 3);
+    pz_space *sp = pzt_space_of(specs, 3);
     pz_study *a = pzt_study_on(sp, "mtpe", 8), *b = pzt_study_on(sp, "mtpe", 8);
     pz__history h;
     history_of(&h, sp, 40, 8);
     for (size_t i = 0; i < h.n; i++) {
         double x[3] = {h.cols[0][i], h.cols[1][i], h.cols[2][i]};
-        add_trial(a, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
-        add_trial(b, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
+        pzt_add_trial(a, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
+        pzt_add_trial(b, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
     }
     double xa[3], xb[3], xc[3];
     for (int64_t id = 40; id < 50; id++) {
@@ -359,9 +331,9 @@ Test(mtpe, is_a_pure_function_of_seed_trial_and_history)
 Test(mtpe, draws_from_the_prior_until_n_startup_jobs_trials)
 {
     const pz_param_spec spec = pzt_range(PZ_UNIFORM, -5, 5);
-    pz_space *sp = space_of(&spec, 1);
+    pz_space *sp = pzt_space_of(&spec, 1);
     pz_study *st = pzt_study_on(sp, "mtpe", 9);
-    set_option(st, "mtpe.n_startup_jobs", 5);
+    pzt_set_option(st, "mtpe.n_startup_jobs", 5);
     for (int64_t i = 0; i < 6; i++) {
         double x, prior;
         pz__rng rng;
@@ -371,7 +343,7 @@ Test(mtpe, draws_from_the_prior_until_n_startup_jobs_trials)
         cr_assert_eq(x == prior, i < 5, "%lld trials: %g vs prior %g",
                      (long long)i, x, prior);
         double v = (double)i - 2.5;
-        add_trial(st, i, &v, PZ_TRIAL_DONE, v * v);
+        pzt_add_trial(st, i, &v, PZ_TRIAL_DONE, v * v);
     }
     pz_study_free(st);
     pz_space_free(sp);
@@ -393,7 +365,7 @@ Test(mtpe, proposes_valid_values_for_every_distribution)
                                    pzt_choice(4),
                                    pzt_pchoice(3, probs)};
     size_t n = sizeof specs / sizeof specs[0];
-    pz_space *sp = space_of(specs, n);
+    pz_space *sp = pzt_space_of(specs, n);
     pz_study *st = pzt_study_on(sp, "mtpe", 10);
     pz__history h;
     history_of(&h, sp, 50, 10);
@@ -402,7 +374,7 @@ Test(mtpe, proposes_valid_values_for_every_distribution)
         for (size_t j = 0; j < n; j++) {
             x[j] = h.cols[j][i];
         }
-        add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
+        pzt_add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
     }
     const pz_space *ssp = pz_study_space(st);
     for (int64_t id = 50; id < 90; id++) {
@@ -504,13 +476,13 @@ Test(mtpe, a_branch_with_one_trial_is_modelled)
 {
     pz_space *sp = nested_space();
     pz_study *st = pzt_study_on(sp, "mtpe", 13);
-    set_option(st, "mtpe.n_startup_jobs", 3);
+    pzt_set_option(st, "mtpe.n_startup_jobs", 3);
     double t0[5] = {0, 0.3, NAN, NAN, NAN};
     double t1[5] = {0, 0.6, NAN, NAN, NAN};
     double t2[5] = {1, NAN, 0.5, 1, 0.25}; /* the only deep trial */
-    add_trial(st, 0, t0, PZ_TRIAL_DONE, 3);
-    add_trial(st, 1, t1, PZ_TRIAL_DONE, 2);
-    add_trial(st, 2, t2, PZ_TRIAL_DONE, 1);
+    pzt_add_trial(st, 0, t0, PZ_TRIAL_DONE, 3);
+    pzt_add_trial(st, 1, t1, PZ_TRIAL_DONE, 2);
+    pzt_add_trial(st, 2, t2, PZ_TRIAL_DONE, 1);
     double x[5];
     for (int64_t id = 3; id < 40; id++) {
         suggest(st, id, x);
@@ -531,7 +503,7 @@ static size_t near_duplicates(uint64_t seed, bool hide)
 {
     const pz_param_spec two[] = {pzt_range(PZ_UNIFORM, -5, 5),
                                  pzt_range(PZ_UNIFORM, -5, 5)};
-    pz_space *sp = space_of(two, 2);
+    pz_space *sp = pzt_space_of(two, 2);
     pz_study *st = pzt_study_on(sp, "random", seed);
     pz_error e = {0};
     double x[10][2];
@@ -542,7 +514,7 @@ static size_t near_duplicates(uint64_t seed, bool hide)
             pz_study_tell(st, id, PZ_TRIAL_DONE, sq_loss(sp, x[0]), &e), PZ_OK);
     }
     cr_assert_eq(pz_study_set_sampler(st, "mtpe", &e), PZ_OK);
-    set_option(st, "mtpe.hide_pending", hide);
+    pzt_set_option(st, "mtpe.hide_pending", hide);
     size_t dups = 0;
     for (int k = 0; k < 10; k++) {
         int64_t id;
@@ -586,13 +558,13 @@ Test(mtpe, degenerate_histories_still_give_valid_points)
 {
     const pz_param_spec two[] = {pzt_range(PZ_UNIFORM, -5, 5),
                                  pzt_range(PZ_UNIFORM, -5, 5)};
-    pz_space *sp = space_of(two, 2);
+    pz_space *sp = pzt_space_of(two, 2);
     const double losses[] = {1.0, NAN, INFINITY, -INFINITY};
     for (size_t c = 0; c < 4; c++) { /* all equal, all NaN, all +-inf */
         pz_study *st = pzt_study_on(sp, "mtpe", 14);
         for (int64_t i = 0; i < 20; i++) {
             double x[2] = {0.25 * (double)i - 2, 0.5};
-            add_trial(st, i, x, PZ_TRIAL_DONE, losses[c]);
+            pzt_add_trial(st, i, x, PZ_TRIAL_DONE, losses[c]);
         }
         for (int64_t id = 20; id < 30; id++) {
             assert_proposes(st, 2, id);
@@ -602,7 +574,7 @@ Test(mtpe, degenerate_histories_still_give_valid_points)
     pz_study *st = pzt_study_on(sp, "mtpe", 14); /* only pending trials */
     for (int64_t i = 0; i < 20; i++) {
         double x[2] = {0.1 * (double)i, -1};
-        add_trial(st, i, x, PZ_TRIAL_RUNNING, NAN);
+        pzt_add_trial(st, i, x, PZ_TRIAL_RUNNING, NAN);
     }
     assert_proposes(st, 2, 20);
     pz_study_free(st);
@@ -615,7 +587,7 @@ Test(mtpe, nan_and_infinite_losses_are_the_worst_observations)
      * [0, 5) with loss x: however their loss is spelled, the -4 region
      * must look bad (log l - log g lower there than at x = 0.5). */
     const pz_param_spec spec = pzt_range(PZ_UNIFORM, -5, 5);
-    pz_space *sp = space_of(&spec, 1);
+    pz_space *sp = pzt_space_of(&spec, 1);
     const double bad[] = {NAN, INFINITY, -INFINITY};
     for (size_t c = 0; c < 3; c++) {
         pz__history h;
@@ -646,7 +618,7 @@ Test(mtpe, beats_random_search_on_a_sphere)
     const pz_param_spec four[] = {
         pzt_range(PZ_UNIFORM, -5, 5), pzt_range(PZ_UNIFORM, -5, 5),
         pzt_range(PZ_UNIFORM, -5, 5), pzt_range(PZ_UNIFORM, -5, 5)};
-    pz_space *sp = space_of(four, 4);
+    pz_space *sp = pzt_space_of(four, 4);
     double best[2][8];
     const char *alg[2] = {"mtpe", "random"};
     for (int a = 0; a < 2; a++) {
@@ -685,13 +657,13 @@ static void assert_bad_option(pz_study *st, const char *key, double v)
 Test(mtpe, options_are_validated_naming_the_key)
 {
     const pz_param_spec spec = pzt_range(PZ_UNIFORM, -5, 5);
-    pz_space *sp = space_of(&spec, 1);
+    pz_space *sp = pzt_space_of(&spec, 1);
     pz_study *st = pzt_study_on(sp, "mtpe", 15);
-    set_option(st, "mtpe.gamma", 0.2);
-    set_option(st, "mtpe.gamma_cap", 0);
-    set_option(st, "mtpe.n_EI_candidates", 5);
-    set_option(st, "mtpe.bw_rule", 1);
-    set_option(st, "mtpe.hide_pending", 1);
+    pzt_set_option(st, "mtpe.gamma", 0.2);
+    pzt_set_option(st, "mtpe.gamma_cap", 0);
+    pzt_set_option(st, "mtpe.n_EI_candidates", 5);
+    pzt_set_option(st, "mtpe.bw_rule", 1);
+    pzt_set_option(st, "mtpe.hide_pending", 1);
     assert_bad_option(st, "mtpe.gamma", 0);
     assert_bad_option(st, "mtpe.gamma", 1.5);
     assert_bad_option(st, "mtpe.gamma", NAN);

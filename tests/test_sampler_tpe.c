@@ -15,41 +15,13 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static pz_space *space_of(const pz_param_spec *specs, size_t n)
-{
-    pz_space *sp = NULL;
-    pz_error e = {0};
-    cr_assert_eq(pz_space_new(&sp, &e), PZ_OK);
-    for (size_t i = 0; i < n; i++) {
-        char label[16];
-        snprintf(label, sizeof label, "x%zu", i);
-        cr_assert_eq(
-            pz_space_add(sp, label, &specs[i], PZ_NO_PARENT, 0, NULL, &e),
-            PZ_OK, "%s", e.msg);
-    }
-    return sp;
-}
-
-static void add_trial(pz_study *st, int64_t id, const double *x,
-                      pz_trial_state state, double loss)
-{
-    pz_error e = {0};
-    cr_assert_eq(pz_study_add(st, id, x, state, loss, &e), PZ_OK, "%s", e.msg);
-}
-
-static void set_option(pz_study *st, const char *key, double v)
-{
-    pz_error e = {0};
-    cr_assert_eq(pz_study_set_option(st, key, v, &e), PZ_OK, "%s", e.msg);
-}
-
 /* 'n' DONE trials with ids 0..n-1 at x = -4.5 + 9 i / n, loss (x - 1)^2,
  * on a one-parameter uniform(-5, 5) space. */
 static void add_line(pz_study *st, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         double x = -4.5 + 9.0 * (double)i / (double)n;
-        add_trial(st, (int64_t)i, &x, PZ_TRIAL_DONE, (x - 1) * (x - 1));
+        pzt_add_trial(st, (int64_t)i, &x, PZ_TRIAL_DONE, (x - 1) * (x - 1));
     }
 }
 
@@ -79,14 +51,14 @@ static const pz_param_spec unit_uniform = {
 
 Test(tpe, draws_from_the_prior_until_n_startup_jobs_trials)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 1);
     add_line(st, 19);
     for (int64_t id = 100; id < 110; id++) {
         cr_assert(is_prior_draw(st, id), "id %lld", (long long)id);
     }
     double x = 0.9;
-    add_trial(st, 19, &x, PZ_TRIAL_DONE, 0.01);
+    pzt_add_trial(st, 19, &x, PZ_TRIAL_DONE, 0.01);
     size_t differ = 0;
     for (int64_t id = 100; id < 110; id++) {
         differ += !is_prior_draw(st, id);
@@ -98,13 +70,13 @@ Test(tpe, draws_from_the_prior_until_n_startup_jobs_trials)
 
 Test(tpe, n_startup_jobs_option_moves_the_switch)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 2);
-    set_option(st, "tpe.n_startup_jobs", 5);
+    pzt_set_option(st, "tpe.n_startup_jobs", 5);
     add_line(st, 4);
     cr_assert(is_prior_draw(st, 50));
     double x = 1.0;
-    add_trial(st, 4, &x, PZ_TRIAL_DONE, 0.0);
+    pzt_add_trial(st, 4, &x, PZ_TRIAL_DONE, 0.0);
     cr_assert(!is_prior_draw(st, 50));
     pz_study_free(st);
     pz_space_free(sp);
@@ -112,17 +84,17 @@ Test(tpe, n_startup_jobs_option_moves_the_switch)
 
 Test(tpe, nan_losses_and_failed_trials_do_not_count_toward_startup)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 3);
     add_line(st, 19);
     double x = 0.5;
     for (int64_t id = 19; id < 29; id++) {
-        add_trial(st, id, &x, PZ_TRIAL_DONE, NAN);
+        pzt_add_trial(st, id, &x, PZ_TRIAL_DONE, NAN);
     }
-    add_trial(st, 29, &x, PZ_TRIAL_ERROR, INFINITY);
-    add_trial(st, 30, &x, PZ_TRIAL_CANCEL, 1.0);
+    pzt_add_trial(st, 29, &x, PZ_TRIAL_ERROR, INFINITY);
+    pzt_add_trial(st, 30, &x, PZ_TRIAL_CANCEL, 1.0);
     cr_assert(is_prior_draw(st, 100), "NaN/ERROR/CANCEL counted");
-    add_trial(st, 31, &x, PZ_TRIAL_DONE, INFINITY); /* a lossless failure */
+    pzt_add_trial(st, 31, &x, PZ_TRIAL_DONE, INFINITY); /* a lossless failure */
     cr_assert(!is_prior_draw(st, 100), "+inf loss not counted");
     pz_study_free(st);
     pz_space_free(sp);
@@ -130,11 +102,11 @@ Test(tpe, nan_losses_and_failed_trials_do_not_count_toward_startup)
 
 Test(tpe, pending_trials_count_toward_startup)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 4);
     add_line(st, 19);
     double x = 0.5;
-    add_trial(st, 19, &x, PZ_TRIAL_RUNNING, NAN);
+    pzt_add_trial(st, 19, &x, PZ_TRIAL_RUNNING, NAN);
     cr_assert(!is_prior_draw(st, 100));
     pz_study_free(st);
     pz_space_free(sp);
@@ -144,13 +116,13 @@ Test(tpe, nan_losses_are_ignored_by_the_model)
 {
     /* The same history with ten NaN trials at a bad spot gives the same
      * proposals: they are in neither density. */
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *a = pzt_study_on(sp, "tpe", 5), *b = pzt_study_on(sp, "tpe", 5);
     add_line(a, 30);
     add_line(b, 30);
     double bad = -4.9;
     for (int64_t id = 30; id < 40; id++) {
-        add_trial(b, id, &bad, PZ_TRIAL_DONE, NAN);
+        pzt_add_trial(b, id, &bad, PZ_TRIAL_DONE, NAN);
     }
     for (int64_t id = 100; id < 120; id++) {
         cr_assert_eq(suggest1(a, id), suggest1(b, id));
@@ -176,7 +148,7 @@ static void add_random(pz_study *st, size_t n, uint64_t seed)
         for (size_t j = 0; j < d; j++) {
             loss += (x[j] - 1) * (x[j] - 1);
         }
-        add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, loss);
+        pzt_add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, loss);
     }
 }
 
@@ -185,7 +157,7 @@ Test(tpe, concentrates_near_the_good_trials)
     /* (A regular grid is a bad history to test this on: its components
      * leave the ends of the range empty, g is tiny there and TPE
      * rightly explores them.) */
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 6);
     add_random(st, 100, 6); /* best at x = 1 */
     size_t near = 0;
@@ -199,7 +171,7 @@ Test(tpe, concentrates_near_the_good_trials)
 
 Test(tpe, is_deterministic_for_a_seed_and_trial_id)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *a = pzt_study_on(sp, "tpe", 8), *b = pzt_study_on(sp, "tpe", 8);
     add_line(a, 40);
     add_line(b, 40);
@@ -230,7 +202,7 @@ static size_t near_duplicates(uint64_t seed, bool pending)
     static const pz_param_spec two[] = {
         {.dist = PZ_UNIFORM, .low = -5, .high = 5},
         {.dist = PZ_UNIFORM, .low = -5, .high = 5}};
-    pz_space *sp = space_of(two, 2);
+    pz_space *sp = pzt_space_of(two, 2);
     pz_study *st = pzt_study_on(sp, "random", seed);
     pz_error e = {0};
     double x[10][2];
@@ -287,7 +259,7 @@ Test(tpe, conditional_parameters_are_modelled_where_active)
         double v = -9.5 + 19.0 * (double)(i / 2) / 30.0;
         double x[3] = {(double)(i % 2), i % 2 ? NAN : v, i % 2 ? v : NAN};
         double loss = i % 2 ? 50 + v * v : (v - 3) * (v - 3);
-        add_trial(st, i, x, PZ_TRIAL_DONE, loss);
+        pzt_add_trial(st, i, x, PZ_TRIAL_DONE, loss);
     }
     size_t opt0 = 0, near3 = 0;
     for (int64_t id = 100; id < 200; id++) {
@@ -336,7 +308,7 @@ static void suggest_from_scratch(pz_study *st, const pz_space *sp, int64_t id,
     for (size_t i = 0; i < pz_study_n_trials(st); i++) {
         pz_trial_info t;
         cr_assert_eq(pz_study_trial(st, i, &t, &e), PZ_OK, "%s", e.msg);
-        add_trial(fresh, t.id, t.values, t.state, t.loss);
+        pzt_add_trial(fresh, t.id, t.values, t.state, t.loss);
     }
     cr_assert_eq(pz_study_suggest(fresh, id, 5, x, &e), PZ_OK, "%s", e.msg);
     pz_study_free(fresh);
@@ -382,7 +354,7 @@ Test(tpe, sorted_column_cache_matches_a_fresh_study)
         double v = -9.5 + 0.09 * (double)k;
         double p[5] = {(double)(k % 2), k % 2 ? NAN : v, k % 2 ? 1.0 : NAN,
                        2.0 * (double)(k % 7), 0.01 * (double)k};
-        add_trial(st, k, p, PZ_TRIAL_DONE, fabs(v + 4));
+        pzt_add_trial(st, k, p, PZ_TRIAL_DONE, fabs(v + 4));
     }
     cr_assert_eq(pz_study_suggest(st, 500, 5, x, &e), PZ_OK, "%s", e.msg);
     suggest_from_scratch(st, sp, 500, y);
@@ -443,13 +415,13 @@ Test(tpe, sorted_columns_give_the_reference_proposal_with_ties)
      * at every n from 41 on: one ordering slip changes a proposal. */
     pz_param_spec qu = pzt_range(PZ_QUNIFORM, -5, 5);
     qu.q = 0.5;
-    pz_space *sp = space_of(&qu, 1);
+    pz_space *sp = pzt_space_of(&qu, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 0);
     double xs[300], losses[300];
     for (size_t i = 0; i < 300; i++) {
         xs[i] = 0.5 * (double)((i * 7919) % 21) - 5.0;
         losses[i] = fabs(xs[i] - 1.5) + 0.001 * (double)(i % 5);
-        add_trial(st, (int64_t)i, &xs[i], PZ_TRIAL_DONE, losses[i]);
+        pzt_add_trial(st, (int64_t)i, &xs[i], PZ_TRIAL_DONE, losses[i]);
         if (i >= 40) {
             double x = NAN;
             pz_error e = {0};
@@ -470,15 +442,15 @@ Test(tpe, minus_zero_is_zero)
      * rounding of small negatives gives -0.0) must give the same
      * proposals: the prior mean 0 goes before every value equal to it. */
     pz_param_spec qn = {.dist = PZ_QNORMAL, .mu = 0, .sigma = 10, .q = 2};
-    pz_space *sp = space_of(&qn, 1);
+    pz_space *sp = pzt_space_of(&qn, 1);
     pz_study *pos = pzt_study_on(sp, "tpe", 3),
              *neg = pzt_study_on(sp, "tpe", 3);
     for (int64_t i = 0; i < 60; i++) {
         double x = 2.0 * (double)((i * 37) % 11) - 10.0;
         double loss = (x - 0.3) * (x - 0.3) + 0.01 * (double)i;
         double xn = x == 0.0 ? -0.0 : x;
-        add_trial(pos, i, &x, PZ_TRIAL_DONE, loss);
-        add_trial(neg, i, &xn, PZ_TRIAL_DONE, loss);
+        pzt_add_trial(pos, i, &x, PZ_TRIAL_DONE, loss);
+        pzt_add_trial(neg, i, &xn, PZ_TRIAL_DONE, loss);
     }
     for (int64_t id = 100; id < 300; id++) {
         double a = suggest1(pos, id), b = suggest1(neg, id);
@@ -495,11 +467,11 @@ Test(tpe, randint_proposals_keep_the_low_offset)
     /* Upstream drops 'low' for keyword bounds and proposes [0, high -
      * low); we always add it back. */
     pz_param_spec r = pzt_range(PZ_RANDINT, 100, 110);
-    pz_space *sp = space_of(&r, 1);
+    pz_space *sp = pzt_space_of(&r, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 10);
     for (int64_t i = 0; i < 40; i++) {
         double x = 100 + (double)(i % 10);
-        add_trial(st, i, &x, PZ_TRIAL_DONE, fabs(x - 107));
+        pzt_add_trial(st, i, &x, PZ_TRIAL_DONE, fabs(x - 107));
     }
     size_t at107 = 0;
     for (int64_t id = 100; id < 200; id++) {
@@ -530,9 +502,9 @@ Test(tpe, every_distribution_yields_values_in_its_support)
         pzt_pchoice(2, pk),
     };
     size_t d = sizeof specs / sizeof specs[0];
-    pz_space *sp = space_of(specs, d);
+    pz_space *sp = pzt_space_of(specs, d);
     pz_study *st = pzt_study_on(sp, "tpe", 11);
-    set_option(st, "tpe.n_startup_jobs", 10);
+    pzt_set_option(st, "tpe.n_startup_jobs", 10);
     pz_error e = {0};
     for (int i = 0; i < 60; i++) {
         double x[12], loss = 0;
@@ -553,14 +525,14 @@ Test(tpe, every_distribution_yields_values_in_its_support)
 
 Test(tpe, options_accept_valid_values)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 12);
-    set_option(st, "tpe.prior_weight", 0.01);
-    set_option(st, "tpe.n_startup_jobs", 0);
-    set_option(st, "tpe.n_EI_candidates", 1);
-    set_option(st, "tpe.n_ei_candidates", 5);
-    set_option(st, "tpe.gamma", 0.05);
-    set_option(st, "tpe.linear_forgetting", 0);
+    pzt_set_option(st, "tpe.prior_weight", 0.01);
+    pzt_set_option(st, "tpe.n_startup_jobs", 0);
+    pzt_set_option(st, "tpe.n_EI_candidates", 1);
+    pzt_set_option(st, "tpe.n_ei_candidates", 5);
+    pzt_set_option(st, "tpe.gamma", 0.05);
+    pzt_set_option(st, "tpe.linear_forgetting", 0);
     cr_assert(isfinite(suggest1(st, 0))); /* modelling an empty history */
     pz_study_free(st);
     pz_space_free(sp);
@@ -574,7 +546,7 @@ static void assert_bad_option(pz_study *st, const char *key, double v)
 
 Test(tpe, options_reject_bad_values_naming_the_key)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "tpe", 13);
     assert_bad_option(st, "tpe.prior_weight", 0);
     assert_bad_option(st, "tpe.prior_weight", -1);
@@ -596,7 +568,7 @@ Test(tpe, options_reject_bad_values_naming_the_key)
 
 Test(tpe, samplers_are_selectable_by_name)
 {
-    pz_space *sp = space_of(&unit_uniform, 1);
+    pz_space *sp = pzt_space_of(&unit_uniform, 1);
     pz_study *st = pzt_study_on(sp, "random", 14);
     pz_error e = {0};
     const char *names[] = {"tpe", "anneal", "mix", "random", "rand"};
@@ -626,7 +598,7 @@ static void suggest_under_oom(const char *sampler)
         {.dist = PZ_UNIFORM, .low = -5, .high = 5},
         {.dist = PZ_CHOICE, .n_options = 3},
         {.dist = PZ_QLOGUNIFORM, .low = 0, .high = 3, .q = 1}};
-    pz_space *sp = space_of(specs, 3);
+    pz_space *sp = pzt_space_of(specs, 3);
     for (long n = 0;; n++) {
         pz_study *st = pzt_study_on(sp, sampler, 15);
         add_random(st, 30, 15);

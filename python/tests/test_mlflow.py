@@ -214,7 +214,7 @@ def test_parallel_trials_workers_see_their_run_id(uri):
 SPARK_SCRIPT = r"""
 import json, os, sys
 sys.path.insert(0, sys.argv[2])
-from spark_fixtures import session, ship_by_value
+from spark_fixtures import connect_session, session, ship_by_value
 import numpy as np
 from parzen import SparkTrials, fmin, hp, rand, tracking
 
@@ -227,7 +227,10 @@ def objective(p):
             "run_id": os.environ.get("PARZEN_MLFLOW_RUN_ID")}
 
 ship_by_value(__name__)
-spark = session("local[2]", "parzen-mlflow-tests")
+if sys.argv[3] == "connect":
+    spark = connect_session("local[2]")
+else:
+    spark = session("local[2]", "parzen-mlflow-tests")
 try:
     trials = SparkTrials(parallelism=2, spark_session=spark)
     fmin(objective, {"x": hp.uniform("x", -5, 5),
@@ -251,12 +254,14 @@ class _Docs:
         self._dynamic_trials = docs
 
 
-def test_spark_trials_executors_see_their_run_id(uri, tmp_path):
-    """In a process of its own: a Spark session started and stopped here
-    must not be the one the other test modules get."""
+@pytest.mark.parametrize("kind", ["classic", "connect"])
+def test_spark_trials_executors_see_their_run_id(uri, tmp_path, kind):
+    """Classic Spark and Spark Connect, each in a process of its own: a
+    Spark session started and stopped here must not be the one the other
+    test modules get."""
     pytest.importorskip("pyspark")
     here = os.path.dirname(os.path.abspath(__file__))
-    r = subprocess.run([sys.executable, "-c", SPARK_SCRIPT, uri, here],
+    r = subprocess.run([sys.executable, "-c", SPARK_SCRIPT, uri, here, kind],
                        capture_output=True, text=True, timeout=900,
                        cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
