@@ -14,6 +14,10 @@ work would look faster).
 
     .venv/bin/python bench/bench_spark.py            # the table
     .venv/bin/python bench/bench_spark.py --trials 40   # a quick look
+    .venv/bin/python bench/bench_spark.py --impls parzen,parzen-connect
+
+parzen-connect runs the same fmin on a local Spark Connect server
+(`remote("local[8]")`); hyperopt's SparkTrials cannot run there.
 """
 
 import argparse
@@ -32,15 +36,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def measure(impl, n_trials, parallelism, sleep, calls_dir):
     """One run in this process; prints a JSON line."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    spark = (SparkSession.builder.master("local[%d]" % parallelism)
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    spark.sparkContext.setLogLevel("OFF")
-    # warm the session up: JVM, Python workers (both implementations)
-    spark.sparkContext.parallelize(range(parallelism), parallelism).count()
-    if impl == "parzen":
+    spark = connect_session(parallelism) if impl == "parzen-connect" \
+        else classic_session(parallelism)
+    if impl.startswith("parzen"):
         from parzen import SparkTrials, fmin, hp, tpe
         kwargs = {}
     else:
@@ -73,6 +71,35 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir):
                       "calls": len(os.listdir(calls_dir))}))
 
 
+def classic_session(parallelism):
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[%d]" % parallelism)
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("OFF")
+    # warm the session up: JVM, Python workers (every implementation)
+    spark.sparkContext.parallelize(range(parallelism), parallelism).count()
+    return spark
+
+
+def connect_session(parallelism):
+    """A local Spark Connect server started from the PySpark install, warmed
+    up as the classic session is: its JVM and a Python worker per slot."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.remote("local[%d]" % parallelism)
+             .config("spark.ui.enabled", "false").getOrCreate())
+
+    def touch(batches):
+        for b in batches:
+            yield b
+
+    spark.range(parallelism, numPartitions=parallelism) \
+        .mapInArrow(touch, "id long").count()
+    return spark
+
+
 def run_child(python, impl, args):
     calls_dir = tempfile.mkdtemp(prefix="pz-bench-calls-")
     cmd = [python, os.path.abspath(__file__), "--child", impl,
@@ -101,11 +128,21 @@ def cpu_model():
     return "unknown CPU"
 
 
-def versions(python):
-    code = ("import importlib.metadata as m; print(' '.join('%s %s' % (p, "
-            "m.version(p)) for p in ('hyperopt', 'pyspark')))")
-    return subprocess.run([python, "-c", code], capture_output=True,
-                          text=True).stdout.strip()
+def versions(*pythons):
+    """Versions of hyperopt and pyspark, from whichever environment has them."""
+    code = ("import importlib.metadata as m\n"
+            "for p in ('hyperopt', 'pyspark'):\n"
+            "    try: print(p, m.version(p))\n"
+            "    except m.PackageNotFoundError: pass\n")
+    found = {}
+    for python in pythons:
+        if not os.path.exists(python):
+            continue
+        out = subprocess.run([python, "-c", code], capture_output=True,
+                             text=True).stdout.split("\n")
+        for line in filter(None, out):
+            found.setdefault(*line.split(" ", 1))
+    return " ".join("%s %s" % kv for kv in sorted(found.items()))
 
 
 def main():
@@ -115,6 +152,8 @@ def main():
     ap.add_argument("--parallelism", type=int, default=8)
     ap.add_argument("--sleep", type=float, default=0.1)
     ap.add_argument("--calls-dir")
+    ap.add_argument("--impls", default="parzen,parzen-connect,hyperopt,"
+                    "hyperopt-q8", help="comma-separated subset to run")
     args = ap.parse_args()
     if args.child:
         measure(args.child, args.trials, args.parallelism, args.sleep,
@@ -122,22 +161,24 @@ def main():
         return
     parzen_py = os.path.join(ROOT, ".venv", "bin", "python")
     bench_py = os.path.join(ROOT, ".venv-bench", "bin", "python")
-    rows = [run_child(parzen_py, "parzen", args),
-            run_child(bench_py, "hyperopt", args),
-            run_child(bench_py, "hyperopt-q8", args)]
-    print("%d trials of a %.1f s objective, parallelism %d, local[%d]; %s"
+    impls = args.impls.split(",")
+    rows = [run_child(parzen_py if i.startswith("parzen") else bench_py, i,
+                      args) for i in impls]
+    print("%d trials of a %.1f s objective, parallelism %d, local[%d] "
+          "(classic, or a local Spark Connect server); %s"
           % (args.trials, args.sleep, args.parallelism, args.parallelism,
-             versions(bench_py)))
+             versions(bench_py, parzen_py)))
     print()
     print("command: %s; %s, %d CPUs; load average %.1f %.1f %.1f after"
           % (" ".join(["python"] + sys.argv), cpu_model(), os.cpu_count(),
              *os.getloadavg()))
     print()
     print("| implementation | wall time (s) | trials/s | parallel efficiency "
-          "| parzen speed-up | trials ok / failed / objective calls |")
+          "| wall / first row | trials ok / failed / objective calls |")
     print("|---|---|---|---|---|---|")
     base = rows[0]["wall_s"]
     names = {"parzen": "parzen SparkTrials",
+             "parzen-connect": "parzen SparkTrials on Spark Connect",
              "hyperopt": "hyperopt SparkTrials (defaults)",
              "hyperopt-q8": "hyperopt SparkTrials (max_queue_len=8)"}
     for r in rows:

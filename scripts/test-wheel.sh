@@ -188,7 +188,9 @@ if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 fi
 hide=()
 for name in libjansson.so.4 libsqlite3.so.0; do
-    path=$(ldconfig -p | awk -v n="$name" '$1 == n {print $NF; exit}')
+    # awk reads to the end (no early exit): ldconfig must not get SIGPIPE
+    # under pipefail.
+    path=$(ldconfig -p | awk -v n="$name" '$1 == n && !p {p = $NF} END {print p}')
     [ -n "$path" ] || continue # not installed: hidden already
     hide+=("$(readlink -f "$path")")
 done

@@ -6,7 +6,18 @@ iteration and returns ``(stop, new_state)``; ``state`` starts empty.
 
 import logging
 
+from .base import JOB_STATE_DONE, JOB_STATE_ERROR
+
 logger = logging.getLogger(__name__)
+
+
+def _last_finished(docs):
+    """The last document with an outcome (DONE or ERROR), or None. Only the
+    trials still running at the end of the list are stepped over."""
+    for doc in reversed(docs):
+        if doc.get("state") in (JOB_STATE_DONE, JOB_STATE_ERROR):
+            return doc
+    return None
 
 
 def no_progress_loss(iteration_stop_count=20, percent_increase=0.0):
@@ -15,10 +26,15 @@ def no_progress_loss(iteration_stop_count=20, percent_increase=0.0):
 
     Unlike hyperopt, a last trial without a loss (a failed or lossless
     result) does not raise KeyError: it counts as a trial without progress.
+    The trial looked at is the last *finished* one: with parallel trials
+    (ParallelTrials, SparkTrials, max_queue_len > 1) the last document is
+    usually one still running, and reading its empty result would leave
+    the best loss unset for as long as that lasts (serially the two are the
+    same trial, as in hyperopt).
     """
 
     def stop_fn(trials, best_loss=None, iteration_no_progress=0):
-        last = trials.trials[-1] if len(trials.trials) else None
+        last = _last_finished(trials.trials)
         new_loss = None
         if last is not None:
             new_loss = last["result"].get("loss")
