@@ -3,7 +3,7 @@
 # (hyperopt/tests/integration/test_spark.py, from its sdist, downloaded at
 # test time and never committed) run against parzen importable as
 # `hyperopt` on the driver and on the executors (python/tests/conformance/
-# spark_shim). Prints the counts; exits 1 on an unexpected failure.
+# shim, as the unit stage). Prints the counts; exits 1 on an unexpected failure.
 # Usage: scripts/conformance-hyperopt-spark.sh [PYTHON]  (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ py=${1:-$root/.venv/bin/python}
 sdist=$(bash scripts/fetch-hyperopt-sdist.sh "$py")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r python/tests/conformance/spark_shim/hyperopt "$work/"
+cp -r python/tests/conformance/shim/hyperopt "$work/"
 ln -s "$sdist/hyperopt/tests" "$work/hyperopt/tests"
 # Documented differences (docs/spark.md, "hyperopt's own tests"): the test
 # id and why parzen differs.
