@@ -96,7 +96,10 @@ def test_killing_the_executor_mid_trial_fails_that_trial_only(spark,
     assert [t["tid"] for t in failed] == [0]
     # Spark re-attempted the killed task on a new executor: the attempt
     # reported the loss and did not call the objective again
-    print(failed[0]["misc"]["error"])
+    assert failed[0]["misc"]["error"] == (
+        "<class 'parzen.spark.TrialLost'>",
+        "trial 0: its Spark task failed (executor lost or task killed); "
+        "parzen does not run a trial twice")
     assert trials.count_successful_trials() == 4
     assert len(os.listdir(calls)) == 5
 
