@@ -40,10 +40,15 @@ static const char run_help[] = RUN_USAGE
     "  --timeout SEC        stop the run after SEC seconds\n"
     "  --trial-timeout SEC  kill a trial after SEC seconds (an error)\n"
     "  --loss-threshold X   stop once the best loss is below X\n"
-    "  --no-progress N      stop after N trials without a better loss\n"
+    "  --patience N         stop after N trials without a better loss\n"
     "  --store FILE         store file (default parzen.db)\n"
     "  --study NAME         study in the store (default 'default')\n"
     "  --retry-lost         re-run lost and interrupted trials first\n"
+    "  --pruner NAME        stop unpromising trials from their reports:\n"
+    "                       median, sha (successive halving), hyperband\n"
+    "  --pruner-opt K=V     a pruner option (repeatable), e.g.\n"
+    "                       n_startup_trials=5, reduction_factor=3,\n"
+    "                       max_resource=27 (docs/cli.md, \"Pruning\")\n"
     "  --quiet              no progress line, no summary\n"
     "  --json               one JSON event per line on stdout\n"
     "  --mlflow URI         log the study (parent run) and every trial (child\n"
@@ -56,7 +61,9 @@ static const char run_help[] = RUN_USAGE
     "The command gets the point as JSON on stdin and in PARZEN_PARAMS,\n"
     "PARZEN_TRIAL_ID and PARZEN_RESULT_FILE, and {label} in ARGS becomes\n"
     "the value of 'label'. It reports a loss by writing a number or a JSON\n"
-    "object to PARZEN_RESULT_FILE, or as the last line of its stdout.\n"
+    "object to PARZEN_RESULT_FILE, or as the last line of its stdout, and\n"
+    "intermediate values by appending lines 'STEP VALUE' to\n"
+    "PARZEN_REPORT_FILE (what --pruner decides from).\n"
     "See docs/cli.md.\n";
 
 typedef struct run_args {
@@ -67,10 +74,13 @@ typedef struct run_args {
     uint64_t seed;
     bool have_seed;
     double timeout_s, trial_timeout_s, loss_threshold;
-    uint64_t no_progress;
+    uint64_t patience;
+    bool old_patience; /* spelled --no-progress (deprecated) */
     const char *store_path, *study;
-    const char *spark;  /* --spark MASTER: hand over to the Python driver */
-    const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
+    const char *spark;     /* --spark MASTER: hand over to the Python driver */
+    const char *mlflow;    /* --mlflow URI: log trials (run_mlflow.c) */
+    const char *pruner;    /* --pruner NAME, NULL: none */
+    char pruner_opts[512]; /* --pruner-opt K=V as a JSON object's body */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -130,10 +140,12 @@ static int opt_threshold(run_args *a, const char *o, const char *v,
     return pz_cli_parse_double(o, v, false, &a->loss_threshold, err);
 }
 
-static int opt_no_progress(run_args *a, const char *o, const char *v,
-                           pz_error *err)
+static int opt_patience(run_args *a, const char *o, const char *v,
+                        pz_error *err)
 {
-    return pz_cli_parse_u64(o, v, 1, 1000000000, &a->no_progress, err);
+    /* --no-progress read as "hide the progress line"; it still works */
+    a->old_patience = strcmp(o, "--no-progress") == 0;
+    return pz_cli_parse_u64(o, v, 1, 1000000000, &a->patience, err);
 }
 
 static int opt_text(const char **dst, const char *o, const char *v,
@@ -166,6 +178,47 @@ static int opt_mlflow(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->mlflow, o, v, err);
 }
 
+static int opt_pruner(run_args *a, const char *o, const char *v, pz_error *err)
+{
+    if (strcmp(v, "median") != 0 && strcmp(v, "sha") != 0 &&
+        strcmp(v, "hyperband") != 0 && strcmp(v, "none") != 0) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "%s expects median, sha, hyperband or none, got "
+                           "'%s'",
+                           o, v);
+    }
+    a->pruner = v;
+    return PZ_OK;
+}
+
+/* K=V: V a number, or else a string ("auto"); the pruner checks both. */
+static int opt_pruner_opt(run_args *a, const char *o, const char *v,
+                          pz_error *err)
+{
+    const char *eq = strchr(v, '=');
+    if (eq == NULL || eq == v || eq[1] == '\0') {
+        return pz_cli_fail(err, PZ_EINVAL, "%s expects KEY=VALUE, got '%s'", o,
+                           v);
+    }
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
+            return pz_cli_fail(err, PZ_EINVAL,
+                               "%s: unexpected character in '%s'", o, v);
+        }
+    }
+    char *end = NULL;
+    (void)strtod(eq + 1, &end);
+    bool number = end != eq + 1 && *end == '\0';
+    size_t n = strlen(a->pruner_opts);
+    int k = snprintf(a->pruner_opts + n, sizeof a->pruner_opts - n,
+                     "%s\"%.*s\": %s%s%s", n ? ", " : "", (int)(eq - v), v,
+                     number ? "" : "\"", eq + 1, number ? "" : "\"");
+    if (k < 0 || (size_t)k >= sizeof a->pruner_opts - n) {
+        return pz_cli_fail(err, PZ_EINVAL, "%s: too many pruner options", o);
+    }
+    return PZ_OK;
+}
+
 static int opt_flag(run_args *a, const char *o, const char *v, pz_error *err)
 {
     (void)v;
@@ -192,11 +245,14 @@ static const run_opt run_opts[] = {
     {"--timeout", true, opt_timeout},
     {"--trial-timeout", true, opt_trial_timeout},
     {"--loss-threshold", true, opt_threshold},
-    {"--no-progress", true, opt_no_progress},
+    {"--patience", true, opt_patience},
+    {"--no-progress", true, opt_patience}, /* deprecated spelling */
     {"--store", true, opt_store},
     {"--study", true, opt_study},
     {"--spark", true, opt_spark},
     {"--mlflow", true, opt_mlflow},
+    {"--pruner", true, opt_pruner},
+    {"--pruner-opt", true, opt_pruner_opt},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -250,6 +306,15 @@ static int check_args(const run_args *a, pz_error *err)
         return pz_cli_fail(err, PZ_EINVAL,
                            "run: --max-evals N is required "
                            "(" RUN_USAGE ")");
+    }
+    if (a->pruner_opts[0] != '\0' && a->pruner == NULL) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: --pruner-opt needs --pruner NAME");
+    }
+    if (a->pruner != NULL && a->spark != NULL) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: --pruner is not supported with --spark (the "
+                           "Spark runner cannot stream reports yet)");
     }
     if (a->cmd == NULL || a->cmd[0] == NULL) {
         return pz_cli_fail(err, PZ_EINVAL,
@@ -329,7 +394,7 @@ static void json_event(const pz_runner_event *ev)
            ev->point_json ? ev->point_json : "null");
     if (!start) {
         printf(", \"state\": \"%s\", \"status\": \"%s\", \"loss\": ",
-               pz_cli_state_name(ev->state), ev->status);
+               pz_trial_state_name(ev->state), ev->status);
         pz_cli_json_number(stdout, ev->loss);
         fputs(", \"error\": ", stdout);
         if (ev->error != NULL) {
@@ -344,15 +409,36 @@ static void json_event(const pz_runner_event *ev)
     fflush(stdout);
 }
 
+/* A report the study ignored (a non-finite value): said, never fatal. */
+static void warning(run_ctx *c, const pz_runner_event *ev)
+{
+    if (c->a->json) {
+        printf("{\"event\": \"warning\", \"id\": %lld, \"message\": ",
+               (long long)ev->trial_id);
+        pz_cli_json_string(stdout, ev->error, strlen(ev->error));
+        puts("}");
+        fflush(stdout);
+    }
+    if (!c->a->quiet) {
+        fprintf(stderr, "%sparzen: warning: %s\n",
+                c->line_shown ? "\r\033[K" : "", ev->error);
+    }
+}
+
 static void on_event(const pz_runner_event *ev, void *ud)
 {
     run_ctx *c = ud;
+    if (ev->kind == PZ_RUNNER_WARNING) {
+        warning(c, ev);
+        return;
+    }
     if (c->a->json && ev->kind != PZ_RUNNER_TICK) {
         json_event(ev);
     }
     if (c->progress) {
         progress_line(c, ev);
     }
+    /* without a progress line or --json, events only carry warnings */
 }
 
 /* --------------------------------------------------------------- setup */
@@ -386,11 +472,10 @@ static int make_runner(const run_args *a, run_ctx *c, pz_runner **out,
     rules.timeout_s = a->timeout_s;
     rules.loss_threshold = a->loss_threshold;
     pz_runner_set_stop_rules(*out, &rules);
-    pz_runner_set_no_progress(*out, (size_t)a->no_progress);
+    pz_runner_set_no_progress(*out, (size_t)a->patience);
     pz_runner_set_retry_lost(*out, a->retry_lost);
-    if (c->progress || a->json) {
-        pz_runner_set_events(*out, on_event, c, c->progress ? 1.0 : 0.0);
-    }
+    /* always: warnings are printed whatever the output mode */
+    pz_runner_set_events(*out, on_event, c, c->progress ? 1.0 : 0.0);
     return PZ_OK;
 }
 
@@ -407,6 +492,13 @@ static int open_study(const run_args *a, const char *space_json,
     int rc = pz_store_open(store, a->store_path, PZ_STORE_CREATE, err);
     if (rc == PZ_OK) {
         rc = pz_store_open_study(*store, a->study, &cfg, err);
+    }
+    if (rc == PZ_OK && a->pruner != NULL) {
+        /* the pruner is this run's (like its stop rules), not the study's:
+         * it rebuilds its tables from the stored reports */
+        char opts[sizeof a->pruner_opts + 4];
+        snprintf(opts, sizeof opts, "{%s}", a->pruner_opts);
+        rc = pz_study_set_pruner(pz_store_study(*store), a->pruner, opts, err);
     }
     return rc;
 }
@@ -434,7 +526,8 @@ static void announce(const run_args *a, pz_store *store, size_t n_lost)
     if (a->quiet) {
         return;
     }
-    size_t done = count(store, PZ_TRIAL_DONE) + count(store, PZ_TRIAL_ERROR);
+    size_t done = count(store, PZ_TRIAL_DONE) + count(store, PZ_TRIAL_ERROR) +
+                  count(store, PZ_TRIAL_PRUNED);
     fprintf(stderr, "parzen: %s study '%s' in %s (sampler %s, seed %llu)",
             info.created_now ? "new" : "resuming", info.name, a->store_path,
             info.sampler, (unsigned long long)info.seed);
@@ -459,8 +552,8 @@ static const char *reason_text(const char *reason)
            : strcmp(reason, "timeout") == 0        ? "--timeout expired"
            : strcmp(reason, "loss_threshold") == 0 ? "loss below "
                                                      "--loss-threshold"
-           : strcmp(reason, "no_progress") == 0    ? "no progress for "
-                                                     "--no-progress trials"
+           : strcmp(reason, "no_progress") == 0    ? "no better loss for "
+                                                     "--patience trials"
                                                    : reason;
 }
 
@@ -485,10 +578,12 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
     size_t failed = count(store, PZ_TRIAL_ERROR);
     size_t canceled = count(store, PZ_TRIAL_CANCEL);
     size_t running = count(store, PZ_TRIAL_RUNNING);
+    size_t pruned = count(store, PZ_TRIAL_PRUNED);
     if (a->json) {
         printf("{\"event\": \"end\", \"reason\": \"%s\", \"done\": %zu, "
-               "\"failed\": %zu, \"canceled\": %zu, \"best_id\": ",
-               reason, done, failed, canceled);
+               "\"failed\": %zu, \"canceled\": %zu, \"pruned\": %zu, "
+               "\"best_id\": ",
+               reason, done, failed, canceled, pruned);
         best.id == PZ_NO_TRIAL ? printf("null")
                                : printf("%lld", (long long)best.id);
         printf(", \"best_loss\": ");
@@ -502,6 +597,9 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
             "parzen: stopped (%s): %zu done, %zu failed, %zu "
             "canceled",
             reason_text(reason), done, failed, canceled);
+    if (pruned > 0) {
+        fprintf(stderr, ", %zu pruned", pruned);
+    }
     if (running > 0) {
         fprintf(stderr, ", %zu running elsewhere", running);
     }
@@ -588,6 +686,11 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     if (rc != PZ_OK || a.help) {
         fputs(a.help ? run_help : "", stdout);
         return rc;
+    }
+    if (a.old_patience) {
+        fputs("parzen: --no-progress N is deprecated, use --patience N (the "
+              "same: stop after N trials without a better loss)\n",
+              stderr);
     }
     if (a.spark != NULL) {
         return exec_spark_driver(argc, argv, err);
