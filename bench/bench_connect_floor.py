@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_spark  # noqa: E402
+import bench_util  # noqa: E402
 
 
 def nap(x):
@@ -96,7 +97,7 @@ def main():
         rows.append(json.loads(lines[-1]))
     print("%d one-task jobs from 8 threads, local[8], after a warm-up "
           "round; %s, %d CPUs; load average %.1f %.1f %.1f after"
-          % (args.jobs, bench_spark.cpu_model(), os.cpu_count(),
+          % (args.jobs, bench_util.cpu_model(), os.cpu_count(),
              *os.getloadavg()))
     print()
     print("| case | wall (s) | CPU ms per job: driver or client / JVM / "
