@@ -724,6 +724,35 @@ static double prior_term(const kde *s, const dim *dims, const cand *c)
     return acc;
 }
 
+#define HEAD_DIMS 4
+
+/* Sum of squared scaled distances over plain dimensions [j0, j1): 'x' is
+ * the candidate's gathered coordinates, 'mu' and 'inv' a kernel's row. */
+static double sq_dist(const double *x, const double *mu, const double *inv,
+                      size_t j0, size_t j1)
+{
+    double q = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        double z = (x[j] - mu[j]) * inv[j];
+        q += z * z;
+    }
+    return q;
+}
+
+/* The same when the plain dimensions are not the first ones: order[j]. */
+static double sq_dist_ordered(const double *x, const double *mu,
+                              const double *inv, const size_t *order, size_t j0,
+                              size_t j1)
+{
+    double q = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        size_t d = order[j];
+        double z = (x[j] - mu[d]) * inv[d];
+        q += z * z;
+    }
+    return q;
+}
+
 /* log density of candidate 'c'; 'buf' holds m + 1 + D doubles of scratch,
  * 'order' D indices and 'mass' D flags. */
 static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
@@ -740,6 +769,11 @@ static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
     for (size_t j = 0; j < plain && identity; j++) {
         identity = order[j] == j;
     }
+    /* The plain dimensions go without a test per dimension (a branch
+     * each costs more than the few it saves, measured with bench_ask),
+     * but with one after the first HEAD_DIMS: in several dimensions most
+     * of the bad set's kernels are out of reach by then. */
+    size_t head = plain < HEAD_DIMS ? plain : HEAD_DIMS;
     double top = prior_term(s, dims, c);
     buf[s->m] = top;
     for (size_t k = 0; k < s->m; k++) {
@@ -749,21 +783,14 @@ static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
         /* acc leaves out the mass term (<= mass_bound) until the end */
         double acc = s->logc[k], floor = top - DROP_BELOW;
         double lim = floor - s->mass_bound;
-        /* The plain dimensions without a test: a branch per dimension
-         * costs more than the few it would save (measured, bench_ask). */
-        double q = 0.0;
-        if (identity) {
-            for (size_t j = 0; j < plain; j++) {
-                double z = (xp[j] - mu[j]) * inv[j];
-                q += z * z;
-            }
-        } else {
-            for (size_t j = 0; j < plain; j++) {
-                size_t d = order[j];
-                double z = (xp[j] - mu[d]) * inv[d];
-                q += z * z;
-            }
+        double q = identity ? sq_dist(xp, mu, inv, 0, head)
+                            : sq_dist_ordered(xp, mu, inv, order, 0, head);
+        if (acc - 0.5 * q < lim) { /* out of reach after the first few */
+            buf[k] = -(double)INFINITY;
+            continue;
         }
+        q += identity ? sq_dist(xp, mu, inv, head, plain)
+                      : sq_dist_ordered(xp, mu, inv, order, head, plain);
         acc -= 0.5 * q;
         for (size_t j = plain; j < D && acc >= lim; j++) {
             size_t d = order[j];
