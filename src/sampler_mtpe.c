@@ -63,6 +63,7 @@ typedef struct mtpe_state {
     double sample_bw;       /* candidates are drawn this much wider */
     size_t hide_pending;    /* 1: pending trials are invisible; 0: bad */
     double explore;         /* chance that an ask uses bw_rule 2 */
+    size_t explore_until;   /* ... while fewer trials are visible; 0: always */
     double gap_factor;      /* bw_rule 2: bandwidth = gap x this */
 } mtpe_state;
 
@@ -79,6 +80,7 @@ static const mtpe_state mtpe_defaults = {
     .sample_bw = 1.0,
     .hide_pending = 1,
     .explore = 0.0,
+    .explore_until = 0,
     .gap_factor = 1.0,
 };
 
@@ -192,6 +194,9 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
     if (strcmp(o, "explore") == 0) {
         return want_real(key, v, 0.0, 1.0, false, &t->explore, err);
     }
+    if (strcmp(o, "explore_until") == 0) {
+        return want_count(key, v, 0, MAX_COUNT_OPTION, &t->explore_until, err);
+    }
     if (strcmp(o, "gap_factor") == 0) {
         return want_real(key, v, 0.0, 10.0, true, &t->gap_factor, err);
     }
@@ -203,7 +208,7 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
         "unknown option '%s' (mtpe options: mtpe. + gamma, gamma_cap, "
         "prior_weight, n_startup_jobs, n_EI_candidates, "
         "bw_factor, bw_min, cat_smooth, bw_rule, sample_bw, "
-        "hide_pending, explore, gap_factor)",
+        "hide_pending, explore, explore_until, gap_factor)",
         key);
 }
 
@@ -990,12 +995,15 @@ static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
     mtpe_state tt = *(const mtpe_state *)st;
     const mtpe_state *t = &tt;
     const pz_space *sp = ctx->space;
-    if (visible_trials(t, ctx->hist) < t->n_startup_jobs) {
+    size_t n_vis = visible_trials(t, ctx->hist);
+    if (n_vis < t->n_startup_jobs) {
         pz__sampler_draw_prior(sp, ctx->rng, x);
         return PZ_OK;
     }
     /* An exploring ask models with the per-kernel gap bandwidths. */
-    if (tt.explore > 0.0 && pz__rng_uniform(ctx->rng) < tt.explore) {
+    if (tt.explore > 0.0 &&
+        (tt.explore_until == 0 || n_vis < tt.explore_until) &&
+        pz__rng_uniform(ctx->rng) < tt.explore) {
         tt.bw_rule = 2;
     }
     size_t np = sp->n_params ? sp->n_params : 1;

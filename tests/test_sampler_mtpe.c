@@ -783,6 +783,7 @@ Test(mtpe, options_are_validated_naming_the_key)
     pzt_set_option(st, "mtpe.explore", 0);
     pzt_set_option(st, "mtpe.explore", 1);
     pzt_set_option(st, "mtpe.gap_factor", 0.5);
+    pzt_set_option(st, "mtpe.explore_until", 100);
     assert_bad_option(st, "mtpe.gamma", 0);
     assert_bad_option(st, "mtpe.gamma", 1.5);
     assert_bad_option(st, "mtpe.gamma", NAN);
@@ -797,6 +798,7 @@ Test(mtpe, options_are_validated_naming_the_key)
     assert_bad_option(st, "mtpe.explore", 1.5);
     assert_bad_option(st, "mtpe.explore", -0.1);
     assert_bad_option(st, "mtpe.gap_factor", 0);
+    assert_bad_option(st, "mtpe.explore_until", -1);
     assert_bad_option(st, "mtpe.bogus", 1);
     pz_error e = {0};
     pzt_assert_fails(pz_study_set_option(st, "mtpe.bogus", 1, &e), e, PZ_EINVAL,
