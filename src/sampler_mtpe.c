@@ -79,8 +79,8 @@ static const mtpe_state mtpe_defaults = {
     .bw_rule = 0,
     .sample_bw = 1.0,
     .hide_pending = 1,
-    .explore = 0.0,
-    .explore_until = 0,
+    .explore = 1.0,
+    .explore_until = 30,
     .gap_factor = 1.0,
 };
 

@@ -30,8 +30,8 @@ _default_cat_smooth = 0.5
 _default_bw_rule = 0
 _default_hide_pending = 1
 _default_sample_bw = 1.0
-_default_explore = 0.0
-_default_explore_until = 0
+_default_explore = 1.0
+_default_explore_until = 30
 _default_gap_factor = 1.0
 
 
