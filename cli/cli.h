@@ -87,12 +87,8 @@ void pz_cli_mlflow_finish(pz_cli_mlflow *m);
 void pz_cli_json_string(FILE *f, const char *s, size_t n);
 /* A JSON number in its shortest exact form, or null when not finite. */
 void pz_cli_json_number(FILE *f, double v);
-/* Shortest decimal text that reads back as 'v'. */
-void pz_cli_format_double(double v, char *buf, size_t n);
 /* "2024-05-01T12:00:00.123Z", or "" for NaN. */
 void pz_cli_format_time(double unix_s, char *buf, size_t n);
-/* "new", "running", "done", "error", "cancel". */
-const char *pz_cli_state_name(pz_trial_state state);
 /* Parse a finite number for option 'opt' (> 0 when 'positive'). */
 int pz_cli_parse_double(const char *opt, const char *text, bool positive,
                         double *out, pz_error *err);

@@ -99,16 +99,6 @@ void pz_cli_one_line(char *msg, size_t cap)
     memcpy(msg, out, used + 1);
 }
 
-void pz_cli_format_double(double v, char *buf, size_t n)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-}
-
 void pz_cli_json_number(FILE *f, double v)
 {
     if (!isfinite(v)) {
@@ -116,7 +106,7 @@ void pz_cli_json_number(FILE *f, double v)
         return;
     }
     char buf[40];
-    pz_cli_format_double(v, buf, sizeof buf);
+    pz_format_double(v, buf, sizeof buf);
     fputs(buf, f);
 }
 
@@ -134,13 +124,6 @@ void pz_cli_format_time(double unix_s, char *buf, size_t n)
     gmtime_r(&secs, &tm);
     size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf + k, n - k, ".%03dZ", ms > 999 ? 999 : ms);
-}
-
-const char *pz_cli_state_name(pz_trial_state state)
-{
-    static const char *const names[] = {"new", "running", "done", "error",
-                                        "cancel"};
-    return (unsigned)state < 5 ? names[state] : "unknown";
 }
 
 int pz_cli_parse_double(const char *opt, const char *text, bool positive,

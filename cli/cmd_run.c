@@ -40,7 +40,7 @@ static const char run_help[] = RUN_USAGE
     "  --timeout SEC        stop the run after SEC seconds\n"
     "  --trial-timeout SEC  kill a trial after SEC seconds (an error)\n"
     "  --loss-threshold X   stop once the best loss is below X\n"
-    "  --no-progress N      stop after N trials without a better loss\n"
+    "  --patience N         stop after N trials without a better loss\n"
     "  --store FILE         store file (default parzen.db)\n"
     "  --study NAME         study in the store (default 'default')\n"
     "  --retry-lost         re-run lost and interrupted trials first\n"
@@ -67,7 +67,8 @@ typedef struct run_args {
     uint64_t seed;
     bool have_seed;
     double timeout_s, trial_timeout_s, loss_threshold;
-    uint64_t no_progress;
+    uint64_t patience;
+    bool old_patience; /* spelled --no-progress (deprecated) */
     const char *store_path, *study;
     const char *spark;  /* --spark MASTER: hand over to the Python driver */
     const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
@@ -130,10 +131,12 @@ static int opt_threshold(run_args *a, const char *o, const char *v,
     return pz_cli_parse_double(o, v, false, &a->loss_threshold, err);
 }
 
-static int opt_no_progress(run_args *a, const char *o, const char *v,
-                           pz_error *err)
+static int opt_patience(run_args *a, const char *o, const char *v,
+                        pz_error *err)
 {
-    return pz_cli_parse_u64(o, v, 1, 1000000000, &a->no_progress, err);
+    /* --no-progress read as "hide the progress line"; it still works */
+    a->old_patience = strcmp(o, "--no-progress") == 0;
+    return pz_cli_parse_u64(o, v, 1, 1000000000, &a->patience, err);
 }
 
 static int opt_text(const char **dst, const char *o, const char *v,
@@ -192,7 +195,8 @@ static const run_opt run_opts[] = {
     {"--timeout", true, opt_timeout},
     {"--trial-timeout", true, opt_trial_timeout},
     {"--loss-threshold", true, opt_threshold},
-    {"--no-progress", true, opt_no_progress},
+    {"--patience", true, opt_patience},
+    {"--no-progress", true, opt_patience}, /* deprecated spelling */
     {"--store", true, opt_store},
     {"--study", true, opt_study},
     {"--spark", true, opt_spark},
@@ -329,7 +333,7 @@ static void json_event(const pz_runner_event *ev)
            ev->point_json ? ev->point_json : "null");
     if (!start) {
         printf(", \"state\": \"%s\", \"status\": \"%s\", \"loss\": ",
-               pz_cli_state_name(ev->state), ev->status);
+               pz_trial_state_name(ev->state), ev->status);
         pz_cli_json_number(stdout, ev->loss);
         fputs(", \"error\": ", stdout);
         if (ev->error != NULL) {
@@ -386,7 +390,7 @@ static int make_runner(const run_args *a, run_ctx *c, pz_runner **out,
     rules.timeout_s = a->timeout_s;
     rules.loss_threshold = a->loss_threshold;
     pz_runner_set_stop_rules(*out, &rules);
-    pz_runner_set_no_progress(*out, (size_t)a->no_progress);
+    pz_runner_set_no_progress(*out, (size_t)a->patience);
     pz_runner_set_retry_lost(*out, a->retry_lost);
     if (c->progress || a->json) {
         pz_runner_set_events(*out, on_event, c, c->progress ? 1.0 : 0.0);
@@ -459,8 +463,8 @@ static const char *reason_text(const char *reason)
            : strcmp(reason, "timeout") == 0        ? "--timeout expired"
            : strcmp(reason, "loss_threshold") == 0 ? "loss below "
                                                      "--loss-threshold"
-           : strcmp(reason, "no_progress") == 0    ? "no progress for "
-                                                     "--no-progress trials"
+           : strcmp(reason, "no_progress") == 0    ? "no better loss for "
+                                                     "--patience trials"
                                                    : reason;
 }
 
@@ -588,6 +592,11 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     if (rc != PZ_OK || a.help) {
         fputs(a.help ? run_help : "", stdout);
         return rc;
+    }
+    if (a.old_patience) {
+        fputs("parzen: --no-progress N is deprecated, use --patience N (the "
+              "same: stop after N trials without a better loss)\n",
+              stderr);
     }
     if (a.spark != NULL) {
         return exec_spark_driver(argc, argv, err);

@@ -69,6 +69,11 @@ const char *pz_status_name(int code);
 const char *pz_strerror(int code);
 /* "0.1.0" */
 const char *pz_version(void);
+/* 'v' as the shortest of %.15g, %.16g and %.17g that reads back as 'v'
+ * (0.1 is "0.1", 100 is "100"): the one form in which parzen writes
+ * numbers, in JSON (points, spaces, records) and on the command line.
+ * 'buf' holds n >= 32 bytes. */
+void pz_format_double(double v, char *buf, size_t n);
 
 /* ------------------------------------------------------------- allocator */
 
@@ -186,14 +191,25 @@ void pz_free(void *ptr);
 
 typedef struct pz_study pz_study;
 
-/* Job states, numbered as hyperopt's JOB_STATE_*. */
+/* Job states, numbered as hyperopt's JOB_STATE_*. One table generates
+ * the enum and 'pz_trial_state_name' (the names the CLI prints and the
+ * Python package shows, through _core.trial_state_name). */
+#define PZ_TRIAL_STATE_MAP(XX)                                                 \
+    XX(NEW, 0, "new")                                                          \
+    XX(RUNNING, 1, "running")                                                  \
+    XX(DONE, 2, "done")                                                        \
+    XX(ERROR, 3, "error")                                                      \
+    XX(CANCEL, 4, "cancel")
+
 typedef enum pz_trial_state {
-    PZ_TRIAL_NEW = 0,
-    PZ_TRIAL_RUNNING = 1,
-    PZ_TRIAL_DONE = 2,
-    PZ_TRIAL_ERROR = 3,
-    PZ_TRIAL_CANCEL = 4
+#define PZ__TRIAL_STATE_ENUM(name, code, text) PZ_TRIAL_##name = (code),
+    PZ_TRIAL_STATE_MAP(PZ__TRIAL_STATE_ENUM)
+#undef PZ__TRIAL_STATE_ENUM
 } pz_trial_state;
+
+/* "new", "running", "done", "error" or "cancel"; "unknown" for a value
+ * outside the table. */
+const char *pz_trial_state_name(int state);
 
 /* Open a study on a copy of 'space' with the "random" sampler, seed 0.
  * Free with pz_study_free. */

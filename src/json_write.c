@@ -40,7 +40,7 @@ static void puts_(sbuf *b, const char *s)
     put(b, s, strlen(s));
 }
 
-void pz__json_format_double(double v, char *buf, size_t n)
+void pz_format_double(double v, char *buf, size_t n)
 {
     /* Rounding to 15 digits already gives any shorter exact form (padded
      * zeros are trimmed by %g), so only 15..17 need trying. */
@@ -55,7 +55,7 @@ void pz__json_format_double(double v, char *buf, size_t n)
 static void put_real(sbuf *b, double v)
 {
     char text[40];
-    pz__json_format_double(v, text, sizeof text);
+    pz_format_double(v, text, sizeof text);
     puts_(b, text);
     if (strpbrk(text, ".eEn") == NULL) {
         puts_(b, ".0"); /* an integral real stays a real */

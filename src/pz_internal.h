@@ -4,19 +4,22 @@
  * Layering: calls only go downward.
  *
  *   cli/, python/_core/     ->  parzen.h only (never this file)
- *   runner.c                ->  runner_io.c, store_sqlite.c, study.c
- *   store_sqlite.c          ->  study.c, space_json.c (via parzen.h)
+ *   runner*.c               ->  runner_io.c, store*.c, study.c
+ *   store*.c                ->  study.c, space_json.c (via parzen.h)
  *   study.c, stop.c         ->  sampler.c, history.c, space*.c
  *   sampler_*.c, mixture.c  ->  space.c, rng.c, arena.c, history.c (read)
  *   space_json.c            ->  space.c
  *   everything              ->  status.c, alloc.c
  *
  * Samplers never include sqlite3.h, never take locks and never allocate
- * per call outside the arena they are handed. store_sqlite.c is the only
- * file that includes sqlite3.h; runner.c the only one that creates
- * processes or installs signal handlers.
+ * per call outside the arena they are handed. The store files (store*.c,
+ * store_internal.h) are the only ones that include sqlite3.h; the runner
+ * files (runner*.c) the only ones that create processes or install signal
+ * handlers (runner_spawn.c, runner_signals.c).
  *
- * Internal names are pz__<file>_<verb>.
+ * Internal names are pz__<file>_<verb>; a module split into several files
+ * (store*.c, runner*.c) shares them as pz__<module>_<verb>, declared in
+ * its own <module>_internal.h.
  */
 #ifndef PZ_INTERNAL_H
 #define PZ_INTERNAL_H
@@ -145,8 +148,6 @@ bool pz__space_value_ok(const pz__param *p, double v, const char **why);
  * (indent 0) or indented; '*out' is freed with pz_free. PZ_ENOMEM. */
 struct json_t;
 int pz__json_write(const struct json_t *j, int indent, char **out);
-/* The shortest %g form of 'v' that reads back as 'v' (n >= 32). */
-void pz__json_format_double(double v, char *buf, size_t n);
 
 /* json_check.c: is 'text' (len bytes, NUL bytes included) an object or
  * an array that jansson's syntax accepts? Never more lenient than jansson;
@@ -212,8 +213,27 @@ typedef struct pz__mixture_item {
     uint64_t pos;
 } pz__mixture_item;
 
-/* An unsigned key in the order of the doubles (-0.0 == +0.0; no NaN). */
-uint64_t pz__mixture_key(double v);
+/* Doubles as unsigned keys in the same order (no NaN expected); -0.0
+ * is +0.0, so equal values stay in tid order as numpy's stable sort
+ * would keep them. Inline: a fit turns every observation into a key and
+ * back. */
+static inline uint64_t pz__mixture_key(double v)
+{
+    union {
+        double d;
+        uint64_t u;
+    } b = {v == 0.0 ? 0.0 : v};
+    return (b.u >> 63) ? ~b.u : b.u | (UINT64_C(1) << 63);
+}
+/* The double of a key. */
+static inline double pz__mixture_key_value(uint64_t k)
+{
+    union {
+        uint64_t u;
+        double d;
+    } b = {(k >> 63) ? k & ~(UINT64_C(1) << 63) : ~k};
+    return b.d;
+}
 /* The order of items: by key, then by position. */
 static inline bool pz__mixture_item_less(const pz__mixture_item *a,
                                          const pz__mixture_item *b)
@@ -339,8 +359,13 @@ double pz__mixture_categorical_logp(const pz__categorical *c, size_t i);
 /* A category index drawn from the posterior. */
 size_t pz__mixture_categorical_sample(const pz__categorical *c, pz__rng *rng);
 
+/* ---------------------------------------------------------------- normal */
+
+/* Standard normal math (normal.c). Phi(zu) - Phi(zl) for zl <= zu,
+ * accurate in both tails. */
+double pz__normal_mass(double zl, double zu);
 /* log(Phi(zu) - Phi(zl)) for zl <= zu, accurate in both tails; -inf for
- * an empty interval (mixture.c). */
+ * an empty interval. */
 double pz__normal_log_mass(double zl, double zu);
 /* A standard normal deviate conditioned on [a, b), a < b. */
 double pz__normal_truncated(double a, double b, pz__rng *rng);
@@ -475,5 +500,16 @@ void pz__runner_io_cmdline_free(pz__cmdline *c);
 int pz__runner_io_cmdline_argv(pz__cmdline *c, const double *values,
                                const char *point_json, char *const **argv,
                                pz_error *err);
+
+/* ------------------------------------------------------------------ stop */
+
+/* The best trial's loss (studies hold pz_trial_loss values, so a "fail"
+ * trial is +inf); NaN when there is none (stop.c). */
+double pz__stop_best_loss(const pz_study *st);
+/* The loss a study is told for an outcome (see pz_study_tell): a DONE
+ * trial's pz_trial_loss, NaN for the others (the history gives pending
+ * trials +inf itself). */
+double pz__stop_told_loss(pz_trial_state state, const char *status,
+                          double loss);
 
 #endif /* PZ_INTERNAL_H */

@@ -213,7 +213,7 @@ static int parse_number(const char *text, size_t len, pz__outcome *o,
     o->status = "ok";
     o->loss = v;
     char doc[96], num[40];
-    pz__json_format_double(v, num, sizeof num);
+    pz_format_double(v, num, sizeof num);
     snprintf(doc, sizeof doc, "{\"loss\":%s,\"status\":\"ok\"}", num);
     o->result_json = pz__strdup(doc);
     return o->result_json ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
@@ -415,7 +415,7 @@ static char *value_text(json_t *v)
         return pz__strdup(buf);
     }
     if (json_is_real(v)) {
-        pz__json_format_double(json_real_value(v), buf, sizeof buf);
+        pz_format_double(json_real_value(v), buf, sizeof buf);
         return pz__strdup(buf);
     }
     char *out = NULL;
@@ -485,7 +485,7 @@ static int flat_texts(pz__cmdline *c, const double *values)
         if (isnan(values[i])) {
             continue;
         }
-        pz__json_format_double(values[i], buf, sizeof buf);
+        pz_format_double(values[i], buf, sizeof buf);
         if ((c->text[i] = pz__strdup(buf)) == NULL) {
             return PZ_ENOMEM;
         }

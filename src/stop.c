@@ -2,7 +2,8 @@
  * stop.c -- the stop rules every driver shares (fmin, the CLI, Spark):
  * a trial budget, a wall-clock timeout and a loss threshold, checked
  * between trials; and the one meaning of the words they use: which
- * trials count toward the budget and what a trial's loss is (parzen.h).
+ * trials count toward the budget, what a trial's loss is, and what each
+ * state is called (parzen.h).
  * The runner, the store and the Python driver call these; none has a
  * rule of its own.
  */
@@ -10,6 +11,19 @@
 
 #include <math.h>
 #include <string.h>
+
+const char *pz_trial_state_name(int state)
+{
+    switch (state) {
+#define PZ__TRIAL_STATE_NAME(name, code, text)                                 \
+    case PZ_TRIAL_##name:                                                      \
+        return text;
+        PZ_TRIAL_STATE_MAP(PZ__TRIAL_STATE_NAME)
+#undef PZ__TRIAL_STATE_NAME
+    default:
+        return "unknown";
+    }
+}
 
 int pz_trial_counts(pz_trial_state state)
 {
@@ -47,12 +61,16 @@ pz_stop_rules pz_stop_rules_none(void)
         .max_trials = 0, .timeout_s = 0, .loss_threshold = (double)NAN};
 }
 
-/* The best trial's loss (studies hold pz_trial_loss values, so a "fail"
- * trial is +inf); NaN when there is none. */
-static double best_loss(const pz_study *st)
+double pz__stop_best_loss(const pz_study *st)
 {
     pz_trial_info t;
     return pz_study_best(st, &t, NULL) == PZ_OK ? t.loss : (double)NAN;
+}
+
+double pz__stop_told_loss(pz_trial_state state, const char *status, double loss)
+{
+    return state == PZ_TRIAL_DONE ? pz_trial_loss(state, status, loss)
+                                  : (double)NAN;
 }
 
 pz_stop_reason pz_stop_check(const pz_stop_rules *r, const pz_study *st,
@@ -65,7 +83,7 @@ pz_stop_reason pz_stop_check(const pz_stop_rules *r, const pz_study *st,
         return PZ_STOP_TIMEOUT;
     }
     if (!isnan(r->loss_threshold)) {
-        double best = best_loss(st);
+        double best = pz__stop_best_loss(st);
         if (!isnan(best) && best < r->loss_threshold) {
             return PZ_STOP_LOSS_THRESHOLD;
         }

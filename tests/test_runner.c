@@ -802,7 +802,7 @@ Test(runner_io, formats_doubles_in_their_shortest_exact_form)
     const char *want[] = {"0.1",    "16", "1e-05", "-2.5", "0.3333333333333333",
                           "1e+300", "0"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        pz__json_format_double(v[i], buf, sizeof buf);
+        pz_format_double(v[i], buf, sizeof buf);
         cr_assert_str_eq(buf, want[i]);
         cr_assert_eq(strtod(buf, NULL), v[i]);
     }

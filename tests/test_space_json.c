@@ -91,6 +91,30 @@ static const char every_dist[] =
     "  ]}\n"
     "}\n";
 
+/* One formatter for every number parzen writes (JSON and the CLI): the
+ * shortest text that reads back exactly, never an exponent where plain
+ * digits are as short (the CLI's own copy printed 100 as "1e+02"). */
+Test(format_double, shortest_exact_text)
+{
+    const struct {
+        double v;
+        const char *text;
+    } cases[] = {{100.0, "100"},
+                 {1500.0, "1500"},
+                 {0.1, "0.1"},
+                 {-2.5, "-2.5"},
+                 {1e-05, "1e-05"},
+                 {2.5e20, "2.5e+20"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {1.0 / 3.0, "0.3333333333333333"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        pz_format_double(cases[i].v, buf, sizeof buf);
+        cr_assert_str_eq(buf, cases[i].text, "case %zu", i);
+        cr_assert_eq(strtod(buf, NULL), cases[i].v);
+    }
+}
+
 Test(space_json, parses_every_distribution)
 {
     pz_space *sp = parse_ok(every_dist);

@@ -549,6 +549,21 @@ Test(stop, max_trials_counts_started_trials_not_canceled)
     pzt_assert_no_leaks();
 }
 
+Test(stop, one_table_of_trial_state_names)
+{
+    /* the numbers are hyperopt's JOB_STATE_*; the names are what the CLI
+     * prints and Python shows (tests/cli goldens, test_store.py) */
+    cr_assert_eq(PZ_TRIAL_NEW, 0);
+    cr_assert_eq(PZ_TRIAL_CANCEL, 4);
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_NEW), "new");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_RUNNING), "running");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_DONE), "done");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_ERROR), "error");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_CANCEL), "cancel");
+    cr_assert_str_eq(pz_trial_state_name(5), "unknown");
+    cr_assert_str_eq(pz_trial_state_name(-1), "unknown");
+}
+
 Test(stop, one_meaning_of_counts_and_losses)
 {
     cr_assert(!pz_trial_counts(PZ_TRIAL_NEW));

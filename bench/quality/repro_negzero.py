@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Minimal reproduction: parzen's TPE treated -0.0 and +0.0 as different
-values when it sorted observations (src/mixture.c key_of / place_components).
+values when it sorted observations (src/mixture_sort.c key_of, src/mixture.c place_components).
 Fixed (key_of canonicalises zero); this script now prints "same" for both
 libraries and stays as the regression check.
 

@@ -6,6 +6,7 @@
 #include "binding.h"
 #include "pz_internal.h" /* the test-only sampler mutants */
 
+#include <limits.h>
 #include <string.h>
 
 pz_py_state *pz_py_state_of_module(PyObject *module)
@@ -185,12 +186,29 @@ static PyObject *mod_trial_loss(PyObject *m, PyObject *args)
         pz_trial_loss((pz_trial_state)state, status, loss));
 }
 
+PyDoc_STRVAR(trial_state_name_doc,
+             "trial_state_name(state, /)\n--\n\n"
+             "The name of a trial state (pz_trial_state_name): 'new',\n"
+             "'running', 'done', 'error', 'cancel'; 'unknown' for others.");
+
+static PyObject *mod_trial_state_name(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    long state = PyLong_AsLong(arg);
+    if (state == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int s = state < INT_MIN || state > INT_MAX ? INT_MIN : (int)state;
+    return PyUnicode_FromString(pz_trial_state_name(s));
+}
+
 static PyMethodDef module_methods[] = {
     {"strerror", mod_strerror, METH_O, strerror_doc},
     {"_set_sampler_mutant", mod_set_sampler_mutant, METH_O,
      set_sampler_mutant_doc},
     {"trial_counts", mod_trial_counts, METH_O, trial_counts_doc},
     {"trial_loss", mod_trial_loss, METH_VARARGS, trial_loss_doc},
+    {"trial_state_name", mod_trial_state_name, METH_O, trial_state_name_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -43,18 +43,14 @@ import sys
 
 from . import _core, base
 from .base import (
-    JOB_STATE_CANCEL,
     JOB_STATE_DONE,
-    JOB_STATE_ERROR,
     JOB_STATE_NEW,
     JOB_STATE_RUNNING,
 )
 
 __all__ = ["to_optuna", "main"]
 
-_STATE_NAMES = {JOB_STATE_NEW: "new", JOB_STATE_RUNNING: "running",
-                JOB_STATE_DONE: "done", JOB_STATE_ERROR: "error",
-                JOB_STATE_CANCEL: "cancel"}
+_STATE_NAMES = {s: _core.trial_state_name(s) for s in base.JOB_STATES}
 _SCALARS = (type(None), bool, int, float, str)
 _OPAQUE = object()  # an option (or a dict value) that is not a literal
 #: prior width (in sigmas) given to unbounded distributions
@@ -101,7 +97,7 @@ def _from_unix(seconds):
 
 def _record_rows(records):
     """Rows from store records (``_core.Store.trials()``)."""
-    from .store import DOC_KEY, _decode
+    from .store import record_result
 
     rows = []
     for rec in records:
@@ -111,19 +107,8 @@ def _record_rows(records):
         r.start = _from_unix(rec["started_at"])
         r.end = _from_unix(rec["finished_at"])
         r.error = rec["error"]
-        r.result = None
-        if rec["result_json"]:
-            try:
-                obj = json.loads(rec["result_json"])
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                side = obj.pop(DOC_KEY, None)
-                if isinstance(side, dict) and "result" in side:
-                    obj = _decode(side["result"])
-                else:
-                    obj = _decode(obj)
-                r.result = obj if isinstance(obj, dict) else None
+        result = record_result(rec)[1]
+        r.result = result if isinstance(result, dict) else None
         rows.append(r)
     return rows
 
@@ -337,6 +322,10 @@ def _categorical(optuna, n, options):
     return optuna.distributions.CategoricalDistribution(choices), choices
 
 
+_BOUNDED = ("uniform", "quniform", "loguniform", "qloguniform")
+_NORMAL = ("normal", "qnormal", "lognormal", "qlognormal")
+
+
 def _distribution(optuna, p, seen, options):
     """(Optuna distribution, value -> Optuna value) of C parameter p."""
     d = p["dist"]
@@ -351,23 +340,17 @@ def _distribution(optuna, p, seen, options):
     if d == "uniformint":
         return dists.IntDistribution(int(min([round(lo)] + seen)),
                                      int(max([round(hi)] + seen))), int
-    if d == "uniform":
-        return _float(optuna, lo, hi, seen), float
-    if d == "quniform":
-        return _grid(optuna, q, lo, hi, seen), float
-    if d == "loguniform":
-        return _float(optuna, math.exp(lo), math.exp(hi), seen, True), float
-    if d == "qloguniform":
-        return _grid(optuna, q, math.exp(lo), math.exp(hi), seen), float
-    a, b = mu - _SIGMAS * sigma, mu + _SIGMAS * sigma
-    if d == "normal":
-        return _float(optuna, a, b, seen), float
-    if d == "qnormal":
-        return _grid(optuna, q, a, b, seen), float
-    if d == "lognormal":
-        return _float(optuna, math.exp(a), math.exp(b), seen, True), float
-    if d == "qlognormal":
-        return _grid(optuna, q, math.exp(a), math.exp(b), seen), float
+    if d in _BOUNDED or d in _NORMAL:
+        # -- a float range: the bounds, or _SIGMAS around a normal's mean
+        #    (an Optuna distribution is bounded); exp() for the log family
+        a, b = (lo, hi) if d in _BOUNDED else \
+            (mu - _SIGMAS * sigma, mu + _SIGMAS * sigma)
+        log = "log" in d
+        if log:
+            a, b = math.exp(a), math.exp(b)
+        if d.startswith("q"):
+            return _grid(optuna, q, a, b, seen), float
+        return _float(optuna, a, b, seen, log), float
     raise ExportError("parameter '%s': distribution '%s' has no Optuna "
                       "counterpart" % (p["label"], d))
 

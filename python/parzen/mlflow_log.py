@@ -35,6 +35,8 @@ import sys
 import threading
 import time
 
+from . import _core
+
 RETRY_FIRST_SECS = 0.5
 RETRY_MAX_SECS = 10.0
 ERROR_TEXT_MAX = 4000  # the error tag; the whole text goes in error.txt
@@ -42,7 +44,7 @@ PARAM_MAX = 500  # longer values are cut (MLflow's limit varies by version)
 FOLLOW_POLL_SECS = 0.5
 WORK_BATCH = 2  # trials logged between two looks at the input (opens)
 
-STATE_NAMES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancel"}
+STATE_NAMES = {s: _core.trial_state_name(s) for s in range(5)}  # the C table
 RUN_STATUS = {"done": "FINISHED", "error": "FAILED", "cancel": "KILLED"}
 
 
@@ -506,8 +508,6 @@ def _store_end(store):
 
 
 def follow_store(args, reply):
-    from . import _core
-
     store = _core.Store(args.store, create=False)
     info = store.open_study(args.study)
     key = _study_key(args.store, args.study, info["created_at"])

@@ -222,7 +222,9 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=positive(float))
     ap.add_argument("--trial-timeout", type=positive(float))
     ap.add_argument("--loss-threshold", type=float)
-    ap.add_argument("--no-progress", type=positive(int))
+    # --no-progress: the deprecated spelling (the C command line warned)
+    ap.add_argument("--patience", "--no-progress", dest="patience",
+                    type=positive(int))
     ap.add_argument("--store")
     ap.add_argument("--study", default="default")
     ap.add_argument("--retry-lost", action="store_true")
@@ -294,8 +296,8 @@ def run(args):
              verbose=True, return_argmin=False, points_to_evaluate=None,
              max_queue_len=1, front=trials, storage=storage,
              show_progressbar=not args.quiet and sys.stderr.isatty(),
-             early_stop_fn=no_progress_loss(args.no_progress)
-             if args.no_progress else None, trials_save_file="",
+             early_stop_fn=no_progress_loss(args.patience)
+             if args.patience else None, trials_save_file="",
              mlflow_tracking=args.mlflow or None)
         if args.mlflow:
             from . import tracking

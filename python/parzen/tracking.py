@@ -50,6 +50,8 @@ import threading
 import time
 import uuid
 
+from . import _core
+
 __all__ = ["trial_run_id", "wait", "ENV_RUN_ID", "ENV_SWITCH"]
 
 logger = logging.getLogger("parzen.tracking")
@@ -59,7 +61,7 @@ ENV_RUN_ID = "PARZEN_MLFLOW_RUN_ID"  # the trial's run id, in workers
 ATTACHMENT_MAX = 1 << 20  # larger trial attachments are not logged
 FLUSH_SECS = 0.02  # how often the writer thread ships queued events
 
-_STATES = {0: "new", 1: "running", 2: "done", 3: "error", 4: "cancel"}
+_STATES = {s: _core.trial_state_name(s) for s in range(5)}  # the C table
 _OFF = ("0", "false", "off", "no")
 _ON = ("1", "true", "on", "yes")
 

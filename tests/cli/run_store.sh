@@ -146,8 +146,10 @@ usage_error "--trial-timeout expects a number > 0, got '0'" \
     run "$space" --max-evals 3 --trial-timeout 0 -- true
 usage_error "--loss-threshold expects a finite number, got 'nan'" \
     run "$space" --max-evals 3 --loss-threshold nan -- true
-usage_error "--no-progress expects a whole number from 1 to 1000000000, got '1.5'" \
-    run "$space" --max-evals 3 --no-progress 1.5 -- true
+usage_error "--patience expects a whole number from 1 to 1000000000, got '1.5'" \
+    run "$space" --max-evals 3 --patience 1.5 -- true
+usage_error "--no-progress expects a whole number from 1 to 1000000000, got '0'" \
+    run "$space" --max-evals 3 --no-progress 0 -- true
 usage_error "--store expects a non-empty value" \
     run "$space" --max-evals 3 --store "" -- true
 usage_error "--study expects a non-empty value" \
@@ -376,6 +378,24 @@ run iexp export --store int.db
 [ "$(cut -d, -f1,8 iexp.out | tr '\n' ' ')" = "id,attempts 0,2 1,2 2,1 " ] &&
     pass "--retry-lost re-ran the interrupted trials" ||
     fail "--retry-lost" "$(cat iexp.out)"
+
+# --patience N: stop after N trials without a better loss; the old spelling
+# --no-progress N does the same, with a deprecation warning on stderr.
+dep="parzen: --no-progress N is deprecated, use --patience N (the same: stop after N trials without a better loss)"
+for opt in --patience --no-progress; do
+    run "pat$opt" run "$space" --store "pat$opt.db" --max-evals 20 \
+        --json $opt 2 -- sh -c 'echo 1'
+    warned=$(grep -c -x -F "$dep" "pat$opt.err")
+    want=0
+    [ $opt = --no-progress ] && want=1
+    if expect_status "pat$opt" 0 && [ "$warned" = $want ] &&
+       [ "$(tail -1 "pat$opt.out" | cut -c1-51)" = \
+         '{"event": "end", "reason": "no_progress", "done": 3' ]; then
+        pass "$opt 2: stopped after 3 equal losses (warned: $want)"
+    else
+        fail "$opt 2" "$(tail -1 "pat$opt.out") $(cat "pat$opt.err")"
+    fi
+done
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # a whole file.
 EXCLUDED = {
     # -- numpy internals of hyperopt's TPE that the C core replaced
-    #    (src/sampler_tpe.c, src/mixture.c): GMM1 / LGMM1 and their lpdfs,
+    #    (src/sampler_tpe.c, src/mixture*.c): GMM1 / LGMM1 and their lpdfs,
     #    adaptive_parzen_normal_orig, the linear-forgetting weights as
     #    Python functions. parzen's own tests and the C suite check the
     #    same mathematics (tests/test_mixture.c, tests/test_sampler_tpe.c).
