@@ -36,7 +36,7 @@ static void check_error_text(const char *msg)
     }
 }
 
-static void check_document(const pz__outcome *o)
+static void check_document(const pz_command_outcome *o)
 {
     if (o->result_json == NULL || strchr(o->result_json, '\n') != NULL ||
         strchr(o->result_json, '\r') != NULL) {
@@ -59,7 +59,7 @@ static void check_document(const pz__outcome *o)
 
 static void check_parse(const char *text, size_t len)
 {
-    pz__outcome o;
+    pz_command_outcome o;
     pz_error err = {0};
     if (pz__runner_io_parse(text, len, &o, &err) != PZ_OK) {
         abort(); /* only out of memory may fail, and nothing fails here */
@@ -88,7 +88,7 @@ static void check_parse(const char *text, size_t len)
     } else {
         abort();
     }
-    pz__runner_io_outcome_fini(&o);
+    pz_command_outcome_fini(&o);
 }
 
 /* Push the input through a tail of 'cap' bytes in chunks of 1..13 bytes

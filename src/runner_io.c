@@ -1,7 +1,9 @@
 /*
- * runner_io.c -- what the local process pool does around a trial's
- * process without touching processes: keep the tail of its output, parse
- * its result, and build its argv from the command template.
+ * runner_io.c -- the command protocol (pz_command*, parzen.h), without
+ * touching processes: a trial's argv from the command template, its
+ * outcome from how it ended and what it wrote, and the tails of its
+ * output. The local process pool (runner*.c) and the Spark path of
+ * `parzen run` (python/_core, on the driver) both call it.
  *
  * Result protocol (docs/cli.md): the text is a number, or a JSON object
  * with "loss" (a number or numeric string), "status" ("ok" or "fail",
@@ -17,6 +19,7 @@
  * braces are left as they are. Expansion runs once per trial; the space
  * JSON is parsed once per cmdline.
  */
+#define _POSIX_C_SOURCE 200809L /* strsignal */
 #include "pz_internal.h"
 
 #include <jansson.h>
@@ -118,7 +121,8 @@ const char *pz__runner_io_last_line(const char *buf, size_t len,
 
 /* An ERROR outcome; the reason is made one printable line (a JSON
  * error quotes the objective's raw bytes). */
-static void fail_outcome(pz__outcome *o, const char *fmt, const char *arg)
+static void fail_outcome(pz_command_outcome *o, const char *fmt,
+                         const char *arg)
 {
     o->state = PZ_TRIAL_ERROR;
     o->status = "fail";
@@ -147,7 +151,7 @@ static void excerpt(const char *text, size_t len, char *out, size_t n)
 }
 
 /* Check a loss is usable; on failure the outcome says why. */
-static bool loss_ok(double loss, pz__outcome *o)
+static bool loss_ok(double loss, pz_command_outcome *o)
 {
     if (isnan(loss)) {
         fail_outcome(o, "the loss is NaN%s", "");
@@ -164,7 +168,7 @@ static bool loss_ok(double loss, pz__outcome *o)
  * (numbers keep their digits), on one line, with "status" added when it
  * was left out. Raw line breaks can only be whitespace in valid JSON. */
 static int keep_text(const char *text, size_t len, bool add_status,
-                     pz__outcome *o, pz_error *err)
+                     pz_command_outcome *o, pz_error *err)
 {
     static const char status[] = "\"status\":\"ok\",";
     size_t extra = add_status ? sizeof status - 1 : 0;
@@ -186,7 +190,7 @@ static int keep_text(const char *text, size_t len, bool add_status,
     return o->result_json ? PZ_OK : pz__fail(err, PZ_ENOMEM, "out of memory");
 }
 
-static int parse_number(const char *text, size_t len, pz__outcome *o,
+static int parse_number(const char *text, size_t len, pz_command_outcome *o,
                         pz_error *err)
 {
     char buf[128], *end = NULL;
@@ -241,7 +245,7 @@ static bool object_loss(json_t *obj, double *loss, bool *present)
 }
 
 /* "ok" or "fail" from the object (default "ok"), else NULL. */
-static const char *object_status(json_t *obj, pz__outcome *o)
+static const char *object_status(json_t *obj, pz_command_outcome *o)
 {
     json_t *v = json_object_get(obj, "status");
     const char *s = v ? json_string_value(v) : "ok";
@@ -253,7 +257,7 @@ static const char *object_status(json_t *obj, pz__outcome *o)
 }
 
 static int parse_object(json_t *obj, const char *text, size_t len,
-                        pz__outcome *o, pz_error *err)
+                        pz_command_outcome *o, pz_error *err)
 {
     double loss;
     bool present;
@@ -278,7 +282,7 @@ static int parse_object(json_t *obj, const char *text, size_t len,
     return keep_text(text, len, json_object_get(obj, "status") == NULL, o, err);
 }
 
-int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
+int pz__runner_io_parse(const char *text, size_t len, pz_command_outcome *o,
                         pz_error *err)
 {
     memset(o, 0, sizeof *o);
@@ -318,15 +322,57 @@ int pz__runner_io_parse(const char *text, size_t len, pz__outcome *o,
     return rc;
 }
 
-void pz__runner_io_outcome_fini(pz__outcome *o)
+void pz_command_outcome_fini(pz_command_outcome *o)
 {
     pz__free_str(o->result_json);
     o->result_json = NULL;
 }
 
+/* "exit status 1: <last line of stderr>" */
+static void exit_reason(const pz_command_exit *ex, pz_command_outcome *o)
+{
+    size_t line_len = 0;
+    const char *line =
+        ex->err_text
+            ? pz__runner_io_last_line(ex->err_text, ex->err_len, &line_len)
+            : NULL;
+    int k =
+        snprintf(o->error, sizeof o->error, "exit status %d", ex->exit_code);
+    if (line != NULL && k > 0 && (size_t)k < sizeof o->error) {
+        snprintf(o->error + k, sizeof o->error - (size_t)k, ": %.*s",
+                 (int)(line_len < 160 ? line_len : 160), line);
+    }
+}
+
+int pz_command_outcome_of(const pz_command_exit *ex, pz_command_outcome *o,
+                          pz_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->state = PZ_TRIAL_ERROR;
+    o->status = "fail";
+    o->loss = (double)NAN;
+    if (ex->signal > 0) {
+        snprintf(o->error, sizeof o->error, "killed by signal %d (%s)",
+                 ex->signal, strsignal(ex->signal));
+        return PZ_OK;
+    }
+    if (ex->exit_code != 0) {
+        exit_reason(ex, o);
+        return PZ_OK;
+    }
+    if (ex->result_file != NULL && ex->result_len > 0) {
+        return pz__runner_io_parse(ex->result_file, ex->result_len, o, err);
+    }
+    size_t line_len = 0;
+    const char *line =
+        ex->out ? pz__runner_io_last_line(ex->out, ex->out_len, &line_len)
+                : NULL;
+    return pz__runner_io_parse(line ? line : "", line_len, o, err);
+}
+
 /* -------------------------------------------------------------- cmdline */
 
-struct pz__cmdline {
+struct pz_command {
     const pz_space *sp; /* borrowed */
     char *const *tmpl;  /* borrowed, argc + NULL */
     size_t argc;
@@ -338,11 +384,11 @@ struct pz__cmdline {
     size_t n_params;
 };
 
-int pz__runner_io_cmdline_new(pz__cmdline **out, const pz_space *sp,
-                              char *const *argv, pz_error *err)
+int pz_command_new(pz_command **out, const pz_space *sp, char *const *argv,
+                   pz_error *err)
 {
     *out = NULL;
-    pz__cmdline *c = pz__calloc(1, sizeof *c);
+    pz_command *c = pz__calloc(1, sizeof *c);
     if (c == NULL) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
     }
@@ -365,14 +411,14 @@ int pz__runner_io_cmdline_new(pz__cmdline **out, const pz_space *sp,
     }
     pz_free(form);
     if (rc != PZ_OK) {
-        pz__runner_io_cmdline_free(c);
+        pz_command_free(c);
         return pz__fail(err, rc, "out of memory");
     }
     *out = c;
     return PZ_OK;
 }
 
-static void clear_trial(pz__cmdline *c)
+static void clear_trial(pz_command *c)
 {
     for (size_t i = 0; i < c->n_params; i++) {
         pz__free_str(c->text[i]);
@@ -387,7 +433,7 @@ static void clear_trial(pz__cmdline *c)
     }
 }
 
-void pz__runner_io_cmdline_free(pz__cmdline *c)
+void pz_command_free(pz_command *c)
 {
     if (c == NULL) {
         return;
@@ -422,11 +468,11 @@ static char *value_text(json_t *v)
     return pz__json_write(v, 0, &out) == PZ_OK ? out : NULL;
 }
 
-static int walk(pz__cmdline *c, json_t *form, json_t *point,
+static int walk(pz_command *c, json_t *form, json_t *point,
                 const double *values);
 
 /* A parameter node of the form: record its value, follow a choice. */
-static int walk_param(pz__cmdline *c, json_t *form, json_t *point,
+static int walk_param(pz_command *c, json_t *form, json_t *point,
                       const double *values)
 {
     const char *hp = json_string_value(json_object_get(form, "hp"));
@@ -451,7 +497,7 @@ static int walk_param(pz__cmdline *c, json_t *form, json_t *point,
 }
 
 /* Walk the space's JSON form and the point side by side. */
-static int walk(pz__cmdline *c, json_t *form, json_t *point,
+static int walk(pz_command *c, json_t *form, json_t *point,
                 const double *values)
 {
     int rc = PZ_OK;
@@ -478,7 +524,7 @@ static int walk(pz__cmdline *c, json_t *form, json_t *point,
 }
 
 /* Texts of every active parameter for a flat space: their values. */
-static int flat_texts(pz__cmdline *c, const double *values)
+static int flat_texts(pz_command *c, const double *values)
 {
     char buf[64];
     for (size_t i = 0; i < c->n_params; i++) {
@@ -493,7 +539,7 @@ static int flat_texts(pz__cmdline *c, const double *values)
     return PZ_OK;
 }
 
-static int label_texts(pz__cmdline *c, const double *values,
+static int label_texts(pz_command *c, const double *values,
                        const char *point_json)
 {
     if (c->form == NULL) {
@@ -521,7 +567,7 @@ static int append(char **s, size_t *len, size_t *cap, const char *p, size_t n)
 }
 
 /* The text for "{name}" (name not NUL-terminated), or NULL: no label. */
-static const char *lookup(const pz__cmdline *c, const char *name, size_t n)
+static const char *lookup(const pz_command *c, const char *name, size_t n)
 {
     char buf[256];
     size_t i;
@@ -537,7 +583,7 @@ static const char *lookup(const pz__cmdline *c, const char *name, size_t n)
 }
 
 /* Expand one argument into a fresh string (exact-size, pz__free_str). */
-static int expand_arg(const pz__cmdline *c, const char *arg, char **out)
+static int expand_arg(const pz_command *c, const char *arg, char **out)
 {
     char *s = NULL;
     size_t len = 0, cap = 0;
@@ -558,9 +604,8 @@ static int expand_arg(const pz__cmdline *c, const char *arg, char **out)
     return *out ? PZ_OK : PZ_ENOMEM;
 }
 
-int pz__runner_io_cmdline_argv(pz__cmdline *c, const double *values,
-                               const char *point_json, char *const **argv,
-                               pz_error *err)
+int pz_command_argv(pz_command *c, const double *values, const char *point_json,
+                    char *const **argv, pz_error *err)
 {
     clear_trial(c);
     int rc = c->expand ? label_texts(c, values, point_json) : PZ_OK;

@@ -43,62 +43,40 @@ void pz__runner_trial_path(const loop *L, int64_t id, const char *ext,
     snprintf(buf, n, "%s/trial-%lld.%s", L->tmpdir, (long long)id, ext);
 }
 
-/* Outcome of a command that exited 0: its result file, else stdout. */
-static int parse_result(loop *L, slot *s, pz__outcome *o, pz_error *err)
+/* The outcome by the command protocol (pz_command_outcome_of), unless
+ * the runner killed the trial: then its own state and reason. */
+static int build_outcome(loop *L, slot *s, int wstatus, pz_command_outcome *o,
+                         pz_error *err)
 {
-    char path[4096];
-    size_t len = 0, line_len = 0;
-    pz__runner_trial_path(L, s->id, "result", path, sizeof path);
-    char *file = read_result_file(path, &len);
-    int rc;
-    if (file != NULL && len > 0) {
-        rc = pz__runner_io_parse(file, len, o, err);
-    } else {
-        size_t n;
-        const char *out = pz__runner_io_tail_bytes(&s->out, &n);
-        const char *line = pz__runner_io_last_line(out, n, &line_len);
-        rc = pz__runner_io_parse(line ? line : "", line_len, o, err);
+    if (s->kills > 0) {
+        memset(o, 0, sizeof *o);
+        o->state = s->kill_state;
+        o->status = "fail";
+        o->loss = (double)NAN;
+        snprintf(o->error, sizeof o->error, "%s", s->kill_why);
+        if (o->state == PZ_TRIAL_PRUNED) { /* its loss: where it stopped */
+            o->status = "ok";
+            o->loss = s->pruned_loss;
+        }
+        return PZ_OK;
     }
+    pz_command_exit ex = {
+        .exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0,
+        .signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0};
+    char path[4096];
+    pz__runner_trial_path(L, s->id, "result", path, sizeof path);
+    char *file = ex.signal == 0 && ex.exit_code == 0
+                     ? read_result_file(path, &ex.result_len)
+                     : NULL;
+    ex.result_file = file;
+    ex.out = pz__runner_io_tail_bytes(&s->out, &ex.out_len);
+    ex.err_text = pz__runner_io_tail_bytes(&s->err, &ex.err_len);
+    int rc = pz_command_outcome_of(&ex, o, err);
     pz__free(file, RESULT_FILE_MAX);
     return rc;
 }
 
-/* "exit status 1: <last line of stderr>" */
-static void exit_reason(slot *s, int code, pz__outcome *o)
-{
-    size_t n, line_len = 0;
-    const char *e = pz__runner_io_tail_bytes(&s->err, &n);
-    const char *line = pz__runner_io_last_line(e, n, &line_len);
-    int k = snprintf(o->error, sizeof o->error, "exit status %d", code);
-    if (line != NULL && k > 0 && (size_t)k < sizeof o->error) {
-        snprintf(o->error + k, sizeof o->error - (size_t)k, ": %.*s",
-                 (int)(line_len < 160 ? line_len : 160), line);
-    }
-}
-
-static int build_outcome(loop *L, slot *s, int wstatus, pz__outcome *o,
-                         pz_error *err)
-{
-    memset(o, 0, sizeof *o);
-    o->state = PZ_TRIAL_ERROR;
-    o->status = "fail";
-    o->loss = (double)NAN;
-    if (s->kills > 0) {
-        o->state = s->kill_state;
-        snprintf(o->error, sizeof o->error, "%s", s->kill_why);
-    } else if (WIFSIGNALED(wstatus)) {
-        int sig = WTERMSIG(wstatus);
-        snprintf(o->error, sizeof o->error, "killed by signal %d (%s)", sig,
-                 strsignal(sig));
-    } else if (WEXITSTATUS(wstatus) != 0) {
-        exit_reason(s, WEXITSTATUS(wstatus), o);
-    } else {
-        return parse_result(L, s, o, err);
-    }
-    return PZ_OK;
-}
-
-int pz__runner_tell_outcome(loop *L, slot *s, const pz__outcome *o,
+int pz__runner_tell_outcome(loop *L, slot *s, const pz_command_outcome *o,
                             pz_error *err)
 {
     if (L->store == NULL) {
@@ -118,7 +96,7 @@ int pz__runner_tell_outcome(loop *L, slot *s, const pz__outcome *o,
     return pz_store_tell(L->store, s->id, &res, err);
 }
 
-void pz__runner_note_progress(loop *L, const pz__outcome *o)
+void pz__runner_note_progress(loop *L, const pz_command_outcome *o)
 {
     L->n_run++;
     L->n_canceled += o->state == PZ_TRIAL_CANCEL;
@@ -134,7 +112,7 @@ void pz__runner_note_progress(loop *L, const pz__outcome *o)
     }
 }
 
-void pz__runner_emit_finish(loop *L, const slot *s, const pz__outcome *o)
+void pz__runner_emit_finish(loop *L, const slot *s, const pz_command_outcome *o)
 {
     pz_runner_event ev = {
         .kind = PZ_RUNNER_FINISH,
@@ -161,6 +139,7 @@ void pz__runner_slot_clear(loop *L, slot *s)
     char path[4096];
     pz__runner_trial_path(L, s->id, "result", path, sizeof path);
     unlink(path);
+    pz__runner_reports_close(L, s);
     pz_free(s->point_json);
     s->point_json = NULL;
     s->pid = 0;
@@ -173,11 +152,11 @@ void pz__runner_slot_clear(loop *L, slot *s)
  * free the slot. */
 int pz__runner_finish(loop *L, slot *s, int wstatus, pz_error *err)
 {
-    pz__outcome o;
+    pz_command_outcome o;
     int rc = build_outcome(L, s, wstatus, &o, err);
     if (rc != PZ_OK) { /* out of memory: still record the trial */
-        pz__runner_io_outcome_fini(&o);
-        o = (pz__outcome){
+        pz_command_outcome_fini(&o);
+        o = (pz_command_outcome){
             .state = PZ_TRIAL_ERROR, .status = "fail", .loss = (double)NAN};
         snprintf(o.error, sizeof o.error, "out of memory reading its result");
         pz__runner_tell_outcome(L, s, &o, NULL);
@@ -194,7 +173,7 @@ int pz__runner_finish(loop *L, slot *s, int wstatus, pz_error *err)
     } else if (s->pid != 0) {
         L->n_running--;
     }
-    pz__runner_io_outcome_fini(&o);
+    pz_command_outcome_fini(&o);
     pz__runner_slot_clear(L, s);
     return rc;
 }

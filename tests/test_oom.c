@@ -313,7 +313,7 @@ Test(oom, result_parse_survives_every_failed_allocation_of_jansson_too)
     static const char result[] = "{\"loss\": 0.25, \"status\": \"ok\", "
                                  "\"acc\": [0.5, 0.75], \"note\": \"x\"}";
     json_set_alloc_funcs(jansson_malloc, jansson_free);
-    pz__outcome want = {0}, got;
+    pz_command_outcome want = {0}, got;
     pz__alloc_fail_after(-1);
     cr_assert_eq(pz__runner_io_parse(result, strlen(result), &want, NULL),
                  PZ_OK);
@@ -334,10 +334,10 @@ Test(oom, result_parse_survives_every_failed_allocation_of_jansson_too)
             pzt_assert_fails(rc, e, PZ_ENOMEM, "out of memory");
         }
         in_jansson += jansson.failed > failed;
-        pz__runner_io_outcome_fini(&got);
+        pz_command_outcome_fini(&got);
     }
     json_set_alloc_funcs(malloc, free);
-    pz__runner_io_outcome_fini(&want);
+    pz_command_outcome_fini(&want);
     cr_assert_gt(in_jansson, 5, "only %ld jansson failures", in_jansson);
     pzt_assert_no_leaks();
 }

@@ -750,20 +750,20 @@ Test(runner_io, last_line_skips_trailing_blank_lines)
     cr_assert_eq(n, 1);
 }
 
-static pz__outcome parse(const char *text)
+static pz_command_outcome parse(const char *text)
 {
-    pz__outcome o;
+    pz_command_outcome o;
     cr_assert_eq(pz__runner_io_parse(text, strlen(text), &o, NULL), PZ_OK);
     return o;
 }
 
 Test(runner_io, parses_numbers_and_result_objects)
 {
-    pz__outcome o = parse("  -1.5e-3\n");
+    pz_command_outcome o = parse("  -1.5e-3\n");
     cr_assert_eq(o.state, PZ_TRIAL_DONE);
     cr_assert_eq(o.loss, -1.5e-3);
     cr_assert_str_eq(o.result_json, "{\"loss\":-0.0015,\"status\":\"ok\"}");
-    pz__runner_io_outcome_fini(&o);
+    pz_command_outcome_fini(&o);
     o = parse("{\"loss\": 0.1,\n \"true_loss\": 2, \"attachments\": {}}");
     cr_assert_eq(o.state, PZ_TRIAL_DONE);
     cr_assert_eq(o.loss, 0.1);
@@ -771,12 +771,12 @@ Test(runner_io, parses_numbers_and_result_objects)
                      "{\"status\":\"ok\",\"loss\": 0.1,  \"true_loss\": 2, "
                      "\"attachments\": {}}",
                      "kept as written, on one line, with a status");
-    pz__runner_io_outcome_fini(&o);
+    pz_command_outcome_fini(&o);
     o = parse("{\"status\": \"fail\", \"loss\": null}");
     cr_assert_eq(o.state, PZ_TRIAL_DONE);
     cr_assert_str_eq(o.status, "fail");
     cr_assert(isnan(o.loss));
-    pz__runner_io_outcome_fini(&o);
+    pz_command_outcome_fini(&o);
     const char *bad[] = {"",
                          "abc",
                          "1.5x",

@@ -31,7 +31,8 @@ static int add_constants(PyObject *m)
         add_int(m, "STATE_RUNNING", PZ_TRIAL_RUNNING) < 0 ||
         add_int(m, "STATE_DONE", PZ_TRIAL_DONE) < 0 ||
         add_int(m, "STATE_ERROR", PZ_TRIAL_ERROR) < 0 ||
-        add_int(m, "STATE_CANCEL", PZ_TRIAL_CANCEL) < 0) {
+        add_int(m, "STATE_CANCEL", PZ_TRIAL_CANCEL) < 0 ||
+        add_int(m, "STATE_PRUNED", PZ_TRIAL_PRUNED) < 0) {
         return -1;
     }
     PyObject *names = PyTuple_New(PZ_DIST_COUNT);
@@ -202,6 +203,58 @@ static PyObject *mod_trial_state_name(PyObject *m, PyObject *arg)
     return PyUnicode_FromString(pz_trial_state_name(s));
 }
 
+/* A bytes-like argument or None as (pointer, length); NULL pointer for
+ * None. 0, or -1 with an exception set. */
+static int bytes_arg(PyObject *o, const char **p, size_t *n)
+{
+    *p = NULL;
+    *n = 0;
+    if (o == Py_None) {
+        return 0;
+    }
+    char *s;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(o, &s, &len) != 0) {
+        return -1;
+    }
+    *p = s;
+    *n = (size_t)len;
+    return 0;
+}
+
+PyDoc_STRVAR(
+    command_outcome_doc,
+    "command_outcome(exit_code, signal, result_file, stdout, stderr, /)\n--\n"
+    "\n"
+    "The outcome of a command trial by the C command protocol of parzen\n"
+    "run (pz_command_outcome_of): a dict with 'state' (DONE or ERROR),\n"
+    "'loss' (NaN: none), 'status', 'result_json' (str or None) and\n"
+    "'error' (str, '' when DONE). result_file is bytes or None; stdout\n"
+    "and stderr are bytes.");
+
+static PyObject *mod_command_outcome(PyObject *m, PyObject *args)
+{
+    pz_command_exit ex = {0};
+    PyObject *file, *out, *errb;
+    if (!PyArg_ParseTuple(args, "iiOOO:command_outcome", &ex.exit_code,
+                          &ex.signal, &file, &out, &errb) ||
+        bytes_arg(file, &ex.result_file, &ex.result_len) != 0 ||
+        bytes_arg(out, &ex.out, &ex.out_len) != 0 ||
+        bytes_arg(errb, &ex.err_text, &ex.err_len) != 0) {
+        return NULL;
+    }
+    pz_error err = {0};
+    pz_command_outcome o;
+    if (pz_command_outcome_of(&ex, &o, &err) != PZ_OK) {
+        return pz_py_raise(pz_py_state_of_module(m), &err);
+    }
+    PyObject *d = Py_BuildValue("{s:i,s:d,s:s,s:z,s:s}", "state", (int)o.state,
+                                "loss", o.loss, "status", o.status,
+                                "result_json", o.result_json, "error", o.error);
+    pz_command_outcome_fini(&o);
+    return d;
+}
+
 static PyMethodDef module_methods[] = {
     {"strerror", mod_strerror, METH_O, strerror_doc},
     {"_set_sampler_mutant", mod_set_sampler_mutant, METH_O,
@@ -209,6 +262,7 @@ static PyMethodDef module_methods[] = {
     {"trial_counts", mod_trial_counts, METH_O, trial_counts_doc},
     {"trial_loss", mod_trial_loss, METH_VARARGS, trial_loss_doc},
     {"trial_state_name", mod_trial_state_name, METH_O, trial_state_name_doc},
+    {"command_outcome", mod_command_outcome, METH_VARARGS, command_outcome_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -323,6 +323,92 @@ static PyObject *space_point_json(PyObject *self, PyObject *seq)
     return json_result(self, rc, text, &err);
 }
 
+/* The argv strings of 'list' as a NULL-terminated array (PyMem_Free)
+ * of pointers into the list's str objects. */
+static char **argv_of(PyObject *list)
+{
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) == 0) {
+        PyErr_SetString(PyExc_TypeError, "argv must be a non-empty list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    char **argv = PyMem_Calloc((size_t)n + 1, sizeof *argv);
+    if (argv == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(list, i), &len);
+        if (s == NULL || strlen(s) != (size_t)len) {
+            if (s != NULL) {
+                PyErr_Format(PyExc_ValueError, "argv[%zd] holds a NUL", i);
+            }
+            PyMem_Free(argv);
+            return NULL;
+        }
+        argv[i] = (char *)(uintptr_t)s; /* pz_command only reads them */
+    }
+    return argv;
+}
+
+static PyObject *argv_list(char *const *argv)
+{
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out != NULL && argv[i] != NULL; i++) {
+        PyObject *s = PyUnicode_DecodeUTF8(argv[i], (Py_ssize_t)strlen(argv[i]),
+                                           "surrogateescape");
+        if (s == NULL || PyList_Append(out, s) != 0) {
+            Py_CLEAR(out);
+        }
+        Py_XDECREF(s);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(space_command_argv_doc,
+             "command_argv(argv, values, /)\n--\n\n"
+             "(argv of the trial, point JSON) for the command template\n"
+             "'argv' (a list of str; '{label}' placeholders) and 'values':\n"
+             "the C command protocol of parzen run (pz_command_argv).");
+
+static PyObject *space_command_argv(PyObject *self, PyObject *args)
+{
+    PyObject *list, *seq;
+    if (!PyArg_ParseTuple(args, "OO:command_argv", &list, &seq)) {
+        return NULL;
+    }
+    char **tmpl = argv_of(list);
+    double *v = tmpl ? point_values(SPACE(self), seq) : NULL;
+    if (v == NULL) {
+        PyMem_Free(tmpl);
+        return NULL;
+    }
+    pz_error err = {0};
+    char *point = NULL;
+    pz_command *cmd = NULL;
+    char *const *argv = NULL;
+    PyObject *out = NULL;
+    int rc = pz_space_point_json(SPACE(self), v, &point, &err);
+    if (rc == PZ_OK) {
+        rc = pz_command_new(&cmd, SPACE(self), tmpl, &err);
+    }
+    if (rc == PZ_OK) {
+        rc = pz_command_argv(cmd, v, point, &argv, &err);
+    }
+    if (rc == PZ_OK) {
+        PyObject *l = argv_list(argv);
+        out = l ? Py_BuildValue("(Ns)", l, point) : NULL;
+    } else {
+        pz_py_raise(pz_py_state_of_type(Py_TYPE(self)), &err);
+    }
+    pz_command_free(cmd);
+    pz_free(point);
+    PyMem_Free(v);
+    PyMem_Free(tmpl);
+    return out;
+}
+
 PyDoc_STRVAR(space_check_point_doc,
              "check_point(values, /)\n--\n\n"
              "Raise InvalidArgumentError (naming the label) unless every\n"
@@ -415,6 +501,7 @@ static PyMethodDef space_methods[] = {
     {"param", space_param, METH_O, space_param_doc},
     {"to_json", space_to_json, METH_NOARGS, space_to_json_doc},
     {"point_json", space_point_json, METH_O, space_point_json_doc},
+    {"command_argv", space_command_argv, METH_VARARGS, space_command_argv_doc},
     {"check_point", space_check_point, METH_O, space_check_point_doc},
     {"activity", space_activity, METH_O, space_activity_doc},
     {"from_json", space_from_json, METH_O | METH_CLASS, space_from_json_doc},

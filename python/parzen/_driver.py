@@ -457,10 +457,13 @@ class Run:
             except Exception as e:  # an invalid result: the trial failed
                 import traceback
 
+                # a domain's own verdict (spark_run.CommandFailed) is a
+                # message, not a bug: no traceback
+                text = str(e) if getattr(e, "pz_trial_error", False) else \
+                    "".join(traceback.format_exception(type(e), e,
+                                                       e.__traceback__))
                 self.record_failure(doc, Outcome(
-                    out.tid, "error",
-                    error=(str(type(e)), "".join(traceback.format_exception(
-                        type(e), e, e.__traceback__)))))
+                    out.tid, "error", error=(str(type(e)), text)))
                 return
         doc["state"] = JOB_STATE_DONE
         doc["result"] = result

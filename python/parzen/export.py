@@ -30,8 +30,12 @@ What is written, per trial (docs/python.md, "Look at a run"):
 - start and finish times (the duration), and user attributes
   ``parzen_tid``, ``parzen_state``, ``parzen_status`` and, for failures,
   ``parzen_error``;
-- **intermediate values** where the result document has
-  ``"intermediate_values"``: ``{step: value}`` or a list (step = index).
+- pruned (a store's state 5, or a done document whose result has a true
+  ``"pruned"``) -> PRUNED with its last reported value as the value;
+- **intermediate values**: a store's reports (``parzen run`` with
+  ``PARZEN_REPORT_FILE``, ``Store.report``), else where the result
+  document has ``"intermediate_values"``: ``{step: value}``, a list of
+  ``[step, value]`` pairs, or a list of values (step = index).
 """
 
 import argparse
@@ -50,7 +54,9 @@ from .base import (
 
 __all__ = ["to_optuna", "main"]
 
-_STATE_NAMES = {s: _core.trial_state_name(s) for s in base.JOB_STATES}
+_STATE_NAMES = {s: _core.trial_state_name(s)
+                for s in tuple(base.JOB_STATES) + (_core.STATE_PRUNED,)}
+_PRUNED = _core.STATE_PRUNED  # a store's pruned trial
 _SCALARS = (type(None), bool, int, float, str)
 _OPAQUE = object()  # an option (or a dict value) that is not a literal
 #: prior width (in sigmas) given to unbounded distributions
@@ -78,7 +84,7 @@ class _Row:
     """One trial, whatever it came from."""
 
     __slots__ = ("tid", "state", "status", "loss", "values", "start", "end",
-                 "result", "error")
+                 "result", "error", "reports", "pruned")
 
 
 def _local(dt_utc):
@@ -107,6 +113,9 @@ def _record_rows(records):
         r.start = _from_unix(rec["started_at"])
         r.end = _from_unix(rec["finished_at"])
         r.error = rec["error"]
+        r.reports = {int(s): float(v)
+                     for s, v in rec.get("intermediate_values") or ()}
+        r.pruned = r.state == _PRUNED
         result = record_result(rec)[1]
         r.result = result if isinstance(result, dict) else None
         rows.append(r)
@@ -121,6 +130,9 @@ def _doc_rows(docs, compiled):
         r.tid, r.state = doc["tid"], doc["state"]
         result = doc.get("result")
         r.result = result if isinstance(result, dict) else None
+        r.reports = None
+        r.pruned = bool(r.result and r.result.get("pruned")) and \
+            r.state == JOB_STATE_DONE
         r.status = r.result.get("status") if r.result else None
         r.loss = None
         if r.result is not None and r.state == JOB_STATE_DONE:
@@ -373,7 +385,10 @@ def _intermediate(result, tid):
     iv = result.get("intermediate_values") if result else None
     if iv is None:
         return {}
-    items = enumerate(iv) if isinstance(iv, (list, tuple)) else \
+    pairs = isinstance(iv, (list, tuple)) and all(
+        isinstance(x, (list, tuple)) and len(x) == 2 for x in iv)
+    items = iv if pairs else enumerate(iv) \
+        if isinstance(iv, (list, tuple)) else \
         iv.items() if isinstance(iv, dict) else None
     if items is None:
         raise ExportError("trial %s: intermediate_values must be a dict "
@@ -393,6 +408,9 @@ def _intermediate(result, tid):
 def _state_value(optuna, r):
     """(Optuna state, value or None, why it failed or None)."""
     S = optuna.trial.TrialState
+    if r.pruned:
+        ok = r.loss is not None and r.loss == r.loss
+        return S.PRUNED, float(r.loss) if ok else None, None
     if r.state == JOB_STATE_DONE:
         status = r.status if r.status is not None else base.STATUS_OK
         if status != base.STATUS_OK:
@@ -430,7 +448,8 @@ def _frozen(optuna, r, dists):
         number=-1, trial_id=-1, state=state, value=value, values=None,
         datetime_start=start, datetime_complete=end, params=params,
         distributions=distributions, user_attrs=attrs, system_attrs={},
-        intermediate_values=_intermediate(r.result, r.tid))
+        intermediate_values=r.reports if r.reports else
+        _intermediate(r.result, r.tid))
 
 
 def to_optuna(trials, storage_url, study_name=None, *, space=None,

@@ -3,11 +3,13 @@ as Spark tasks. The C command line hands over to this module
 (`python -m parzen.spark_run`) with the same arguments.
 
 The driver reads the space file, asks the C core for points through
-SparkTrials and builds, per trial, the point JSON and the {label} values;
-each executor runs the command with the objective protocol of
-docs/cli.md (point on stdin and in PARZEN_PARAMS, PARZEN_TRIAL_ID,
-PARZEN_RESULT_FILE, {label} placeholders, never a shell) and reports the
-result. The command must exist on every executor. With ``--store FILE``
+SparkTrials (the C sampler --algo names, as without --spark), and runs
+the C command protocol of `parzen run` (pz_command_*, through _core):
+per trial it builds the argv ({label} placeholders) and the point JSON,
+and it reads the outcome from what the command left. Each executor only
+runs that argv (point on stdin and in PARZEN_PARAMS, PARZEN_TRIAL_ID,
+PARZEN_RESULT_FILE, never a shell) and sends back its exit status, result
+file and output as bytes: it needs Python and the command, not parzen. With ``--store FILE``
 (``--study``, ``--retry-lost``) the run is durable as ``parzen run`` is:
 each trial's start and outcome are committed to the store as they happen,
 and running the same line again after the driver died (even by SIGKILL)
@@ -24,11 +26,27 @@ import math
 import os
 import sys
 
-from . import anneal, hp, mix, rand, tpe
-from .base import Domain
+from . import _engine, hp
+from .base import JOB_STATE_DONE, Domain
 
-ALGOS = {"tpe": tpe.suggest, "rand": rand.suggest, "random": rand.suggest,
-         "anneal": anneal.suggest}
+
+def c_sampler(name):
+    """suggest() by the C sampler `name` with its default options: the
+    sampler `parzen run --algo name` uses without --spark."""
+    def suggest(new_ids, domain, trials, seed):
+        new_ids = list(new_ids)
+        if not new_ids:
+            return []
+        mirror = _engine.mirror_for(domain, trials, name, ())
+        values = mirror.propose(0, _engine.seed_of(seed))
+        return _engine.make_docs(domain, trials, new_ids[:1], [values])
+    suggest.__name__ = name
+    return suggest
+
+
+#: the --algo names of cli/cmd_run.c, mtpe the default of a new study
+ALGOS = {name: c_sampler(name)
+         for name in ("mtpe", "tpe", "rand", "random", "anneal", "mix")}
 
 class UsageError(Exception):
     pass
@@ -74,124 +92,121 @@ def space_to_hp(node, key=None):
     return node
 
 
-def build_point(node, spec, labels, key=None):
-    """The user's nested point for stored values `spec` (label -> value),
-    filling `labels` with the value each active label takes in it."""
-    if _is_param(node):
-        if node["hp"] == "const":
-            return node["value"]
-        label = _label(node, key)
-        value = spec[label]
-        if node["hp"] in ("choice", "pchoice"):
-            option = node["options"][int(value)]
-            if node["hp"] == "pchoice":
-                option = option[1]
-            value = build_point(option, spec, labels)
-        elif node["hp"] in ("randint", "uniformint"):
-            value = int(value)
-        else:
-            value = float(value)
-        labels[label] = value
-        return value
-    if isinstance(node, dict):
-        return {k: build_point(v, spec, labels, k) for k, v in node.items()}
-    if isinstance(node, list):
-        return [build_point(v, spec, labels) for v in node]
-    return node
+def values_of(space, doc):
+    """The C values (one per label of `space`, NaN inactive) of a trial
+    document's misc.vals (a choice's value is its index, as in C)."""
+    vals = doc["misc"]["vals"]
+    return [float(vals[label][0]) if vals.get(label) else math.nan
+            for label in space.labels()]
 
 
 class CommandDomain(Domain):
-    """A Domain whose workers get {"point", "labels", "tid"} built from the
-    JSON template, not the evaluated hp graph."""
+    """A Domain whose trials are a command. The C command protocol
+    (pz_command_*, src/runner_io.c) runs here, on the driver: it builds
+    each trial's argv ({label} placeholders) and point JSON, and turns
+    what the command left (exit status, result file, output) into the
+    outcome, exactly as `parzen run` does for its local processes.
+    Executors only run the argv and send the bytes back."""
 
-    def __init__(self, fn, space_doc):
+    def __init__(self, fn, space_doc, space, command):
         super().__init__(fn, space_to_hp(space_doc))
-        self.space_doc = space_doc
+        self.space = space  # the C space parsed from the file
+        self.command = list(command)
 
     def dispatch_point(self, doc):
-        spec = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
-        labels = {}
-        point = build_point(self.space_doc, spec, labels)
-        return {"point": point, "labels": labels, "tid": doc["tid"]}
+        argv, point = self.space.command_argv(self.command,
+                                              values_of(self.space, doc))
+        return {"argv": argv, "point": point, "tid": doc["tid"]}
+
+    def evaluate_async2(self, rval, ctrl, attach_attachments=True):
+        from . import _core
+
+        if rval.get("timeout") is not None:  # the runner's own reason
+            raise CommandFailed("timed out after %g s" % rval["timeout"])
+        if rval.get("spawn_error"):
+            raise CommandFailed(rval["spawn_error"])
+        o = _core.command_outcome(rval["exit"], rval["signal"],
+                                  rval["result"], rval["out"], rval["err"])
+        if o["state"] != JOB_STATE_DONE:
+            raise CommandFailed(o["error"])
+        return json.loads(o["result_json"])
+
+
+class CommandFailed(Exception):
+    """A command trial that ended as ERROR; its message is the C
+    protocol's reason ("exit status 3: ...", "killed by signal 9 ...")."""
+
+    pz_trial_error = True  # the driver records str(e), not a traceback
 
 
 # ------------------------------------------------- the executor objective
 
 # Compiled in a namespace that is not a module, so it is shipped by value:
-# executors need Python and the command, not parzen.
-_OBJECTIVE_SOURCE = r'''
-def make_objective(argv, trial_timeout):
-    def objective(job):
-        import json, math, os, re, signal, subprocess, tempfile
-        point_json = json.dumps(job["point"], separators=(",", ":"))
+# executors need Python and the command, not parzen. It only runs the
+# argv the driver built and returns what the command left, as bytes; the
+# driver reads the outcome from them (CommandDomain.evaluate_async2).
+_RUNNER_SOURCE = r'''
+def make_runner(trial_timeout, grace_s, output_limit):
+    def run_command(job):
+        import os, signal, subprocess, tempfile
 
-        def text(v):
-            if isinstance(v, str):
-                return v
-            if isinstance(v, (dict, list)):
-                return json.dumps(v, separators=(",", ":"))
-            return repr(v) if isinstance(v, float) else str(v)
-
-        def fill(arg):
-            return re.sub(r"\{([^{}]+)\}", lambda m: text(job["labels"][m.group(1)])
-                          if m.group(1) in job["labels"] else m.group(0), arg)
+        def kill_group(pid, sig):
+            try:
+                os.killpg(pid, sig)
+            except OSError:
+                pass
 
         with tempfile.TemporaryDirectory(prefix="parzen-trial-") as d:
             result_file = os.path.join(d, "result")
-            env = dict(os.environ, PARZEN_PARAMS=point_json,
+            point_file = os.path.join(d, "in")
+            with open(point_file, "w") as f:
+                f.write(job["point"] + "\n")
+            env = dict(os.environ, PARZEN_PARAMS=job["point"],
                        PARZEN_TRIAL_ID=str(job["tid"]),
                        PARZEN_RESULT_FILE=result_file)
-            proc = subprocess.Popen([fill(a) for a in argv], env=env,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
             try:
-                out, err = proc.communicate(point_json + "\n",
-                                            timeout=trial_timeout)
+                with open(point_file, "rb") as stdin:
+                    proc = subprocess.Popen(
+                        job["argv"], env=env, stdin=stdin,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        start_new_session=True)
+            except OSError as e:
+                return {"spawn_error": "cannot start %r: %s"
+                        % (job["argv"][0], e.strerror or e)}
+            timeout = None
+            try:
+                out, err = proc.communicate(timeout=trial_timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                raise RuntimeError("trial timeout (%gs) expired" % trial_timeout)
-            finally:
+                timeout = trial_timeout
+                kill_group(proc.pid, signal.SIGTERM)
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            if proc.returncode != 0:
-                last = (err.strip().splitlines() or [""])[-1]
-                raise RuntimeError("exit status %d: %s" % (proc.returncode, last)
-                                   if proc.returncode > 0 else
-                                   "killed by signal %d" % -proc.returncode)
-            raw = ""
+                    out, err = proc.communicate(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    kill_group(proc.pid, signal.SIGKILL)
+                    out, err = proc.communicate()
+            kill_group(proc.pid, signal.SIGKILL)  # what the command left
+            result = None
             if os.path.exists(result_file):
-                raw = open(result_file).read().strip()
-            if not raw:
-                lines = [l for l in out.splitlines() if l.strip()]
-                raw = lines[-1].strip() if lines else ""
-        if not raw:
-            raise RuntimeError("no result")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise RuntimeError("unparsable result %r" % raw[:200])
-        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
-            raise RuntimeError("unparsable result %r" % raw[:200])
-        if not isinstance(value, dict):
-            value = {"loss": value}
-        value.setdefault("status", "ok")
-        loss = value.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise RuntimeError("the loss is not a finite number: %r" % loss)
-        return value
-    return objective
+                with open(result_file, "rb") as f:
+                    result = f.read(1 << 20)
+        code = proc.returncode
+        return {"exit": code if code >= 0 else 0,
+                "signal": -code if code < 0 else 0, "result": result,
+                "out": out[-output_limit:], "err": err[-output_limit:],
+                "timeout": timeout}
+    return run_command
 '''
 
+#: as the C runner (src/runner.c): SIGKILL 5 s after SIGTERM, 64 KiB kept
+KILL_GRACE_S = 5.0
+OUTPUT_LIMIT = 64 << 10
 
-def make_objective(argv, trial_timeout):
-    namespace = {"__name__": "parzen_command_objective"}
-    exec(compile(_OBJECTIVE_SOURCE, "<parzen command objective>", "exec"),
+
+def make_runner(trial_timeout):
+    namespace = {"__name__": "parzen_command_runner"}
+    exec(compile(_RUNNER_SOURCE, "<parzen command runner>", "exec"),
          namespace)
-    return namespace["make_objective"](list(argv), trial_timeout)
+    return namespace["make_runner"](trial_timeout, KILL_GRACE_S, OUTPUT_LIMIT)
 
 
 # ------------------------------------------------------------- arguments
@@ -217,7 +232,7 @@ def parse_args(argv):
     ap.add_argument("--spark", required=True)
     ap.add_argument("--max-evals", type=positive(int), required=True)
     ap.add_argument("--parallelism", type=positive(int))
-    ap.add_argument("--algo", choices=sorted(ALGOS) + ["mix"], default="tpe")
+    ap.add_argument("--algo", choices=sorted(ALGOS), default="mtpe")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--timeout", type=positive(float))
     ap.add_argument("--trial-timeout", type=positive(float))
@@ -251,10 +266,10 @@ def load_space(path):
     except OSError as e:
         raise UsageError("%s: %s" % (path, e.strerror)) from None
     try:
-        _core.Space.from_json(text.decode("utf-8", "replace"))
+        space = _core.Space.from_json(text.decode("utf-8", "replace"))
     except ValueError as e:  # the C parser's message: path, line, column
         raise UsageError("%s: %s" % (path, e)) from None
-    return json.loads(text)
+    return json.loads(text), space
 
 
 def run(args):
@@ -265,22 +280,22 @@ def run(args):
     from .spark import SparkTrials
     from .store import StoreTrials
 
-    space_doc = load_space(args.space)
+    space_doc, space = load_space(args.space)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (SparkSession.builder.master(args.spark).appName("parzen run")
              .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    objective = make_objective(args.command, args.trial_timeout)
+    objective = make_runner(args.trial_timeout)
 
     class CommandSparkTrials(SparkTrials):
-        def make_domain(self, fn, space):
-            return CommandDomain(fn, space_doc)
+        def make_domain(self, fn, hp_space):
+            return CommandDomain(fn, space_doc, space, args.command)
 
     trials = CommandSparkTrials(parallelism=args.parallelism,
                                 timeout=args.timeout,
                                 loss_threshold=args.loss_threshold,
                                 spark_session=spark)
-    algo = ALGOS.get(args.algo) or mix.suggest
+    algo = ALGOS[args.algo]
     seed = args.seed if args.seed is not None else \
         int.from_bytes(os.urandom(4), "little")
     storage = None
@@ -309,10 +324,10 @@ def run(args):
                 storage.close()
         finally:
             spark.stop()
-    return report(trials, space_doc, args, seed)
+    return report(trials, space, args, seed)
 
 
-def report(trials, space_doc, args, seed):
+def report(trials, space, args, seed):
     ok = [t for t in trials.trials if t["result"].get("status") == "ok"
           and t["result"].get("loss") is not None
           and not math.isnan(float(t["result"]["loss"]))]
@@ -325,8 +340,7 @@ def report(trials, space_doc, args, seed):
         raise RuntimeError("no trial finished with a loss")
     best = min(ok, key=lambda t: float(t["result"]["loss"]))
     spec = {k: v[0] for k, v in best["misc"]["vals"].items() if v}
-    labels = {}
-    point = build_point(space_doc, spec, labels)
+    point = json.loads(space.point_json(values_of(space, best)))
     print(json.dumps({"id": best["tid"], "loss": best["result"]["loss"],
                       "point": point, "params": spec}))
     return 0
