@@ -18,6 +18,12 @@ work would look faster).
 
 parzen-connect runs the same fmin on a local Spark Connect server
 (`remote("local[8]")`); hyperopt's SparkTrials cannot run there.
+`--warmup N` runs N untimed trials on the same session first (a server
+that has been up a while rather than one started for the run). The last
+column is the CPU time per trial of the driver process (Connect: the
+client), its JVM (Spark's driver with the local executors; Connect: the
+server) and Spark's Python workers, read from /proc: on a loaded machine
+it says more than the wall time, which depends on what else runs.
 """
 
 import argparse
@@ -34,8 +40,10 @@ from bench_util import cpu_model
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(impl, n_trials, parallelism, sleep, calls_dir):
-    """One run in this process; prints a JSON line."""
+def measure(impl, n_trials, parallelism, sleep, calls_dir, warmup=0):
+    """One run in this process; prints a JSON line. `warmup` trials run
+    first, untimed, on the same session (a long-lived server or cluster
+    rather than one started for this run)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = connect_session(parallelism) if impl == "parzen-connect" \
         else classic_session(parallelism)
@@ -55,11 +63,18 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir):
         open(os.path.join(calls_dir, uuid.uuid4().hex), "w").close()
         return (x - 3) ** 2
 
+    if warmup:
+        fmin(lambda x: x * x, hp.uniform("x", -5, 5), algo=tpe.suggest,
+             max_evals=warmup, trials=SparkTrials(
+                 parallelism=parallelism, spark_session=spark),
+             show_progressbar=False, **kwargs)
     trials = SparkTrials(parallelism=parallelism, spark_session=spark)
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     fmin(fn, hp.uniform("x", -5, 5), algo=tpe.suggest, max_evals=n_trials,
          trials=trials, show_progressbar=False, **kwargs)
     wall = time.perf_counter() - t0
+    cpu1 = cpu_seconds()
     spark.stop()
     ideal = n_trials * sleep / parallelism
     statuses = trials.statuses()
@@ -69,7 +84,43 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir):
                       "trials": len(trials),
                       "ok": sum(s == "ok" for s in statuses),
                       "failed": trials.count_failed_trials(),
-                      "calls": len(os.listdir(calls_dir))}))
+                      "calls": len(os.listdir(calls_dir)),
+                      "cpu_ms": {k: 1000 * (cpu1[k] - cpu0[k]) / n_trials
+                                 for k in cpu0}}))
+
+
+def cpu_seconds():
+    """CPU seconds used so far by this process (the driver, or Connect's
+    client), its JVM (Spark's driver, or the local Connect server with its
+    executors) and the JVM's descendants (Spark's Python workers), read
+    from /proc (Linux); children that ended count through their parent's
+    cumulative times."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        procs[int(pid)] = (int(fields[1]),
+                           sum(map(int, fields[11:13])) / tick,
+                           sum(map(int, fields[13:15])) / tick)
+    kids = {}
+    for pid, (ppid, _, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+
+    def tree(pid):
+        return procs[pid][1] + procs[pid][2] + sum(
+            tree(k) for k in kids.get(pid, []))
+
+    me = os.getpid()
+    out = {"client": procs[me][1], "jvm": 0.0, "workers": 0.0}
+    for jvm in kids.get(me, []):
+        out["jvm"] += procs[jvm][1]
+        out["workers"] += tree(jvm) - procs[jvm][1]
+    return out
 
 
 def classic_session(parallelism):
@@ -106,7 +157,7 @@ def run_child(python, impl, args):
     cmd = [python, os.path.abspath(__file__), "--child", impl,
            "--trials", str(args.trials), "--parallelism",
            str(args.parallelism), "--sleep", str(args.sleep),
-           "--calls-dir", calls_dir]
+           "--calls-dir", calls_dir, "--warmup", str(args.warmup)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -146,12 +197,14 @@ def main():
     ap.add_argument("--parallelism", type=int, default=8)
     ap.add_argument("--sleep", type=float, default=0.1)
     ap.add_argument("--calls-dir")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="untimed trials run first on the same session")
     ap.add_argument("--impls", default="parzen,parzen-connect,hyperopt,"
                     "hyperopt-q8", help="comma-separated subset to run")
     args = ap.parse_args()
     if args.child:
         measure(args.child, args.trials, args.parallelism, args.sleep,
-                args.calls_dir)
+                args.calls_dir, args.warmup)
         return
     parzen_py = os.path.join(ROOT, ".venv", "bin", "python")
     bench_py = os.path.join(ROOT, ".venv-bench", "bin", "python")
@@ -159,8 +212,10 @@ def main():
     rows = [run_child(parzen_py if i.startswith("parzen") else bench_py, i,
                       args) for i in impls]
     print("%d trials of a %.1f s objective, parallelism %d, local[%d] "
-          "(classic, or a local Spark Connect server); %s"
+          "(classic, or a local Spark Connect server)%s; %s"
           % (args.trials, args.sleep, args.parallelism, args.parallelism,
+             ", after %d untimed warm-up trials on the same session"
+             % args.warmup if args.warmup else "",
              versions(bench_py, parzen_py)))
     print()
     print("command: %s; %s, %d CPUs; load average %.1f %.1f %.1f after"
@@ -168,18 +223,22 @@ def main():
              *os.getloadavg()))
     print()
     print("| implementation | wall time (s) | trials/s | parallel efficiency "
-          "| wall / first row | trials ok / failed / objective calls |")
-    print("|---|---|---|---|---|---|")
+          "| wall / first row | trials ok / failed / objective calls "
+          "| CPU ms per trial: driver or client / JVM / Python workers |")
+    print("|---|---|---|---|---|---|---|")
     base = rows[0]["wall_s"]
     names = {"parzen": "parzen SparkTrials",
              "parzen-connect": "parzen SparkTrials on Spark Connect",
              "hyperopt": "hyperopt SparkTrials (defaults)",
              "hyperopt-q8": "hyperopt SparkTrials (max_queue_len=8)"}
     for r in rows:
-        print("| %s | %.1f | %.2f | %.0f%% | %.1fx | %d / %d / %d%s |" % (
+        print("| %s | %.1f | %.2f | %.0f%% | %.1fx | %d / %d / %d%s "
+              "| %.0f / %.0f / %.0f |" % (
             names[r["impl"]], r["wall_s"], r["trials_per_s"],
             100 * r["efficiency"], r["wall_s"] / base, r["ok"], r["failed"],
-            r["calls"], "" if complete(r, args.trials) else " INCOMPLETE"))
+            r["calls"], "" if complete(r, args.trials) else " INCOMPLETE",
+            r["cpu_ms"]["client"], r["cpu_ms"]["jvm"],
+            r["cpu_ms"]["workers"]))
     if not all(complete(r, args.trials) for r in rows):
         print("a run did not do all its work: its time is not comparable")
         sys.exit(1)

@@ -3,7 +3,7 @@
 # (hyperopt/tests/integration/test_spark.py, from its sdist, downloaded at
 # test time and never committed) run against parzen importable as
 # `hyperopt` on the driver and on the executors (python/tests/conformance/
-# spark_shim). Prints the counts; exits 1 on an unexpected failure.
+# shim, as the unit stage). Prints the counts; exits 1 on an unexpected failure.
 # Usage: scripts/conformance-hyperopt-spark.sh [PYTHON]  (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,22 +12,22 @@ py=${1:-$root/.venv/bin/python}
 sdist=$(bash scripts/fetch-hyperopt-sdist.sh "$py")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r python/tests/conformance/spark_shim/hyperopt "$work/"
+cp -r python/tests/conformance/shim/hyperopt "$work/"
 ln -s "$sdist/hyperopt/tests" "$work/hyperopt/tests"
 # Documented differences (docs/spark.md, "hyperopt's own tests"): the test
 # id and why parzen differs.
 #  test_timeout_with_job_cancellation: its second half expects 6 trials of
 #  1 s at parallelism 4 to outlast a 4 s timeout, which they do only with
 #  hyperopt's one-trial-per-second dispatch; parzen runs them in ~2 s.
-#  test_trial_run_info: asserts 6 successes and 2 failures of anneal over
-#  fn_succeed_within_range at parallelism 4, but which points anneal
-#  proposes depends on which of the 4 running trials have finished at each
-#  ask, i.e. on timing: parzen's event-driven dispatch gives 6/2 or 7/1 (the
-#  function's own docstring says 7 and 1), so the count is not a fixed fact.
-deselect=(--deselect
-    "hyperopt/tests/integration/test_spark.py::FMinTestCase::test_timeout_with_job_cancellation"
-    --deselect
-    "hyperopt/tests/integration/test_spark.py::FMinTestCase::test_trial_run_info")
+#  test_trial_run_info: expects exactly 6 of 8 anneal points in (-3, 3) at
+#  parallelism 4 and one seed. Anneal's points depend on the trials that
+#  have finished when it is asked, so the count depends on the order the
+#  4 running trials finish in (parzen: 5, 6 or 7 across runs); hyperopt's
+#  1 s polling makes its run nearly sequential, and its numpy stream is
+#  not parzen's. parzen's test_spark.py checks the same with rand.
+t=hyperopt/tests/integration/test_spark.py::FMinTestCase
+deselect=(--deselect "$t::test_timeout_with_job_cancellation"
+    --deselect "$t::test_trial_run_info")
 cd "$work"
 rc=0
 PYSPARK_PYTHON="$py" PYTHONPATH="$work" "$py" -m pytest -q -p no:cacheprovider \

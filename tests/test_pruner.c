@@ -424,3 +424,81 @@ Test(pruned_rule, rank_orders_by_last_step_then_value_after_done_trials)
                      "'best'");
     pz_study_free(st);
 }
+
+/* ------------------------------------------------------------------ oom */
+
+/* Reports, both pruners' tables, the rank rule's ask and a rebuild, with
+ * allocation n failing: every call fails cleanly with PZ_ENOMEM (or
+ * succeeds), nothing leaks, and some n lets the whole workload through. */
+static int pruning_workload(const char *kind, const pz_space *sp, pz_error *e)
+{
+    pz_study *st = NULL;
+    int rc = pz_study_new(&st, sp, e);
+    if (rc == PZ_OK) {
+        rc = pz_study_set_sampler(st, "tpe", e);
+    }
+    if (rc == PZ_OK) {
+        bool median = strcmp(kind, "median") == 0;
+        rc = pz_study_set_pruner(
+            st, kind, median ? "{\"n_startup_trials\": 1}" : NULL, e);
+    }
+    double v[1];
+    for (int t = 0; rc == PZ_OK && t < 12; t++) {
+        int64_t id = -1;
+        rc = pz_study_ask(st, &id, v, e);
+        for (int64_t s = 0; rc == PZ_OK && s < 10; s++) {
+            rc = pz_study_report(st, id, s, v[0] + 1.0 / (double)(s + 1), e);
+        }
+        int prune = 0;
+        if (rc == PZ_OK) {
+            rc = pz_study_should_prune(st, id, &prune, e);
+        }
+        if (rc == PZ_OK) {
+            rc = pz_study_tell(st, id, t % 3 ? PZ_TRIAL_PRUNED : PZ_TRIAL_DONE,
+                               v[0], e);
+        }
+    }
+    if (rc == PZ_OK) {
+        rc = pz_study_set_pruned_rule(st, "rank", e);
+    }
+    if (rc == PZ_OK) {
+        rc = pz_study_suggest(st, 99, 1, v, e);
+    }
+    if (rc == PZ_OK) {
+        rc = pz_study_set_pruner(st, "sha", NULL, e); /* a rebuild */
+    }
+    pz_study_free(st);
+    return rc;
+}
+
+static void oom_pruning(const char *kind)
+{
+    pz_param_spec x = pzt_range(PZ_UNIFORM, 0, 1);
+    pz_space *sp = pzt_space_of(&x, 1);
+    for (long n = 0; n < 100000; n++) {
+        pz_error e = {0};
+        pz__alloc_fail_after(n);
+        int rc = pruning_workload(kind, sp, &e);
+        pz__alloc_fail_after(-1);
+        if (rc == PZ_OK) {
+            pz_space_free(sp);
+            cr_assert_gt(n, 20, "only %ld allocations: injection off?", n);
+            pzt_assert_no_leaks();
+            return;
+        }
+        cr_assert_eq(rc, PZ_ENOMEM, "allocation %ld: %s (%s)", n,
+                     pz_status_name(rc), e.msg);
+    }
+    cr_assert_fail("no run succeeded");
+}
+
+Test(pruner_oom, median_survives_every_failed_allocation)
+{
+    oom_pruning("median");
+}
+
+Test(pruner_oom, sha_and_hyperband_survive_every_failed_allocation)
+{
+    oom_pruning("sha");
+    oom_pruning("hyperband");
+}

@@ -159,6 +159,8 @@ class ConnectBackend(ThreadedBackend):
         self.user_tags = sorted(self.spark.getTags())
         self.base = self.spark.range(1, numPartitions=1)
         self.base.columns  # analysed once here, not once per trial
+        if self.profile is not None:
+            _resolve_profile(self.spark, self.profile)
         self.check_executors()
 
     def check_executors(self) -> None:
@@ -269,6 +271,33 @@ class ConnectBackend(ThreadedBackend):
         for tid in left:
             self.cancel(tid)
         super().close()
+
+
+def _resolve_profile(spark, profile) -> None:
+    """Register `profile` with the trials' own Connect session. PySpark
+    registers a ResourceProfile lazily, on the *active* Connect session
+    and only when SPARK_CONNECT_MODE_ENABLED is set (a session made by
+    builder.remote()): with spark_session= in a process that also has
+    another session (or made its session otherwise), that fails with
+    "SparkContext must be created to get the profile id"."""
+    lock = getattr(profile, "_lock", None)
+    create = getattr(getattr(spark, "client", None), "_create_profile", None)
+    if lock is None or create is None:  # another PySpark: its own way
+        return
+    import pyspark.sql.connect.proto as pb2
+
+    with lock:
+        if profile._id is not None or profile._java_resource_profile:
+            return
+        executor = {k: pb2.ExecutorResourceRequest(
+            resource_name=v.resourceName, amount=v.amount,
+            discovery_script=v.discoveryScript, vendor=v.vendor)
+            for k, v in profile.executorResources.items()}
+        task = {k: pb2.TaskResourceRequest(resource_name=v.resourceName,
+                                           amount=v.amount)
+                for k, v in profile.taskResources.items()}
+        profile._id = create(pb2.ResourceProfile(executor_resources=executor,
+                                                 task_resources=task))
 
 
 def _rows(df) -> list:

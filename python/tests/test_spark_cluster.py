@@ -9,7 +9,7 @@ import pytest
 from spark_fixtures import (StandaloneCluster, executor_pids, session,
                             ship_by_value, wait_for)
 
-from parzen import SparkTrials, fmin, hp, rand, tpe
+from parzen import STATUS_OK, SparkTrials, fmin, hp, rand, tpe
 from parzen.base import JOB_STATE_ERROR
 
 ship_by_value(__name__)
@@ -72,3 +72,30 @@ def test_killing_the_executor_mid_trial_fails_that_trial_only(cluster,
     assert len(failed) == 1
     assert failed[0]["tid"] == 0
     assert trials.count_successful_trials() == 4
+
+
+def _cpus_objective(x):
+    from pyspark import TaskContext
+
+    return {"loss": x, "status": STATUS_OK,
+            "cpus": TaskContext.get().cpus()}
+
+
+def test_a_resource_profile_reaches_each_trials_task(cluster):
+    """RDD.withResources on the cluster: each trial's task runs under the
+    profile (2 CPUs per task), seen from inside the objective; without a
+    profile a task has the default 1."""
+    from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
+
+    profile = ResourceProfileBuilder().require(
+        TaskResourceRequests().cpus(2)).build
+    trials = SparkTrials(parallelism=2, spark_session=cluster,
+                         resource_profile=profile)
+    assert trials._resource_profile is profile
+    fmin(_cpus_objective, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=3, trials=trials, rstate=0, show_progressbar=False)
+    assert [t["result"]["cpus"] for t in trials.trials] == [2, 2, 2]
+    plain = SparkTrials(parallelism=2, spark_session=cluster)
+    fmin(_cpus_objective, hp.uniform("x", 0, 1), algo=rand.suggest,
+         max_evals=2, trials=plain, rstate=0, show_progressbar=False)
+    assert [t["result"]["cpus"] for t in plain.trials] == [1, 1]

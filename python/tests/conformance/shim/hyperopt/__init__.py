@@ -1,11 +1,14 @@
 """parzen importable as ``hyperopt``, to run hyperopt's own tests.
 
 Only for the conformance stages (scripts/conformance-hyperopt-unit.sh and
-the like): a directory holding this package first on sys.path makes
-``import hyperopt`` give parzen's names and ``import hyperopt.X`` give the
-module ``parzen.X`` itself (the same module object, so monkeypatching
-``hyperopt.tpe`` patches ``parzen.tpe``). ``hyperopt.tests`` is not
-aliased: the runner links hyperopt's own tests there.
+scripts/conformance-hyperopt-spark.sh): a directory holding this package
+first on sys.path makes ``import hyperopt`` give parzen's names and
+``import hyperopt.X`` give the module ``parzen.X`` itself (the same module
+object, so monkeypatching ``hyperopt.tpe`` or ``hyperopt.spark._have_spark``
+patches parzen's). ``hyperopt.tests`` is not aliased: the runner links
+hyperopt's own tests there. The Spark stage also puts that directory on
+the executors' PYTHONPATH: their Python workers unpickle the test module's
+functions by reference, so they import this same ``hyperopt``.
 """
 
 import importlib
@@ -71,5 +74,16 @@ def _import_shadowed_submodules():
             globals()[name] = sub if sub is not None else value
 
 
+def _alias_loaded_submodules():
+    """``hyperopt.spark`` etc. as attributes without an import of their
+    own (hyperopt's package imports them): parzen's submodules already
+    loaded, except the names that are also functions (``fmin``)."""
+    for name, value in list(vars(parzen).items()):
+        if (isinstance(value, type(sys)) and name not in __all__
+                and value.__name__ == "parzen." + name):
+            importlib.import_module(_PREFIX + name)
+
+
+_alias_loaded_submodules()
 _import_shadowed_submodules()
 del parzen
