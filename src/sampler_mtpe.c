@@ -203,13 +203,13 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
     if (strcmp(o, "hide_pending") == 0) {
         return want_count(key, v, 0, 1, &t->hide_pending, err);
     }
-    return pz__fail(
-        err, PZ_EINVAL,
-        "unknown option '%s' (mtpe options: mtpe. + gamma, gamma_cap, "
-        "prior_weight, n_startup_jobs, n_EI_candidates, "
-        "bw_factor, bw_min, cat_smooth, bw_rule, sample_bw, "
-        "hide_pending, explore, explore_until, gap_factor)",
-        key);
+    return pz__fail(err, PZ_EINVAL,
+                    "unknown option '%s' (mtpe options, each as mtpe.NAME: "
+                    "gamma, gamma_cap, "
+                    "prior_weight, n_startup_jobs, n_EI_candidates, "
+                    "bw_factor, bw_min, cat_smooth, bw_rule, sample_bw, "
+                    "hide_pending, explore, explore_until, gap_factor)",
+                    key);
 }
 
 /* ---------------------------------------------------------- dimensions */
