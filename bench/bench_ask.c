@@ -23,7 +23,10 @@
  * With --mtpe, the same latency table and memory check for the
  * multivariate TPE ("mtpe", n_startup_jobs = 0 likewise) instead.
  *
- * Usage: bench_ask [--quick] [--mtpe]   (--quick: fewer repetitions)
+ * Usage: bench_ask [--quick] [--mtpe] [--d D] [--n N] [--space K]
+ *   --quick: fewer repetitions; --d / --n / --space (uniform, mixed):
+ *   only those rows of the latency table, nothing else (for paired
+ *   before/after runs of one configuration).
  * Not a test: it asserts nothing about time, it reports.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
@@ -175,7 +178,13 @@ static size_t reps_for(size_t n, size_t d, int quick)
     return quick ? (reps + 9) / 10 : reps;
 }
 
-static int latency_table(int quick, const char *algo)
+/* Row filter of the latency table: 0 / -1 = every value. */
+typedef struct only {
+    size_t d, n;
+    int kind;
+} only;
+
+static int latency_table(int quick, const char *algo, const only *o)
 {
     static const size_t ns[] = {10, 100, 1000, 10000};
     static const size_t ds[] = {2, 10, 50};
@@ -187,8 +196,14 @@ static int latency_table(int quick, const char *algo)
     printf("|---|---|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < 2; k++) {
         for (size_t di = 0; di < 3; di++) {
+            if ((o->kind >= 0 && o->kind != k) || (o->d && o->d != ds[di])) {
+                continue;
+            }
             pz_space *sp = make_space((space_kind)k, ds[di]);
             for (size_t ni = 0; sp != NULL && ni < 4; ni++) {
+                if (o->n && o->n != ns[ni]) {
+                    continue;
+                }
                 pz_study *st = make_study(sp, ns[ni], x, algo);
                 timing tm;
                 if (st == NULL || time_asks(st, reps_for(ns[ni], ds[di], quick),
@@ -299,17 +314,26 @@ int main(int argc, char **argv)
 {
     static bench_counter c;
     int quick = 0, mtpe = 0;
+    only o = {0, 0, -1};
     for (int i = 1; i < argc; i++) {
         quick |= strcmp(argv[i], "--quick") == 0;
         mtpe |= strcmp(argv[i], "--mtpe") == 0;
+        if (i + 1 < argc && strcmp(argv[i], "--d") == 0) {
+            o.d = (size_t)strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--n") == 0) {
+            o.n = (size_t)strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(argv[i], "--space") == 0) {
+            o.kind = strcmp(argv[++i], "mixed") == 0 ? 1 : 0;
+        }
     }
+    int filtered = o.d || o.n || o.kind >= 0;
     const char *algo = mtpe ? "mtpe" : "tpe";
     pz_set_allocator(bench_counting_alloc, &c);
-    int rc = latency_table(quick, algo);
-    if (rc == 0 && !mtpe) {
+    int rc = latency_table(quick, algo, &o);
+    if (rc == 0 && !mtpe && !filtered) {
         rc = tpe_history_table(quick);
     }
-    if (rc == 0) {
+    if (rc == 0 && !filtered) {
         rc = memory_check(&c, algo);
     }
     pz_set_allocator(NULL, NULL);

@@ -58,9 +58,13 @@ typedef struct mtpe_state {
     double bw_factor;       /* bandwidth at one observation / scale */
     double bw_min;          /* smallest bandwidth / scale */
     double cat_smooth;      /* categorical kernel smoothing at m = 1 */
-    size_t bw_rule;         /* 0: scale-based, 1: sample spread (Scott) */
+    size_t bw_rule;         /* 0: scale-based, 1: sample spread (Scott),
+                               2: per kernel, the gap to its neighbours */
     double sample_bw;       /* candidates are drawn this much wider */
     size_t hide_pending;    /* 1: pending trials are invisible; 0: bad */
+    double explore;         /* chance that an ask uses bw_rule 2 */
+    size_t explore_until;   /* ... while fewer trials are visible; 0: always */
+    double gap_factor;      /* bw_rule 2: bandwidth = gap x this */
 } mtpe_state;
 
 static const mtpe_state mtpe_defaults = {
@@ -75,6 +79,9 @@ static const mtpe_state mtpe_defaults = {
     .bw_rule = 0,
     .sample_bw = 1.0,
     .hide_pending = 1,
+    .explore = 1.0,
+    .explore_until = 30,
+    .gap_factor = 1.0,
 };
 
 /* One dimension of a group: how a parameter maps to its kernels. */
@@ -96,16 +103,22 @@ typedef struct dim {
  * the prior kernel. */
 typedef struct kde {
     size_t m, D;
-    const double *mu; /* m x D centres: mixture-space value or category */
-    double *sig;      /* D bandwidths (numeric) */
-    double *inv;      /* D 1 / bandwidth (numeric) */
-    double *lsig;     /* D log(bandwidth sqrt(2 pi)) (numeric) */
-    double *lam;      /* D Aitchison-Aitken off-centre masses (cat) */
-    double *lsame;    /* D log(1 - lam) */
-    double *ldiff;    /* D log(lam / (k - 1)) */
-    double *logc;     /* m per-kernel constants (weights, sigmas, masses) */
+    const double *mu;  /* m x D centres: mixture-space value or category */
+    double *sig;       /* D bandwidths (numeric) */
+    double *inv;       /* D 1 / bandwidth (numeric) */
+    double *lsig;      /* D log(bandwidth sqrt(2 pi)) (numeric) */
+    double *ksig;      /* m x D per-kernel bandwidths (bw_rule 2), or NULL */
+    double *kinv;      /* m x D their inverses */
+    double *klsig;     /* m x D log(bandwidth sqrt(2 pi)) */
+    double *lam;       /* D Aitchison-Aitken off-centre masses (cat) */
+    double *lsame;     /* D log(1 - lam) */
+    double *ldiff;     /* D log(lam / (k - 1)) */
+    double *logc;      /* m per-kernel constants (weights, sigmas) */
+    double *lmass;     /* m -log(mass inside the bounds), NaN: not yet */
+    double mass_bound; /* an upper bound of every lmass */
     double logc_prior;
     double logw, logw_prior; /* log weights, normalised */
+    struct ranked *tmp;      /* m entries of scratch (bw_rule 2) */
 } kde;
 
 /* ------------------------------------------------------------- options */
@@ -176,17 +189,26 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
         return want_real(key, v, 0.0, 100.0, true, &t->sample_bw, err);
     }
     if (strcmp(o, "bw_rule") == 0) {
-        return want_count(key, v, 0, 1, &t->bw_rule, err);
+        return want_count(key, v, 0, 2, &t->bw_rule, err);
+    }
+    if (strcmp(o, "explore") == 0) {
+        return want_real(key, v, 0.0, 1.0, false, &t->explore, err);
+    }
+    if (strcmp(o, "explore_until") == 0) {
+        return want_count(key, v, 0, MAX_COUNT_OPTION, &t->explore_until, err);
+    }
+    if (strcmp(o, "gap_factor") == 0) {
+        return want_real(key, v, 0.0, 10.0, true, &t->gap_factor, err);
     }
     if (strcmp(o, "hide_pending") == 0) {
         return want_count(key, v, 0, 1, &t->hide_pending, err);
     }
     return pz__fail(err, PZ_EINVAL,
-                    "unknown option '%s' (mtpe options: mtpe.gamma, "
-                    "mtpe.gamma_cap, mtpe.prior_weight, mtpe.n_startup_jobs, "
-                    "mtpe.n_EI_candidates, mtpe.bw_factor, mtpe.bw_min, "
-                    "mtpe.cat_smooth, mtpe.bw_rule, mtpe.sample_bw, "
-                    "mtpe.hide_pending)",
+                    "unknown option '%s' (mtpe options, each as mtpe.NAME: "
+                    "gamma, gamma_cap, "
+                    "prior_weight, n_startup_jobs, n_EI_candidates, "
+                    "bw_factor, bw_min, cat_smooth, bw_rule, sample_bw, "
+                    "hide_pending, explore, explore_until, gap_factor)",
                     key);
 }
 
@@ -264,7 +286,7 @@ typedef struct group {
 } group;
 
 typedef struct ranked {
-    double loss;
+    double loss; /* or a coordinate, when sorting a column */
     size_t row;
 } ranked;
 
@@ -384,16 +406,27 @@ static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
 
 /* ----------------------------------------------------------------- kde */
 
-static int kde_alloc(kde *s, size_t m, size_t D, pz__arena *a)
+static int kde_alloc(const mtpe_state *t, kde *s, size_t m, size_t D,
+                     pz__arena *a)
 {
     memset(s, 0, sizeof *s);
     s->m = m;
     s->D = D;
-    size_t nd = D ? D : 1;
+    size_t nd = D ? D : 1, nm = m ? m : 1;
     s->sig = pz__arena_alloc(a, 6 * nd * sizeof(double));
-    s->logc = pz__arena_alloc(a, (m ? m : 1) * sizeof(double));
+    s->logc = pz__arena_alloc(a, 2 * nm * sizeof(double));
     if (s->sig == NULL || s->logc == NULL) {
         return PZ_ENOMEM;
+    }
+    s->lmass = s->logc + nm;
+    if (t->bw_rule == 2) {
+        s->ksig = pz__arena_alloc(a, 3 * nm * nd * sizeof(double));
+        s->tmp = pz__arena_alloc(a, nm * sizeof *s->tmp);
+        if (s->ksig == NULL || s->tmp == NULL) {
+            return PZ_ENOMEM;
+        }
+        s->kinv = s->ksig + nm * nd;
+        s->klsig = s->kinv + nm * nd;
     }
     s->inv = s->sig + nd;
     s->lam = s->inv + nd;
@@ -424,6 +457,70 @@ static double bandwidth(const mtpe_state *t, const kde *s, const dim *dm,
     double b = t->bw_factor * spread * shrink;
     double lo = t->bw_min * dm->scale;
     return b < lo ? lo : (b > dm->scale ? dm->scale : b);
+}
+
+/* The ends of dimension dm's column for the gap rule: its bounds, or
+ * for an unbounded prior a box of the prior's spread widened to the data. */
+static void column_ends(const dim *dm, const ranked *r, size_t m, double *lo,
+                        double *hi)
+{
+    *lo = dm->low;
+    *hi = dm->high;
+    if (isinf(*lo)) {
+        double e = dm->prior_mu - 0.5 * dm->scale;
+        *lo = r[0].loss < e ? r[0].loss : e;
+    }
+    if (isinf(*hi)) {
+        double e = dm->prior_mu + 0.5 * dm->scale;
+        *hi = r[m - 1].loss > e ? r[m - 1].loss : e;
+    }
+}
+
+/* Per-kernel bandwidths (bw_rule 2: the rule of Bergstra et al.'s TPE
+ * that Watanabe 2023 studies): along each numeric dimension a kernel is
+ * as wide as the larger gap to its neighbours among the centres (the
+ * bounds close the ends), clipped to [scale / min(100, m + 2), scale]
+ * ("magic clipping"). An isolated good point keeps exploring around
+ * itself while a cluster sharpens; in the bad set, kernels are as
+ * narrow as the observations are dense. One sort per dimension. The
+ * dimension's sig[d] holds the narrowest, which decides use_mass. */
+static void kernel_bandwidths(const mtpe_state *t, kde *s, const dim *dims)
+{
+    size_t m = s->m, D = s->D;
+    double clip = (double)m + 2.0 < 100.0 ? (double)m + 2.0 : 100.0;
+    for (size_t d = 0; d < D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            continue;
+        }
+        ranked *r = s->tmp;
+        for (size_t k = 0; k < m; k++) {
+            r[k] = (ranked){s->mu[k * D + d], k};
+        }
+        qsort(r, m, sizeof *r, ranked_cmp);
+        double lo, hi, floor = dm->scale / clip, narrowest = dm->scale;
+        column_ends(dm, r, m, &lo, &hi);
+        for (size_t j = 0; j < m; j++) {
+            double left = r[j].loss - (j > 0 ? r[j - 1].loss : lo);
+            double right = (j + 1 < m ? r[j + 1].loss : hi) - r[j].loss;
+            double b = t->gap_factor * (left > right ? left : right);
+            b = b < floor ? floor : (b > dm->scale ? dm->scale : b);
+            size_t at = r[j].row * D + d;
+            s->ksig[at] = b;
+            s->kinv[at] = 1.0 / b;
+            s->klsig[at] = log(b) + LOG_SQRT_2PI;
+            narrowest = b < narrowest ? b : narrowest;
+        }
+        s->sig[d] = narrowest;
+        s->inv[d] = 1.0 / narrowest;
+        s->lsig[d] = log(narrowest) + LOG_SQRT_2PI;
+    }
+}
+
+/* Bandwidth of kernel k in numeric dimension d. */
+static double kernel_sig(const kde *s, size_t k, size_t d)
+{
+    return s->ksig ? s->ksig[k * s->D + d] : s->sig[d];
 }
 
 /* A kernel's mass inside the bounds of dimension dm. The centre lies
@@ -477,29 +574,57 @@ static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
         s->sig[d] = s->m ? bandwidth(t, s, dm, d) : dm->scale;
         s->inv[d] = 1.0 / s->sig[d];
         s->lsig[d] = log(s->sig[d]) + LOG_SQRT_2PI;
-        base -= log(s->sig[d]) + LOG_SQRT_2PI;
+        base -= s->ksig ? 0.0 : s->lsig[d];
         prior -= log(dm->prior_sig) + LOG_SQRT_2PI +
                  log_inside(dm, dm->prior_mu, dm->prior_sig);
     }
     s->logc_prior = prior;
-    /* Centres lie inside the bounds (group_gather clamps them), so each
-     * mass is >= 0.34 and a product of 64 of them cannot underflow: one
-     * log per 64 dimensions instead of one per dimension. */
-    for (size_t k = 0; k < s->m; k++) {
-        double c = s->logw + base, prod = 1.0;
-        for (size_t d = 0, n = 0; d < D; d++) {
-            const dim *dm = &dims[d];
-            if (dm->cat || (isinf(dm->low) && isinf(dm->high))) {
-                continue;
-            }
-            prod *= mass_inside(dm, mu[k * D + d], s->sig[d]);
-            if (++n % 64 == 0) {
-                c -= log(prod);
-                prod = 1.0;
-            }
-        }
-        s->logc[k] = c - log(prod);
+    if (s->ksig != NULL && s->m > 0) {
+        kernel_bandwidths(t, s, dims);
     }
+    /* The truncation masses wait until a candidate comes near enough to
+     * a kernel to need them (kernel_lmass): most kernels of the bad set
+     * never do. Each mass is >= Phi(1) - 1/2 (the centre lies inside the
+     * bounds, sig <= their width), so -log(mass) <= 1.075 per bounded
+     * dimension: the bound that keeps dropping kernels early exact. */
+    size_t n_bounded = 0;
+    for (size_t d = 0; d < D; d++) {
+        n_bounded +=
+            !dims[d].cat && !(isinf(dims[d].low) && isinf(dims[d].high));
+    }
+    s->mass_bound = 1.075 * (double)n_bounded;
+    for (size_t k = 0; k < s->m; k++) {
+        double c = s->logw + base;
+        for (size_t d = 0; s->ksig && d < D; d++) {
+            c -= dims[d].cat ? 0.0 : s->klsig[k * D + d];
+        }
+        s->logc[k] = c;
+        s->lmass[k] = (double)NAN;
+    }
+}
+
+/* -log of kernel k's mass inside the bounds, computed once per ask. A
+ * product of 64 masses >= 0.34 cannot underflow: one log per 64
+ * dimensions instead of one per dimension. */
+static double kernel_lmass(kde *s, const dim *dims, size_t k)
+{
+    if (!isnan(s->lmass[k])) {
+        return s->lmass[k];
+    }
+    double c = 0.0, prod = 1.0;
+    for (size_t d = 0, n = 0; d < s->D; d++) {
+        const dim *dm = &dims[d];
+        if (dm->cat || (isinf(dm->low) && isinf(dm->high))) {
+            continue;
+        }
+        prod *= mass_inside(dm, s->mu[k * s->D + d], kernel_sig(s, k, d));
+        if (++n % 64 == 0) {
+            c -= log(prod);
+            prod = 1.0;
+        }
+    }
+    s->lmass[k] = c - log(prod);
+    return s->lmass[k];
 }
 
 /* A candidate's coordinates and, for quantized dimensions, its rounding
@@ -606,41 +731,85 @@ static double prior_term(const kde *s, const dim *dims, const cand *c)
     return acc;
 }
 
-/* log density of candidate 'c'; 'buf' holds m + 1 doubles of scratch,
+#define HEAD_DIMS 4
+
+/* Sum of squared scaled distances over plain dimensions [j0, j1): 'x' is
+ * the candidate's gathered coordinates, 'mu' and 'inv' a kernel's row. */
+static double sq_dist(const double *x, const double *mu, const double *inv,
+                      size_t j0, size_t j1)
+{
+    double q = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        double z = (x[j] - mu[j]) * inv[j];
+        q += z * z;
+    }
+    return q;
+}
+
+/* The same when the plain dimensions are not the first ones: order[j]. */
+static double sq_dist_ordered(const double *x, const double *mu,
+                              const double *inv, const size_t *order, size_t j0,
+                              size_t j1)
+{
+    double q = 0.0;
+    for (size_t j = j0; j < j1; j++) {
+        size_t d = order[j];
+        double z = (x[j] - mu[d]) * inv[d];
+        q += z * z;
+    }
+    return q;
+}
+
+/* log density of candidate 'c'; 'buf' holds m + 1 + D doubles of scratch,
  * 'order' D indices and 'mass' D flags. */
-static double kde_logpdf(const kde *s, const dim *dims, const cand *c,
-                         double *buf, size_t *order, unsigned char *mass)
+static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
+                         size_t *order, unsigned char *mass)
 {
     size_t D = s->D;
     size_t plain = order_dims(s, dims, c, order, mass);
+    /* the plain dimensions' coordinates, gathered: a tight first loop */
+    double *xp = buf + s->m + 1;
+    for (size_t j = 0; j < plain; j++) {
+        xp[j] = c->mid[order[j]];
+    }
+    bool identity = true;
+    for (size_t j = 0; j < plain && identity; j++) {
+        identity = order[j] == j;
+    }
+    /* The plain dimensions go without a test per dimension (a branch
+     * each costs more than the few it saves, measured with bench_ask),
+     * but with one after the first HEAD_DIMS: in several dimensions most
+     * of the bad set's kernels are out of reach by then. */
+    size_t head = plain < HEAD_DIMS ? plain : HEAD_DIMS;
     double top = prior_term(s, dims, c);
     buf[s->m] = top;
     for (size_t k = 0; k < s->m; k++) {
         const double *mu = s->mu + k * D;
+        const double *inv = s->kinv ? s->kinv + k * D : s->inv;
+        const double *lsig = s->klsig ? s->klsig + k * D : s->lsig;
+        /* acc leaves out the mass term (<= mass_bound) until the end */
         double acc = s->logc[k], floor = top - DROP_BELOW;
-        size_t j = 0;
-        if (plain == D) { /* all plain, in table order: a straight loop */
-            double q = 0.0;
-            for (size_t d = 0; d < D; d++) {
-                double z = (c->mid[d] - mu[d]) * s->inv[d];
-                q += z * z;
-            }
-            acc -= 0.5 * q;
-            j = D;
+        double lim = floor - s->mass_bound;
+        double q = identity ? sq_dist(xp, mu, inv, 0, head)
+                            : sq_dist_ordered(xp, mu, inv, order, 0, head);
+        if (acc - 0.5 * q < lim) { /* out of reach after the first few */
+            buf[k] = -(double)INFINITY;
+            continue;
         }
-        for (; j < plain && acc >= floor; j++) {
-            size_t d = order[j];
-            double z = (c->mid[d] - mu[d]) * s->inv[d];
-            acc -= 0.5 * z * z;
-        }
-        for (; j < D && acc >= floor; j++) {
+        q += identity ? sq_dist(xp, mu, inv, head, plain)
+                      : sq_dist_ordered(xp, mu, inv, order, head, plain);
+        acc -= 0.5 * q;
+        for (size_t j = plain; j < D && acc >= lim; j++) {
             size_t d = order[j];
             if (dims[d].cat) {
                 acc += c->x[d] == mu[d] ? s->lsame[d] : s->ldiff[d];
             } else {
-                acc += numeric_term(&dims[d], c, d, mu[d], s->lsig[d],
-                                    s->inv[d], true);
+                acc +=
+                    numeric_term(&dims[d], c, d, mu[d], lsig[d], inv[d], true);
             }
+        }
+        if (acc >= lim) {
+            acc += kernel_lmass(s, dims, k);
         }
         buf[k] = acc >= floor ? acc : -(double)INFINITY;
         top = acc > top ? acc : top;
@@ -696,9 +865,10 @@ static void kde_sample(const mtpe_state *t, const kde *s, const dim *dims,
 {
     double u = pz__rng_uniform(rng) * ((double)s->m + t->prior_weight);
     const double *mu = NULL;
+    size_t k = 0;
     if (u < (double)s->m) {
-        size_t k = (size_t)u;
-        mu = s->mu + (k < s->m ? k : s->m - 1) * s->D;
+        k = (size_t)u < s->m ? (size_t)u : s->m - 1;
+        mu = s->mu + k * s->D;
     }
     for (size_t d = 0; d < s->D; d++) {
         const dim *dm = &dims[d];
@@ -707,7 +877,7 @@ static void kde_sample(const mtpe_state *t, const kde *s, const dim *dims,
         } else if (mu != NULL) {
             /* BOHB's idea: candidates from wider kernels than the density
              * they are scored by, so the search keeps moving locally. */
-            double sig = s->sig[d] * t->sample_bw;
+            double sig = kernel_sig(s, k, d) * t->sample_bw;
             vals[d] =
                 draw_numeric(dm, mu[d], sig < dm->scale ? sig : dm->scale, rng);
         } else {
@@ -760,14 +930,14 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
     kde l, b;
     size_t nc = t->n_ei_candidates;
     double *vals = pz__arena_alloc(a, (nc + 1) * D * sizeof *vals);
-    double *buf = pz__arena_alloc(a, (g->n + 1) * sizeof *buf);
+    double *buf = pz__arena_alloc(a, (g->n + 1 + D) * sizeof *buf);
     unsigned char *mass = pz__arena_alloc(a, D);
     size_t *order = pz__arena_alloc(a, D * sizeof *order);
     cand c;
     c.x = pz__arena_alloc(a, 5 * D * sizeof(double));
     if (vals == NULL || buf == NULL || mass == NULL || order == NULL ||
-        c.x == NULL || kde_alloc(&l, g->n_good, D, a) != PZ_OK ||
-        kde_alloc(&b, g->n - g->n_good, D, a) != PZ_OK) {
+        c.x == NULL || kde_alloc(t, &l, g->n_good, D, a) != PZ_OK ||
+        kde_alloc(t, &b, g->n - g->n_good, D, a) != PZ_OK) {
         return PZ_ENOMEM;
     }
     c.lo = c.x + D;
@@ -824,11 +994,19 @@ static size_t visible_trials(const mtpe_state *t, const pz__history *h)
 static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
                     pz_error *err)
 {
-    const mtpe_state *t = st;
+    mtpe_state tt = *(const mtpe_state *)st;
+    const mtpe_state *t = &tt;
     const pz_space *sp = ctx->space;
-    if (visible_trials(t, ctx->hist) < t->n_startup_jobs) {
+    size_t n_vis = visible_trials(t, ctx->hist);
+    if (n_vis < t->n_startup_jobs) {
         pz__sampler_draw_prior(sp, ctx->rng, x);
         return PZ_OK;
+    }
+    /* An exploring ask models with the per-kernel gap bandwidths. */
+    if (tt.explore > 0.0 &&
+        (tt.explore_until == 0 || n_vis < tt.explore_until) &&
+        pz__rng_uniform(ctx->rng) < tt.explore) {
+        tt.bw_rule = 2;
     }
     size_t np = sp->n_params ? sp->n_params : 1;
     unsigned char *done = pz__arena_alloc(ctx->arena, np);
@@ -911,9 +1089,10 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
     if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
         group_gather(&t, &ctx, &g) != PZ_OK ||
-        (buf = pz__arena_alloc(&arena, (g.n + 1) * sizeof *buf)) == NULL ||
-        kde_alloc(&l, g.n_good, g.D, &arena) != PZ_OK ||
-        kde_alloc(&b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
+        (buf = pz__arena_alloc(&arena, (g.n + 1 + g.D) * sizeof *buf)) ==
+            NULL ||
+        kde_alloc(&t, &l, g.n_good, g.D, &arena) != PZ_OK ||
+        kde_alloc(&t, &b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
         goto done;
     }
     c.lo = c.x + D;

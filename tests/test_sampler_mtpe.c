@@ -178,6 +178,121 @@ Test(mtpe, densities_match_a_naive_reference)
     pz_space_free(sp);
 }
 
+/* The per-kernel gap rule (bw_rule 2), spelled out: along each numeric
+ * dimension a kernel's bandwidth is the larger gap to its neighbours
+ * among the set's centres (the bounds close the ends), clipped to
+ * [scale / min(100, m + 2), scale]. O(m^2) on purpose: no sorting. */
+static double ref_gap_sig(const double *cen, size_t m, size_t D, size_t i,
+                          size_t d, double low, double high)
+{
+    double c = cen[i * D + d], left = low, right = high;
+    for (size_t j = 0; j < m; j++) {
+        double v = cen[j * D + d];
+        if (j == i) {
+            continue;
+        }
+        /* a tie with an older-sorted twin: the twin is a neighbour */
+        if (v < c || (v == c && j < i)) {
+            left = v > left ? v : left;
+        } else {
+            right = v < right ? v : right;
+        }
+    }
+    double b = fmax(c - left, right - c), scale = high - low;
+    double clip = fmin(100.0, (double)m + 2.0);
+    return fmin(fmax(b, scale / clip), scale);
+}
+
+/* All-numeric bounded dims: the density with gap bandwidths. */
+static double ref_gap_density(const ref_dim *dims, size_t D, const double *cen,
+                              size_t m, const double *x)
+{
+    double sum = 1.0;
+    for (size_t d = 0; d < D; d++) {
+        sum *= ref_gauss(x[d], dims[d].mu0, dims[d].sig0, dims[d].low,
+                         dims[d].high);
+    }
+    for (size_t i = 0; i < m; i++) {
+        double prod = 1.0;
+        for (size_t d = 0; d < D; d++) {
+            double s = ref_gap_sig(cen, m, D, i, d, dims[d].low, dims[d].high);
+            prod *=
+                ref_gauss(x[d], cen[i * D + d], s, dims[d].low, dims[d].high);
+        }
+        sum += prod;
+    }
+    return sum / ((double)m + 1.0);
+}
+
+/* bw_rule 2 on a 300-trial history in 3 bounded dimensions: most bad
+ * kernels lie far from a point, which is the case the early drop and
+ * the lazily computed truncation masses must get exactly right. */
+Test(mtpe, gap_bandwidths_match_a_naive_reference)
+{
+    const pz_param_spec specs[] = {pzt_range(PZ_UNIFORM, -5, 5),
+                                   pzt_range(PZ_LOGUNIFORM, log(0.01), 0),
+                                   pzt_range(PZ_UNIFORM, 0, 1)};
+    const ref_dim dims[] = {{.low = -5, .high = 5, .mu0 = 0, .sig0 = 10},
+                            {.log_space = true,
+                             .low = log(0.01),
+                             .high = 0,
+                             .mu0 = 0.5 * log(0.01),
+                             .sig0 = -log(0.01)},
+                            {.low = 0, .high = 1, .mu0 = 0.5, .sig0 = 1}};
+    pz_space *sp = pzt_space_of(specs, 3);
+    pz__history h;
+    history_of(&h, sp, 300, 5);
+    static size_t order[300];
+    static double cen[300 * 3];
+    size_t n = h.n;
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+    }
+    for (size_t i = 1; i < n; i++) { /* insertion sort, stable */
+        for (size_t j = i; j > 0 && h.loss[order[j]] < h.loss[order[j - 1]];
+             j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    size_t n_good = 25; /* min(ceil(0.1 x 300), 25) */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t d = 0; d < 3; d++) {
+            double v = h.cols[d][order[i]];
+            cen[i * 3 + d] = d == 1 ? log(v) : v;
+        }
+    }
+    double pts[6][3] = {{0.5, 0.3, 0.2}, {-4.99, 0.011, 0.99},
+                        {4.2, 0.9, 0.5}, {1.0, 0.05, 0.01},
+                        {-2, 0.5, 0.7},  {1.01, 0.99, 0.98}};
+    double ll[6], lg[6];
+    const char *keys[] = {"mtpe.bw_rule"};
+    const double vals[] = {2};
+    pz__mtpe_probe_args pa = {.space = sp,
+                              .hist = &h,
+                              .keys = keys,
+                              .vals = vals,
+                              .n_opts = 1,
+                              .points = &pts[0][0],
+                              .n_points = 6,
+                              .seed = 11};
+    pz_error e = {0};
+    cr_assert_eq(pz__mtpe_probe(&pa, ll, lg, NULL, &e), PZ_OK, "%s", e.msg);
+    for (size_t j = 0; j < 6; j++) {
+        double x[3] = {pts[j][0], log(pts[j][1]), pts[j][2]};
+        double rl = log(ref_gap_density(dims, 3, cen, n_good, x));
+        double rg =
+            log(ref_gap_density(dims, 3, cen + n_good * 3, n - n_good, x));
+        cr_assert(fabs(ll[j] - rl) < 1e-9 * (1 + fabs(rl)),
+                  "point %zu: log l %.15g, reference %.15g", j, ll[j], rl);
+        cr_assert(fabs(lg[j] - rg) < 1e-9 * (1 + fabs(rg)),
+                  "point %zu: log g %.15g, reference %.15g", j, lg[j], rg);
+    }
+    pz__history_fini(&h);
+    pz_space_free(sp);
+}
+
 /* --------------------------------------------- draws against densities */
 
 /* Chi-square p-value of 'count' (k bins, n draws) against probabilities
@@ -664,6 +779,11 @@ Test(mtpe, options_are_validated_naming_the_key)
     pzt_set_option(st, "mtpe.n_EI_candidates", 5);
     pzt_set_option(st, "mtpe.bw_rule", 1);
     pzt_set_option(st, "mtpe.hide_pending", 1);
+    pzt_set_option(st, "mtpe.bw_rule", 2);
+    pzt_set_option(st, "mtpe.explore", 0);
+    pzt_set_option(st, "mtpe.explore", 1);
+    pzt_set_option(st, "mtpe.gap_factor", 0.5);
+    pzt_set_option(st, "mtpe.explore_until", 100);
     assert_bad_option(st, "mtpe.gamma", 0);
     assert_bad_option(st, "mtpe.gamma", 1.5);
     assert_bad_option(st, "mtpe.gamma", NAN);
@@ -673,12 +793,16 @@ Test(mtpe, options_are_validated_naming_the_key)
     assert_bad_option(st, "mtpe.bw_factor", -1);
     assert_bad_option(st, "mtpe.bw_min", 2);
     assert_bad_option(st, "mtpe.cat_smooth", INFINITY);
-    assert_bad_option(st, "mtpe.bw_rule", 2);
+    assert_bad_option(st, "mtpe.bw_rule", 3);
     assert_bad_option(st, "mtpe.hide_pending", 0.5);
+    assert_bad_option(st, "mtpe.explore", 1.5);
+    assert_bad_option(st, "mtpe.explore", -0.1);
+    assert_bad_option(st, "mtpe.gap_factor", 0);
+    assert_bad_option(st, "mtpe.explore_until", -1);
     assert_bad_option(st, "mtpe.bogus", 1);
     pz_error e = {0};
     pzt_assert_fails(pz_study_set_option(st, "mtpe.bogus", 1, &e), e, PZ_EINVAL,
-                     "mtpe.gamma", "mtpe.hide_pending");
+                     "mtpe options", "gamma_cap", "gap_factor");
     pz_study_free(st);
     pz_space_free(sp);
 }

@@ -30,6 +30,9 @@ _default_cat_smooth = 0.5
 _default_bw_rule = 0
 _default_hide_pending = 1
 _default_sample_bw = 1.0
+_default_explore = 1.0
+_default_explore_until = 30
+_default_gap_factor = 1.0
 
 
 def suggest(new_ids, domain, trials, seed,
@@ -40,7 +43,9 @@ def suggest(new_ids, domain, trials, seed,
             bw_factor=_default_bw_factor, bw_min=_default_bw_min,
             cat_smooth=_default_cat_smooth, bw_rule=_default_bw_rule,
             hide_pending=_default_hide_pending,
-            sample_bw=_default_sample_bw, verbose=True):
+            sample_bw=_default_sample_bw, explore=_default_explore,
+            explore_until=_default_explore_until,
+            gap_factor=_default_gap_factor, verbose=True):
     """Propose one NEW trial document (for ``new_ids[0]``) with the
     multivariate TPE; random points until ``n_startup_jobs`` trials are
     visible (DONE, and NEW/RUNNING ones when ``hide_pending=0``)."""
@@ -54,7 +59,9 @@ def suggest(new_ids, domain, trials, seed,
                ("mtpe.bw_factor", bw_factor), ("mtpe.bw_min", bw_min),
                ("mtpe.cat_smooth", cat_smooth), ("mtpe.bw_rule", bw_rule),
                ("mtpe.hide_pending", hide_pending),
-               ("mtpe.sample_bw", sample_bw))
+               ("mtpe.sample_bw", sample_bw), ("mtpe.explore", explore),
+               ("mtpe.explore_until", explore_until),
+               ("mtpe.gap_factor", gap_factor))
     mirror = _engine.mirror_for(domain, trials, "mtpe", options)
     values = mirror.propose(0, _engine.seed_of(seed))
     if verbose:

@@ -73,6 +73,24 @@ def test_startup_count_is_an_option():
     assert a.losses()[10:] != b.losses()[10:]
 
 
+def test_exploration_phase_is_an_option():
+    # -- the first explore_until trials are modelled with per-kernel gap
+    # bandwidths: switched off (explore=0), or ended at the startup count,
+    # the proposals are the narrow rule's; by default they differ
+    narrow = _run(functools.partial(mtpe.suggest, explore=0.0), _sphere,
+                  SPACE4, 25, seed=2)
+    ended = _run(functools.partial(mtpe.suggest, explore_until=10), _sphere,
+                 SPACE4, 25, seed=2)
+    default = _run(mtpe.suggest, _sphere, SPACE4, 25, seed=2)
+    assert ended.losses() == narrow.losses()
+    assert default.losses()[:10] == narrow.losses()[:10]
+    assert default.losses()[10:] != narrow.losses()[10:]
+    bad = functools.partial(mtpe.suggest, explore=2.0)
+    with pytest.raises((ValueError, _core.InvalidArgumentError),
+                       match="mtpe.explore"):
+        _run(bad, _sphere, SPACE4, 12)
+
+
 def test_nested_conditional_space():
     space = hp.choice("model", [
         {"kind": "a", "x": hp.uniform("xa", 0, 1)},
