@@ -378,6 +378,7 @@ const char *pz_store_path(const pz_store *store);
 
 /* How to create a study, or what an existing one must match. */
 typedef struct pz_study_config {
+    const pz_space *space;    /* the space (copied), or NULL: space_json */
     const char *space_json;   /* JSON form of the space (docs/space-format) */
     const char *sampler;      /* "tpe", "random"/"rand", "anneal", "mix" */
     const char *options_json; /* {"tpe.gamma": 0.25, ...}, or NULL: none */
@@ -386,7 +387,8 @@ typedef struct pz_study_config {
 } pz_study_config;
 
 /* Make study 'name' (copied) the handle's current study and load it.
- * With 'cfg' (strings copied): create the study if it does not exist;
+ * With 'cfg' (strings and space copied): create the study if it does
+ * not exist;
  * if it does, its space must equal cfg's (compared in canonical form)
  * and so must the sampler, options and seed unless flagged as defaults,
  * else PZ_EINVAL names what differs. Without 'cfg' (NULL) the study must
