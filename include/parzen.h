@@ -378,12 +378,14 @@ const char *pz_store_path(const pz_store *store);
 
 /* How to create a study, or what an existing one must match. */
 typedef struct pz_study_config {
-    const pz_space *space;    /* the space (copied), or NULL: space_json */
     const char *space_json;   /* JSON form of the space (docs/space-format) */
     const char *sampler;      /* "tpe", "random"/"rand", "anneal", "mix" */
     const char *options_json; /* {"tpe.gamma": 0.25, ...}, or NULL: none */
     uint64_t seed;            /* root of every trial's random stream */
     unsigned flags;           /* PZ_STUDY_DEFAULT_* */
+    /* the space already parsed (copied; space_json is then not read), or
+     * NULL; last, so initializers by position keep their meaning */
+    const pz_space *space;
 } pz_study_config;
 
 /* Make study 'name' (copied) the handle's current study and load it.
