@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+from bench_util import cpu_model, spread
+
 FRESH = r"""
 import json, sys, time
 import numpy as np
@@ -114,28 +116,7 @@ def fresh_fmin(lib_name, n, seed):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def fmt(sec):
-    if sec < 1e-3:
-        return "%.1f us" % (sec * 1e6)
-    if sec < 1.0:
-        return "%.3f ms" % (sec * 1e3)
-    return "%.2f s" % sec
 
-
-def spread(xs):
-    return "%s (%s-%s)" % (fmt(statistics.median(xs)), fmt(min(xs)),
-                           fmt(max(xs)))
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main():

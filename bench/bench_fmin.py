@@ -33,11 +33,11 @@ import copy
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
+from bench_util import cpu_model, load, spread
 
 D = 10
 N = 1000
@@ -154,32 +154,8 @@ def interleaved(reps, fh, fp):
     return h, p
 
 
-def fmt(sec):
-    if sec < 1e-3:
-        return "%.1f us" % (sec * 1e6)
-    if sec < 1.0:
-        return "%.2f ms" % (sec * 1e3)
-    return "%.2f s" % sec
 
 
-def spread(values, f=fmt):
-    return "%s (%s-%s)" % (f(statistics.median(values)), f(min(values)),
-                           f(max(values)))
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def load():
-    return "%.1f %.1f %.1f" % os.getloadavg()
 
 
 def main():

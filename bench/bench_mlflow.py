@@ -25,12 +25,12 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from bench_util import cpu_model
 
 D = 10
 
@@ -83,17 +83,6 @@ def drain(n, uri):
     t_all = time.perf_counter() - t0
     return t_fmin, t_all, summary
 
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True,
-                             check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main():

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from bench_util import cpu_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,13 +120,6 @@ def complete(r, n_trials):
     return (r["trials"] == r["ok"] == r["calls"] == n_trials
             and r["failed"] == 0)
 
-
-def cpu_model():
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def versions(*pythons):

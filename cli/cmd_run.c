@@ -44,6 +44,11 @@ static const char run_help[] = RUN_USAGE
     "  --store FILE         store file (default parzen.db)\n"
     "  --study NAME         study in the store (default 'default')\n"
     "  --retry-lost         re-run lost and interrupted trials first\n"
+    "  --pruner NAME        stop unpromising trials from their reports:\n"
+    "                       median, sha (successive halving), hyperband\n"
+    "  --pruner-opt K=V     a pruner option (repeatable), e.g.\n"
+    "                       n_startup_trials=5, reduction_factor=3,\n"
+    "                       max_resource=27 (docs/cli.md, \"Pruning\")\n"
     "  --quiet              no progress line, no summary\n"
     "  --json               one JSON event per line on stdout\n"
     "  --mlflow URI         log the study (parent run) and every trial (child\n"
@@ -56,7 +61,9 @@ static const char run_help[] = RUN_USAGE
     "The command gets the point as JSON on stdin and in PARZEN_PARAMS,\n"
     "PARZEN_TRIAL_ID and PARZEN_RESULT_FILE, and {label} in ARGS becomes\n"
     "the value of 'label'. It reports a loss by writing a number or a JSON\n"
-    "object to PARZEN_RESULT_FILE, or as the last line of its stdout.\n"
+    "object to PARZEN_RESULT_FILE, or as the last line of its stdout, and\n"
+    "intermediate values by appending lines 'STEP VALUE' to\n"
+    "PARZEN_REPORT_FILE (what --pruner decides from).\n"
     "See docs/cli.md.\n";
 
 typedef struct run_args {
@@ -70,8 +77,10 @@ typedef struct run_args {
     uint64_t patience;
     bool old_patience; /* spelled --no-progress (deprecated) */
     const char *store_path, *study;
-    const char *spark;  /* --spark MASTER: hand over to the Python driver */
-    const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
+    const char *spark;     /* --spark MASTER: hand over to the Python driver */
+    const char *mlflow;    /* --mlflow URI: log trials (run_mlflow.c) */
+    const char *pruner;    /* --pruner NAME, NULL: none */
+    char pruner_opts[512]; /* --pruner-opt K=V as a JSON object's body */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -169,6 +178,47 @@ static int opt_mlflow(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->mlflow, o, v, err);
 }
 
+static int opt_pruner(run_args *a, const char *o, const char *v, pz_error *err)
+{
+    if (strcmp(v, "median") != 0 && strcmp(v, "sha") != 0 &&
+        strcmp(v, "hyperband") != 0 && strcmp(v, "none") != 0) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "%s expects median, sha, hyperband or none, got "
+                           "'%s'",
+                           o, v);
+    }
+    a->pruner = v;
+    return PZ_OK;
+}
+
+/* K=V: V a number, or else a string ("auto"); the pruner checks both. */
+static int opt_pruner_opt(run_args *a, const char *o, const char *v,
+                          pz_error *err)
+{
+    const char *eq = strchr(v, '=');
+    if (eq == NULL || eq == v || eq[1] == '\0') {
+        return pz_cli_fail(err, PZ_EINVAL, "%s expects KEY=VALUE, got '%s'", o,
+                           v);
+    }
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
+            return pz_cli_fail(err, PZ_EINVAL,
+                               "%s: unexpected character in '%s'", o, v);
+        }
+    }
+    char *end = NULL;
+    (void)strtod(eq + 1, &end);
+    bool number = end != eq + 1 && *end == '\0';
+    size_t n = strlen(a->pruner_opts);
+    int k = snprintf(a->pruner_opts + n, sizeof a->pruner_opts - n,
+                     "%s\"%.*s\": %s%s%s", n ? ", " : "", (int)(eq - v), v,
+                     number ? "" : "\"", eq + 1, number ? "" : "\"");
+    if (k < 0 || (size_t)k >= sizeof a->pruner_opts - n) {
+        return pz_cli_fail(err, PZ_EINVAL, "%s: too many pruner options", o);
+    }
+    return PZ_OK;
+}
+
 static int opt_flag(run_args *a, const char *o, const char *v, pz_error *err)
 {
     (void)v;
@@ -201,6 +251,8 @@ static const run_opt run_opts[] = {
     {"--study", true, opt_study},
     {"--spark", true, opt_spark},
     {"--mlflow", true, opt_mlflow},
+    {"--pruner", true, opt_pruner},
+    {"--pruner-opt", true, opt_pruner_opt},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -254,6 +306,15 @@ static int check_args(const run_args *a, pz_error *err)
         return pz_cli_fail(err, PZ_EINVAL,
                            "run: --max-evals N is required "
                            "(" RUN_USAGE ")");
+    }
+    if (a->pruner_opts[0] != '\0' && a->pruner == NULL) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: --pruner-opt needs --pruner NAME");
+    }
+    if (a->pruner != NULL && a->spark != NULL) {
+        return pz_cli_fail(err, PZ_EINVAL,
+                           "run: --pruner is not supported with --spark (the "
+                           "Spark runner cannot stream reports yet)");
     }
     if (a->cmd == NULL || a->cmd[0] == NULL) {
         return pz_cli_fail(err, PZ_EINVAL,
@@ -348,15 +409,36 @@ static void json_event(const pz_runner_event *ev)
     fflush(stdout);
 }
 
+/* A report the study ignored (a non-finite value): said, never fatal. */
+static void warning(run_ctx *c, const pz_runner_event *ev)
+{
+    if (c->a->json) {
+        printf("{\"event\": \"warning\", \"id\": %lld, \"message\": ",
+               (long long)ev->trial_id);
+        pz_cli_json_string(stdout, ev->error, strlen(ev->error));
+        puts("}");
+        fflush(stdout);
+    }
+    if (!c->a->quiet) {
+        fprintf(stderr, "%sparzen: warning: %s\n",
+                c->line_shown ? "\r\033[K" : "", ev->error);
+    }
+}
+
 static void on_event(const pz_runner_event *ev, void *ud)
 {
     run_ctx *c = ud;
+    if (ev->kind == PZ_RUNNER_WARNING) {
+        warning(c, ev);
+        return;
+    }
     if (c->a->json && ev->kind != PZ_RUNNER_TICK) {
         json_event(ev);
     }
     if (c->progress) {
         progress_line(c, ev);
     }
+    /* without a progress line or --json, events only carry warnings */
 }
 
 /* --------------------------------------------------------------- setup */
@@ -381,9 +463,8 @@ static int make_runner(const run_args *a, run_ctx *c, pz_runner **out,
     pz_runner_set_stop_rules(*out, &rules);
     pz_runner_set_no_progress(*out, (size_t)a->patience);
     pz_runner_set_retry_lost(*out, a->retry_lost);
-    if (c->progress || a->json) {
-        pz_runner_set_events(*out, on_event, c, c->progress ? 1.0 : 0.0);
-    }
+    /* always: warnings are printed whatever the output mode */
+    pz_runner_set_events(*out, on_event, c, c->progress ? 1.0 : 0.0);
     return PZ_OK;
 }
 
@@ -401,6 +482,13 @@ static int open_study(const run_args *a, const pz_space *space,
     int rc = pz_store_open(store, a->store_path, PZ_STORE_CREATE, err);
     if (rc == PZ_OK) {
         rc = pz_store_open_study(*store, a->study, &cfg, err);
+    }
+    if (rc == PZ_OK && a->pruner != NULL) {
+        /* the pruner is this run's (like its stop rules), not the study's:
+         * it rebuilds its tables from the stored reports */
+        char opts[sizeof a->pruner_opts + 4];
+        snprintf(opts, sizeof opts, "{%s}", a->pruner_opts);
+        rc = pz_study_set_pruner(pz_store_study(*store), a->pruner, opts, err);
     }
     return rc;
 }
@@ -428,7 +516,8 @@ static void announce(const run_args *a, pz_store *store, size_t n_lost)
     if (a->quiet) {
         return;
     }
-    size_t done = count(store, PZ_TRIAL_DONE) + count(store, PZ_TRIAL_ERROR);
+    size_t done = count(store, PZ_TRIAL_DONE) + count(store, PZ_TRIAL_ERROR) +
+                  count(store, PZ_TRIAL_PRUNED);
     fprintf(stderr, "parzen: %s study '%s' in %s (sampler %s, seed %llu)",
             info.created_now ? "new" : "resuming", info.name, a->store_path,
             info.sampler, (unsigned long long)info.seed);
@@ -479,10 +568,12 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
     size_t failed = count(store, PZ_TRIAL_ERROR);
     size_t canceled = count(store, PZ_TRIAL_CANCEL);
     size_t running = count(store, PZ_TRIAL_RUNNING);
+    size_t pruned = count(store, PZ_TRIAL_PRUNED);
     if (a->json) {
         printf("{\"event\": \"end\", \"reason\": \"%s\", \"done\": %zu, "
-               "\"failed\": %zu, \"canceled\": %zu, \"best_id\": ",
-               reason, done, failed, canceled);
+               "\"failed\": %zu, \"canceled\": %zu, \"pruned\": %zu, "
+               "\"best_id\": ",
+               reason, done, failed, canceled, pruned);
         best.id == PZ_NO_TRIAL ? printf("null")
                                : printf("%lld", (long long)best.id);
         printf(", \"best_loss\": ");
@@ -496,6 +587,9 @@ static void summary(const run_args *a, pz_store *store, const char *reason)
             "parzen: stopped (%s): %zu done, %zu failed, %zu "
             "canceled",
             reason_text(reason), done, failed, canceled);
+    if (pruned > 0) {
+        fprintf(stderr, ", %zu pruned", pruned);
+    }
     if (running > 0) {
         fprintf(stderr, ", %zu running elsewhere", running);
     }

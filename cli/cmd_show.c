@@ -203,6 +203,38 @@ static void output_block(const char *name, const char *p, size_t n)
     }
 }
 
+/* "STEP: VALUE" pairs, the last 'keep' of them after an ellipsis. */
+static void reports_field(const pz_trial_record *r, size_t keep)
+{
+    if (r->n_reports == 0) {
+        return;
+    }
+    printf("  %-9s %zu:", "reports", r->n_reports);
+    size_t from = r->n_reports > keep ? r->n_reports - keep : 0;
+    if (from > 0) {
+        fputs(" ...", stdout);
+    }
+    for (size_t i = from; i < r->n_reports; i++) {
+        char buf[40];
+        pz_format_double(r->report_values[i], buf, sizeof buf);
+        printf("%s %lld: %s", i > from ? "," : "",
+               (long long)r->report_steps[i], buf);
+    }
+    putchar('\n');
+}
+
+/* [[step, value], ...] */
+static void json_reports(const pz_trial_record *r)
+{
+    putchar('[');
+    for (size_t i = 0; i < r->n_reports; i++) {
+        printf("%s[%lld, ", i ? ", " : "", (long long)r->report_steps[i]);
+        pz_cli_json_number(stdout, r->report_values[i]);
+        putchar(']');
+    }
+    putchar(']');
+}
+
 static int trial_detail(const pz_trial_record *r, void *ud)
 {
     (void)ud;
@@ -223,6 +255,7 @@ static int trial_detail(const pz_trial_record *r, void *ud)
     field("duration", isnan(duration(r)) ? NULL : buf);
     snprintf(buf, sizeof buf, "%d", r->attempts);
     field("attempts", buf);
+    reports_field(r, 20);
     output_block("stdout", r->stdout_tail, r->stdout_len);
     output_block("stderr", r->stderr_tail, r->stderr_len);
     return 0;
@@ -369,6 +402,8 @@ static int jsonl_row(const pz_trial_record *r, void *ud)
     json_time("finished_at", r->finished_at);
     fputs(", \"duration_s\": ", stdout);
     pz_cli_json_number(stdout, duration(r));
+    fputs(", \"intermediate_values\": ", stdout);
+    json_reports(r);
     printf(", \"attempts\": %d, \"owner\": ", r->attempts);
     if (r->owner_host != NULL) {
         fputs("{\"host\": ", stdout);

@@ -191,24 +191,29 @@ void pz_free(void *ptr);
 
 typedef struct pz_study pz_study;
 
-/* Job states, numbered as hyperopt's JOB_STATE_*. One table generates
- * the enum and 'pz_trial_state_name' (the names the CLI prints and the
- * Python package shows, through _core.trial_state_name). */
+/* Job states, numbered as hyperopt's JOB_STATE_* (0..4). One table
+ * generates the enum and 'pz_trial_state_name' (the names the CLI prints
+ * and the Python package shows, through _core.trial_state_name). PRUNED
+ * is parzen's own: a pruner stopped the trial (pz_study_should_prune);
+ * its loss is its last reported value. Samplers see PRUNED trials
+ * through the rule of pz_study_set_pruned_rule. */
 #define PZ_TRIAL_STATE_MAP(XX)                                                 \
     XX(NEW, 0, "new")                                                          \
     XX(RUNNING, 1, "running")                                                  \
     XX(DONE, 2, "done")                                                        \
     XX(ERROR, 3, "error")                                                      \
-    XX(CANCEL, 4, "cancel")
+    XX(CANCEL, 4, "cancel")                                                    \
+    XX(PRUNED, 5, "pruned")
 
 typedef enum pz_trial_state {
 #define PZ__TRIAL_STATE_ENUM(name, code, text) PZ_TRIAL_##name = (code),
     PZ_TRIAL_STATE_MAP(PZ__TRIAL_STATE_ENUM)
 #undef PZ__TRIAL_STATE_ENUM
 } pz_trial_state;
+#define PZ_TRIAL_STATE_COUNT 6
 
-/* "new", "running", "done", "error" or "cancel"; "unknown" for a value
- * outside the table. */
+/* "new", "running", "done", "error", "cancel" or "pruned"; "unknown"
+ * for a value outside the table. */
 const char *pz_trial_state_name(int state);
 
 /* Open a study on a copy of 'space' with the "random" sampler, seed 0.
@@ -267,8 +272,82 @@ int pz_study_add(pz_study *study, int64_t trial_id, const double *values,
 int pz_study_tell(pz_study *study, int64_t trial_id, pz_trial_state state,
                   double loss, pz_error *err);
 
-/* Remove every trial (hyperopt's Trials.delete_all). */
+/* Remove every trial (hyperopt's Trials.delete_all), with its reports. */
 void pz_study_clear(pz_study *study);
+
+/* ---------------------------------------------------------------- pruning */
+
+/* Pruners stop unpromising trials from their intermediate values
+ * (docs/pruning.md). Every driver reports through the study, so the CLI
+ * runner and the Python driver decide alike:
+ *   pz_study_report(tid, step, value) ... pz_study_should_prune(tid)
+ *   -> stop the trial, pz_study_tell(tid, PZ_TRIAL_PRUNED, last value).
+ *
+ * 'kind' and its options ('options_json', a JSON object; NULL or "{}"
+ * for the defaults):
+ *   "median"    n_startup_trials 5, n_warmup_steps 0, interval_steps 1:
+ *               prune when the trial's best value so far is worse than
+ *               the median of the DONE trials' values at the same step,
+ *               once n_startup_trials trials are DONE (Optuna's
+ *               MedianPruner);
+ *   "sha"       min_resource 1, reduction_factor 3,
+ *               min_early_stopping_rate 0: asynchronous successive
+ *               halving; rung r is reached at step min_resource *
+ *               reduction_factor^(min_early_stopping_rate + r), and a
+ *               trial reaching it goes on only when its value is among
+ *               the best 1/reduction_factor of the values recorded at
+ *               that rung so far (the best one while fewer than
+ *               reduction_factor are recorded); it never waits;
+ *   "hyperband" min_resource 1, max_resource "auto" (1 + the largest last
+ *               step of the DONE trials, known once one is DONE; no trial
+ *               is pruned before) or an integer, reduction_factor 3:
+ *               brackets of "sha" with min_early_stopping_rate 0, 1, ...;
+ *               trial t's bracket is chosen from t with Optuna's budget
+ *               per bracket, and rungs are shared only within a bracket;
+ *   "none"      no pruning (the default).
+ * PZ_EINVAL names an unknown kind, an unknown key or a bad value; the
+ * study then keeps its pruner. Setting a pruner rebuilds its tables from
+ * the reports already recorded (a resumed study). */
+int pz_study_set_pruner(pz_study *study, const char *kind,
+                        const char *options_json, pz_error *err);
+/* Name of the current pruner ("none", "median", "sha", "hyperband"). */
+const char *pz_study_pruner(const pz_study *study);
+
+/* pz_study_report's "not stored" return: not an error. */
+#define PZ_REPORT_IGNORED 1
+
+/* Record the intermediate value of trial 'trial_id' at 'step' (>= 0,
+ * strictly increasing per trial). A non-finite value is not stored: the
+ * call returns PZ_REPORT_IGNORED with err->msg "trial T: non-finite value
+ * nan at step S ignored" for the caller to warn with. PZ_EINVAL when the
+ * step does not increase ("trial T: step S reported after step P") or is
+ * negative; PZ_ENOTFOUND for an unknown id. */
+int pz_study_report(pz_study *study, int64_t trial_id, int64_t step,
+                    double value, pz_error *err);
+
+/* Should trial 'trial_id' stop now, from its last report and the reports
+ * of all trials? '*out' is 1 or 0 (0 with no pruner or no report). */
+int pz_study_should_prune(pz_study *study, int64_t trial_id, int *out,
+                          pz_error *err);
+
+/* The reports of a trial, in step order (borrowed; valid until the next
+ * call that changes the study). PZ_ENOTFOUND for an unknown id. */
+int pz_study_reports(const pz_study *study, int64_t trial_id, size_t *n,
+                     const int64_t **steps, const double **values,
+                     pz_error *err);
+
+/* How tpe, anneal and mtpe use PRUNED trials: "bad" (the default)
+ * counts them as bad observations only (never among the good ones, like
+ * pending trials); "rank" ranks them after every DONE trial, among
+ * themselves by the last step reached (later first) then by the value
+ * there, as Optuna's TPE does (it lets pruned trials into the good set
+ * when there are few DONE ones); "ignore" hides them. bench/
+ * bench_pruned_rule.py: bad and rank tie for tpe and anneal, bad is
+ * ahead for mtpe, ignore is worse for all three (docs/benchmarks.md).
+ * PZ_EINVAL for another name. */
+int pz_study_set_pruned_rule(pz_study *study, const char *rule, pz_error *err);
+/* The current rule: "bad", "rank" or "ignore" (static string). */
+const char *pz_study_pruned_rule(const pz_study *study);
 
 /* A read-only view of one trial (borrowed; valid until the next call that
  * changes the study). */
@@ -318,7 +397,9 @@ typedef enum pz_stop_reason {
  *   (or no status) has its loss; a DONE trial with any other status
  *   ("fail") has +inf whatever loss it reported; NEW and RUNNING have
  *   +inf (hyperopt's rule for pending trials); ERROR and CANCEL have NaN
- *   (invisible to samplers);
+ *   (invisible to samplers); a PRUNED trial counts and has its last
+ *   reported value (samplers see it by pz_study_set_pruned_rule; it is
+ *   never the best trial);
  * - the best trial is the DONE trial with the smallest non-NaN loss
  *   (first on ties), and loss_threshold compares that loss. */
 int pz_trial_counts(pz_trial_state state); /* 1: counts, 0: not */
@@ -426,8 +507,8 @@ typedef struct pz_store_study_summary {
     const char *sampler; /* borrowed likewise */
     uint64_t seed;
     double created_at;
-    size_t n_state[5]; /* trials per pz_trial_state */
-    double best_loss;  /* smallest loss of a DONE 'ok' trial; NaN: none */
+    size_t n_state[PZ_TRIAL_STATE_COUNT]; /* trials per pz_trial_state */
+    double best_loss; /* smallest loss of a DONE 'ok' trial; NaN: none */
 } pz_store_study_summary;
 
 /* Walk callbacks: a non-zero return stops the walk, and the walking
@@ -489,13 +570,23 @@ typedef struct pz_trial_result {
 } pz_trial_result;
 
 /* Record the outcome of trial 'trial_id' (strings copied) in one
- * transaction and tell the study. The first outcome wins: a trial that
- * is already DONE or ERROR (another handle's result after it took over a
- * lost trial) keeps its result and the call still returns PZ_OK. A
+ * transaction and tell the study. PRUNED is an outcome too (its loss the
+ * last reported value, status "ok" unless given). The first outcome wins: a
+ * trial that is already DONE or ERROR (another handle's result after it took
+ * over a lost trial) keeps its result and the call still returns PZ_OK. A
  * result for a trial marked lost is recorded. PZ_ENOTFOUND for an id the
  * study does not have; PZ_EINVAL for a state that is not an outcome. */
 int pz_store_tell(pz_store *store, int64_t trial_id, const pz_trial_result *res,
                   pz_error *err);
+
+/* Store trial 'trial_id''s intermediate value at 'step' in one write
+ * transaction and report it to the study (pz_study_report's rules and
+ * return codes: PZ_REPORT_IGNORED for a non-finite value, which is not
+ * stored). Other handles' reports reach this one's study at each sync,
+ * so the study's pruner decides from the reports of every process. A
+ * re-run of a lost trial (same id) starts its steps again. */
+int pz_store_report(pz_store *store, int64_t trial_id, int64_t step,
+                    double value, pz_error *err);
 
 /* Load the changes other handles made since the last call into the
  * study (Trials.refresh). */
@@ -538,6 +629,9 @@ typedef struct pz_trial_record {
     size_t stdout_len;
     const char *stderr_tail;
     size_t stderr_len;
+    size_t n_reports;            /* intermediate values (pz_store_report) */
+    const int64_t *report_steps; /* n_reports steps, increasing */
+    const double *report_values;
 } pz_trial_record;
 
 typedef int (*pz_trial_record_fn)(const pz_trial_record *rec, void *ud);
@@ -627,7 +721,17 @@ void pz_command_outcome_fini(pz_command_outcome *o);
  *   - a non-zero exit, death by a signal, unparsable output, a NaN or
  *     infinite loss, or running past the trial timeout (SIGTERM to the
  *     group, SIGKILL after the grace) make an ERROR trial with the
- *     reason, and the run goes on.
+ *     reason, and the run goes on;
+ *   - while it runs, the command may append lines "STEP VALUE" (an
+ *     integer step >= 0, increasing, and a number) to the file named in
+ *     PARZEN_REPORT_FILE; the runner reads them every 50 ms and at exit,
+ *     reports them (pz_study_report / pz_store_report) and, when the
+ *     study's pruner (pz_study_set_pruner on the study, or on
+ *     pz_store_study for a store run) says so, stops the process group
+ *     as for a timeout and records the trial PRUNED, its loss the value
+ *     it stopped at. A malformed line, or a step that does not
+ *     increase, makes the trial an ERROR naming the line; a non-finite
+ *     value is ignored with a WARNING event.
  * The loop is event-driven: poll() on the children's pipes and a
  * self-pipe for SIGCHLD/SIGINT/SIGTERM; a finishing trial frees its slot
  * for the next ask at once. The last 'output_limit' bytes of each
@@ -671,7 +775,8 @@ void pz_runner_set_retry_lost(pz_runner *runner, int on);
 typedef enum pz_runner_event_kind {
     PZ_RUNNER_START,  /* a trial's process was started */
     PZ_RUNNER_FINISH, /* a trial's outcome was recorded */
-    PZ_RUNNER_TICK    /* time passed (see pz_runner_set_events) */
+    PZ_RUNNER_TICK,   /* time passed (see pz_runner_set_events) */
+    PZ_RUNNER_WARNING /* 'error' says what was ignored (a report) */
 } pz_runner_event_kind;
 
 /* What the event callback sees (pointers borrowed for the call). */
@@ -682,7 +787,7 @@ typedef struct pz_runner_event {
     pz_trial_state state;   /* FINISH: DONE, ERROR or CANCEL */
     double loss;            /* FINISH: NaN when none */
     const char *status;     /* FINISH: "ok" or "fail" */
-    const char *error;      /* FINISH: the reason, or NULL */
+    const char *error;      /* FINISH: the reason, or NULL; WARNING */
     double duration_s;      /* FINISH */
     /* Progress of the study, every kind. */
     size_t n_done;    /* DONE trials */

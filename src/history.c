@@ -188,6 +188,13 @@ double pz__history_effective_loss(const pz__history *h, size_t i)
         return (double)INFINITY;
     case PZ_TRIAL_DONE:
         return h->loss[i];
+    case PZ_TRIAL_PRUNED:
+        if (h->pruned_rule == PZ__PRUNED_BAD) {
+            return (double)INFINITY;
+        }
+        return h->pruned_rule == PZ__PRUNED_RANK && h->pruned_key != NULL
+                   ? h->pruned_key[i]
+                   : (double)NAN;
     default:
         return (double)NAN;
     }

@@ -183,6 +183,9 @@ typedef struct pz__history {
     size_t *slots;        /* id hash: index+1, 0 empty; n_slots */
     size_t n_slots;
     uint64_t epoch; /* bumped by clear: row-keyed caches start over */
+    /* How samplers see PRUNED rows (set by the study around an ask). */
+    int pruned_rule;          /* pz__pruned_rule */
+    const double *pruned_key; /* PZ__PRUNED_RANK: n ranks, or NULL */
 } pz__history;
 
 int pz__history_init(pz__history *h, size_t n_params, pz_error *err);
@@ -194,8 +197,138 @@ int pz__history_append(pz__history *h, int64_t id, const double *values,
 /* Index of trial 'id', or (size_t)-1. */
 size_t pz__history_find(const pz__history *h, int64_t id);
 /* Loss as a sampler should see it: +inf for NEW/RUNNING trials,
- * NaN for ERROR/CANCEL (invisible) and for NaN losses. */
+ * NaN for ERROR/CANCEL (invisible) and for NaN losses; PRUNED trials by
+ * 'pruned_rule' (NaN under RANK when no key was computed). */
 double pz__history_effective_loss(const pz__history *h, size_t i);
+
+/* The rule of pz_study_set_pruned_rule: how samplers see PRUNED rows. */
+typedef enum pz__pruned_rule {
+    PZ__PRUNED_RANK,   /* after every DONE trial: by last step, then value */
+    PZ__PRUNED_BAD,    /* +inf: bad observations only, like pending ones */
+    PZ__PRUNED_IGNORE, /* NaN: invisible */
+} pz__pruned_rule;
+
+/* ------------------------------------------------------------- reports */
+
+/* The intermediate values of one trial (reports.c), plus the scratch
+ * the pruners keep per trial. Indexed by history row. */
+typedef struct pz__trial_reports {
+    int64_t *steps; /* n steps, strictly increasing */
+    double *values; /* n finite values */
+    size_t n, cap;
+    double best;     /* smallest value so far (median pruner) */
+    uint8_t rung;    /* sha: rungs this trial was promoted past */
+    uint8_t doomed;  /* sha: a rung did not promote it */
+    uint8_t in_done; /* median: its values are in the step table */
+} pz__trial_reports;
+
+/* Append (step, value); the caller checked the order. PZ_ENOMEM. */
+int pz__reports_append(pz__trial_reports *r, int64_t step, double value);
+/* Forget the values and the pruner scratch, keeping the memory. */
+void pz__reports_reset(pz__trial_reports *r);
+void pz__reports_fini(pz__trial_reports *r);
+/* The last step, or -1 when there is no report. */
+int64_t pz__reports_last_step(const pz__trial_reports *r);
+
+/* ---------------------------------------------------------- pruner_table */
+
+/* Sorted values per int64 key (a step, or a bracket's rung): the order
+ * statistics the pruners compare against, kept incrementally so a
+ * decision costs a lookup, not a scan of every trial. */
+typedef struct pz__sorted {
+    double *v; /* n values, ascending */
+    size_t n, cap;
+} pz__sorted;
+
+typedef struct pz__ptable {
+    int64_t *keys;
+    pz__sorted *vals;
+    unsigned char *used;
+    size_t n_slots, n_used;
+} pz__ptable;
+
+void pz__ptable_init(pz__ptable *t);
+void pz__ptable_fini(pz__ptable *t);
+/* Empty every list, keeping the memory. */
+void pz__ptable_clear(pz__ptable *t);
+/* The values of 'key', or NULL when none was ever inserted. */
+const pz__sorted *pz__ptable_find(const pz__ptable *t, int64_t key);
+/* Insert 'v' (finite) under 'key'. PZ_ENOMEM. */
+int pz__ptable_insert(pz__ptable *t, int64_t key, double v);
+/* Remove one occurrence of 'v' under 'key', if any. */
+void pz__ptable_remove(pz__ptable *t, int64_t key, double v);
+/* numpy's 50th percentile (linear): the middle value or the mean of the
+ * two middle ones; n > 0. */
+double pz__sorted_median(const pz__sorted *s);
+
+/* ----------------------------------------------------------------- pruner */
+
+typedef enum pz__pruner_kind {
+    PZ__PRUNER_NONE,
+    PZ__PRUNER_MEDIAN,
+    PZ__PRUNER_SHA,
+    PZ__PRUNER_HYPERBAND,
+} pz__pruner_kind;
+
+typedef struct pz__pruner {
+    pz__pruner_kind kind;
+    /* median */
+    int64_t n_startup, n_warmup, interval;
+    size_t n_done; /* DONE trials */
+    /* sha and hyperband */
+    int64_t min_resource, eta, min_rate;
+    int64_t max_resource; /* hyperband; 0: "auto", not known yet */
+    bool max_auto;
+    size_t n_brackets; /* hyperband; 0 until max_resource is known */
+    pz__ptable table;  /* median: step -> DONE values; sha: rung values */
+} pz__pruner;
+
+/* What the pruners read of a study: every row's id, state and reports. */
+typedef struct pz__pruner_view {
+    const int64_t *ids;
+    const unsigned char *state;
+    pz__trial_reports *rep; /* n rows (rows past 'n_rep' have none) */
+    size_t n, n_rep;
+} pz__pruner_view;
+
+/* pruner.c: parse 'kind' and its options into 'p' (tables untouched). */
+int pz__pruner_config(pz__pruner *p, const char *kind, const char *options,
+                      pz_error *err);
+const char *pz__pruner_name(const pz__pruner *p);
+/* Rebuild the tables and the per-row scratch from every report. */
+int pz__pruner_rebuild(pz__pruner *p, const pz__pruner_view *v, pz_error *err);
+/* Row 'i' got the report (step, value) (already appended). */
+int pz__pruner_on_report(pz__pruner *p, const pz__pruner_view *v, size_t i,
+                         pz_error *err);
+/* Row 'i' moved from state 'from' to its current state ('from' is
+ * PZ_TRIAL_STATE_COUNT for a new row). */
+int pz__pruner_on_state(pz__pruner *p, const pz__pruner_view *v, size_t i,
+                        int from, pz_error *err);
+/* Should row 'i' stop at its last report? */
+bool pz__pruner_decide(const pz__pruner *p, const pz__pruner_view *v, size_t i);
+
+/* pruner_median.c */
+int pz__pruner_median_state(pz__pruner *p, pz__trial_reports *r, bool was_done,
+                            bool is_done);
+int pz__pruner_median_report(pz__pruner *p, pz__trial_reports *r, bool done);
+bool pz__pruner_median_decide(const pz__pruner *p, const pz__trial_reports *r);
+
+/* pruner_asha.c: sha, and hyperband as brackets of it. */
+size_t pz__pruner_hyperband_brackets(int64_t min_resource, int64_t max_resource,
+                                     int64_t eta);
+size_t pz__pruner_hyperband_bracket(size_t n_brackets, int64_t eta, int64_t id);
+int pz__pruner_asha_report(pz__pruner *p, pz__trial_reports *r, int64_t id);
+
+/* pruner_rank.c: the losses samplers see for PRUNED rows under
+ * PZ__PRUNED_RANK, n_rows doubles into 'key' (other rows untouched):
+ * ranked after the largest finite DONE loss, by (last step descending,
+ * value at it, row). 'scratch' holds 2 x h->n size_t. */
+void pz__pruned_rank(const pz__history *h, const pz__trial_reports *rep,
+                     size_t n_rep, size_t *scratch, double *key);
+
+/* study.c: forget trial 'id''s reports (a re-run of a lost trial starts
+ * its steps again). Unknown ids are ignored. */
+void pz__study_clear_reports(pz_study *study, int64_t id);
 
 /* --------------------------------------------------------------- mixture */
 
@@ -487,8 +620,8 @@ int pz__runner_io_parse(const char *text, size_t len, pz_command_outcome *o,
  * trial is +inf); NaN when there is none (stop.c). */
 double pz__stop_best_loss(const pz_study *st);
 /* The loss a study is told for an outcome (see pz_study_tell): a DONE
- * trial's pz_trial_loss, NaN for the others (the history gives pending
- * trials +inf itself). */
+ * or PRUNED trial's pz_trial_loss, NaN for the others (the history gives
+ * pending trials +inf itself). */
 double pz__stop_told_loss(pz_trial_state state, const char *status,
                           double loss);
 

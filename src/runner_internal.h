@@ -41,6 +41,8 @@
 #define RESULT_FILE_MAX ((size_t)1 << 20)
 #define RENEW_EVERY_S 20.0 /* a third of the store's default lease */
 #define READ_CHUNK 65536
+#define REPORT_POLL_S 0.05 /* how often the report files are read */
+#define REPORT_LINE_MAX 256
 
 struct pz_runner {
     char **argv; /* owned, NULL-terminated */
@@ -69,7 +71,12 @@ typedef struct slot {
     double kill_at;            /* SIGKILL after SIGTERM, INFINITY: not yet */
     int kills;                 /* 0, 1 (SIGTERM sent), 2 (SIGKILL sent) */
     pz_trial_state kill_state; /* outcome of a killed trial */
-    char kill_why[96];
+    char kill_why[224];
+    int fd_rep;        /* the report file, read end; -1: none */
+    size_t rep_lineno; /* lines of it handled */
+    size_t rep_len;    /* bytes of an unfinished line in rep_buf */
+    char rep_buf[REPORT_LINE_MAX + 1];
+    double pruned_loss; /* the value a pruned trial stopped at */
 } slot;
 
 typedef struct loop {
@@ -86,7 +93,7 @@ typedef struct loop {
     size_t env_cap;     /* entries allocated */
     pz_command *cmd;
     double *values;
-    double t0, next_tick, next_renew;
+    double t0, next_tick, next_renew, next_report;
     bool stopping; /* start no more trials */
     bool aborting; /* after an error: ignore tell failures */
     int interrupts;
@@ -115,6 +122,10 @@ void pz__runner_emit(loop *L, pz_runner_event *ev);
 
 /* ----------------------------------------------- runner_loop.c */
 
+/* SIGTERM the trial's group; SIGKILL follows after the grace. The
+ * outcome will be 'state' with the reason 'why', whatever the exit. */
+void pz__runner_kill_slot(loop *L, slot *s, pz_trial_state state,
+                          const char *why);
 void pz__runner_loop_fini(loop *L);
 int pz__runner_loop_init(loop *L, pz_error *err);
 int pz__runner_run_loop(loop *L, pz_error *err);
@@ -135,6 +146,20 @@ void pz__runner_trial_path(const loop *L, int64_t id, const char *ext,
 /* Record the outcome of the trial in 's' (exit status 'wstatus') and
  * free the slot. */
 int pz__runner_finish(loop *L, slot *s, int wstatus, pz_error *err);
+
+/* -------------------------------------------- runner_reports.c */
+
+/* Create trial s->id's empty report file (path into 'path') and open
+ * its read end; an errno value on failure. */
+int pz__runner_reports_open(loop *L, slot *s, char *path, size_t n);
+void pz__runner_reports_close(loop *L, slot *s);
+/* Read what every running trial appended to its report file and act on
+ * each complete line: report it, prune, or fail the trial on a bad line.
+ * 'final' (one slot, its process gone): the last line counts without
+ * its newline, and nothing is pruned any more. Fails only on a store or
+ * memory error. */
+int pz__runner_reports_read(loop *L, slot *s, bool final, pz_error *err);
+int pz__runner_reports_poll(loop *L, pz_error *err);
 
 /* ---------------------------------------------- runner_spawn.c */
 

@@ -24,17 +24,18 @@ static bool own_var(const char *e)
 {
     return strncmp(e, "PARZEN_PARAMS=", 14) == 0 ||
            strncmp(e, "PARZEN_TRIAL_ID=", 16) == 0 ||
-           strncmp(e, "PARZEN_RESULT_FILE=", 19) == 0;
+           strncmp(e, "PARZEN_RESULT_FILE=", 19) == 0 ||
+           strncmp(e, "PARZEN_REPORT_FILE=", 19) == 0;
 }
 
-/* The inherited environment without our variables, + 3 free entries. */
+/* The inherited environment without our variables, + 4 free entries. */
 static int env_init(loop *L, pz_error *err)
 {
     size_t n = 0;
     while (environ[n] != NULL) {
         n++;
     }
-    L->env_cap = n + 4;
+    L->env_cap = n + 5;
     L->envp = pz__calloc(L->env_cap, sizeof *L->envp);
     if (L->envp == NULL) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
@@ -76,7 +77,7 @@ static int slots_init(loop *L, pz_error *err)
     }
     for (size_t i = 0; i < p; i++) {
         slot *s = &L->slots[i];
-        s->fd_out = s->fd_err = -1;
+        s->fd_out = s->fd_err = s->fd_rep = -1;
         int rc = pz__runner_io_tail_init(&s->out, L->r->output_limit, err);
         if (rc == PZ_OK) {
             rc = pz__runner_io_tail_init(&s->err, L->r->output_limit, err);
@@ -129,6 +130,7 @@ int pz__runner_loop_init(loop *L, pz_error *err)
     L->t0 = pz__runner_mono_s();
     L->next_tick = L->r->tick_s > 0 ? L->t0 + L->r->tick_s : (double)INFINITY;
     L->next_renew = L->store ? L->t0 + RENEW_EVERY_S : (double)INFINITY;
+    L->next_report = L->t0 + REPORT_POLL_S;
     L->best = pz__stop_best_loss(L->study);
     return rc;
 }
@@ -142,9 +144,8 @@ static void signal_group(const slot *s, int sig)
     }
 }
 
-/* SIGTERM the trial's group; SIGKILL follows after the grace. The
- * outcome will be 'state' with the reason 'why', whatever the exit. */
-static void kill_slot(loop *L, slot *s, pz_trial_state state, const char *why)
+void pz__runner_kill_slot(loop *L, slot *s, pz_trial_state state,
+                          const char *why)
 {
     if (s->kills > 0) {
         return;
@@ -167,7 +168,7 @@ static void cancel_all(loop *L, const char *why)
 {
     for (size_t i = 0; i < L->r->parallelism; i++) {
         if (L->slots[i].pid != 0) {
-            kill_slot(L, &L->slots[i], PZ_TRIAL_CANCEL, why);
+            pz__runner_kill_slot(L, &L->slots[i], PZ_TRIAL_CANCEL, why);
         }
     }
 }
@@ -291,6 +292,9 @@ static int poll_timeout_ms(const loop *L)
     if (L->r->rules.timeout_s > 0 && !L->stopping) {
         next = fmin(next, L->t0 + L->r->rules.timeout_s);
     }
+    if (L->n_running > 0) {
+        next = fmin(next, L->next_report);
+    }
     if (isinf(next)) {
         return -1;
     }
@@ -346,7 +350,7 @@ static void check_timers(loop *L)
             char why[96];
             snprintf(why, sizeof why, "timed out after %g s",
                      L->r->trial_timeout_s);
-            kill_slot(L, s, PZ_TRIAL_ERROR, why);
+            pz__runner_kill_slot(L, s, PZ_TRIAL_ERROR, why);
         } else if (s->pid != 0 && s->kills == 1 && now >= s->kill_at) {
             escalate(s);
         }
@@ -383,6 +387,9 @@ static int reap(loop *L, pz_error *err)
         }
         read_fd(L, &s->fd_out, &s->out);
         read_fd(L, &s->fd_err, &s->err);
+        /* its last reports count; a failure to store them is the run's */
+        int r = pz__runner_reports_read(L, s, true, rc == PZ_OK ? err : NULL);
+        rc = rc == PZ_OK ? r : rc;
         int wstatus = 255 << 8; /* "exit status 255" if it was reaped */
         while (waitpid(s->pid, &wstatus, 0) < 0 && errno == EINTR) {
         }
@@ -406,7 +413,9 @@ static int step(loop *L, pz_error *err)
         read_ready(L, n);
     }
     check_timers(L);
-    return reap(L, err);
+    int rc = pz__runner_reports_poll(L, err);
+    int r = reap(L, rc == PZ_OK ? err : NULL);
+    return rc == PZ_OK ? r : rc;
 }
 
 int pz__runner_run_loop(loop *L, pz_error *err)

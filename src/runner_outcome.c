@@ -54,6 +54,10 @@ static int build_outcome(loop *L, slot *s, int wstatus, pz_command_outcome *o,
         o->status = "fail";
         o->loss = (double)NAN;
         snprintf(o->error, sizeof o->error, "%s", s->kill_why);
+        if (o->state == PZ_TRIAL_PRUNED) { /* its loss: where it stopped */
+            o->status = "ok";
+            o->loss = s->pruned_loss;
+        }
         return PZ_OK;
     }
     pz_command_exit ex = {
@@ -135,6 +139,7 @@ void pz__runner_slot_clear(loop *L, slot *s)
     char path[4096];
     pz__runner_trial_path(L, s->id, "result", path, sizeof path);
     unlink(path);
+    pz__runner_reports_close(L, s);
     pz_free(s->point_json);
     s->point_json = NULL;
     s->pid = 0;

@@ -93,29 +93,34 @@ static char *env_var(const char *name, const char *value)
     return v;
 }
 
-/* The three PARZEN_ variables of a trial, at the end of L->envp. */
-static int trial_env(loop *L, int64_t id, const char *point, char *vars[3])
+/* The four PARZEN_ variables of a trial, at the end of L->envp. */
+static int trial_env(loop *L, slot *s, char *vars[4])
 {
-    char path[4096], tid[32];
-    pz__runner_trial_path(L, id, "result", path, sizeof path);
+    char path[4096], reports[4096], tid[32];
+    pz__runner_trial_path(L, s->id, "result", path, sizeof path);
     unlink(path);
-    snprintf(tid, sizeof tid, "%lld", (long long)id);
-    vars[0] = env_var("PARZEN_PARAMS", point);
+    int e = pz__runner_reports_open(L, s, reports, sizeof reports);
+    if (e != 0) {
+        return e;
+    }
+    snprintf(tid, sizeof tid, "%lld", (long long)s->id);
+    vars[0] = env_var("PARZEN_PARAMS", s->point_json);
     vars[1] = env_var("PARZEN_TRIAL_ID", tid);
     vars[2] = env_var("PARZEN_RESULT_FILE", path);
-    if (!vars[0] || !vars[1] || !vars[2]) {
+    vars[3] = env_var("PARZEN_REPORT_FILE", reports);
+    if (!vars[0] || !vars[1] || !vars[2] || !vars[3]) {
         return ENOMEM;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         L->envp[L->n_env + (size_t)i] = vars[i];
     }
-    L->envp[L->n_env + 3] = NULL;
+    L->envp[L->n_env + 4] = NULL;
     return 0;
 }
 
-static void free_env(char *vars[3])
+static void free_env(char *vars[4])
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         pz__free_str(vars[i]);
     }
 }
@@ -152,12 +157,12 @@ static int spawn(char *const *argv, char *const *envp, const int fds[3],
 static int launch(loop *L, slot *s, pz_error *err)
 {
     int in = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
-    char *vars[3] = {NULL, NULL, NULL};
+    char *vars[4] = {NULL, NULL, NULL, NULL};
     char *const *argv = NULL;
     int e = point_file(L, s->id, s->point_json, &in);
     e = e ? e : make_pipe(out);
     e = e ? e : make_pipe(errp);
-    e = e ? e : trial_env(L, s->id, s->point_json, vars);
+    e = e ? e : trial_env(L, s, vars);
     if (e == 0 && pz_command_argv(L->cmd, L->values, s->point_json, &argv,
                                   err) != PZ_OK) {
         e = ENOMEM;

@@ -145,7 +145,10 @@ static int rank_history(anneal_work *w, const pz__sampler_ctx *ctx)
     w->n = w->n_chosen = 0;
     for (size_t i = 0; i < h->n; i++) {
         pz_trial_state s = (pz_trial_state)h->state[i];
-        if (s == PZ_TRIAL_NEW || s == PZ_TRIAL_RUNNING || s == PZ_TRIAL_DONE) {
+        bool pruned =
+            s == PZ_TRIAL_PRUNED && !isnan(pz__history_effective_loss(h, i));
+        if (s == PZ_TRIAL_NEW || s == PZ_TRIAL_RUNNING || s == PZ_TRIAL_DONE ||
+            pruned) {
             w->rows[w->n++] = i;
         }
     }

@@ -292,6 +292,8 @@ static double rank_loss(const mtpe_state *t, const pz__history *h, size_t i)
         return t->hide_pending ? (double)NAN : (double)INFINITY;
     case PZ_TRIAL_DONE:
         return isfinite(h->loss[i]) ? h->loss[i] : (double)INFINITY;
+    case PZ_TRIAL_PRUNED: /* the study's pruned-trial rule */
+        return pz__history_effective_loss(h, i);
     default:
         return (double)NAN;
     }

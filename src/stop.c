@@ -28,13 +28,16 @@ const char *pz_trial_state_name(int state)
 int pz_trial_counts(pz_trial_state state)
 {
     return state == PZ_TRIAL_RUNNING || state == PZ_TRIAL_DONE ||
-           state == PZ_TRIAL_ERROR;
+           state == PZ_TRIAL_ERROR || state == PZ_TRIAL_PRUNED;
 }
 
 double pz_trial_loss(pz_trial_state state, const char *status, double loss)
 {
     if (state == PZ_TRIAL_NEW || state == PZ_TRIAL_RUNNING) {
         return (double)INFINITY;
+    }
+    if (state == PZ_TRIAL_PRUNED) {
+        return loss; /* its last reported value */
     }
     if (state != PZ_TRIAL_DONE) {
         return (double)NAN;
@@ -47,7 +50,7 @@ double pz_trial_loss(pz_trial_state state, const char *status, double loss)
 size_t pz_stop_counted(const pz_study *st)
 {
     size_t n = 0;
-    for (int s = PZ_TRIAL_NEW; s <= PZ_TRIAL_CANCEL; s++) {
+    for (int s = PZ_TRIAL_NEW; s < PZ_TRIAL_STATE_COUNT; s++) {
         if (pz_trial_counts((pz_trial_state)s)) {
             n += pz_study_count(st, (pz_trial_state)s);
         }
@@ -69,8 +72,9 @@ double pz__stop_best_loss(const pz_study *st)
 
 double pz__stop_told_loss(pz_trial_state state, const char *status, double loss)
 {
-    return state == PZ_TRIAL_DONE ? pz_trial_loss(state, status, loss)
-                                  : (double)NAN;
+    return state == PZ_TRIAL_DONE || state == PZ_TRIAL_PRUNED
+               ? pz_trial_loss(state, status, loss)
+               : (double)NAN;
 }
 
 pz_stop_reason pz_stop_check(const pz_stop_rules *r, const pz_study *st,

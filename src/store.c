@@ -122,6 +122,15 @@ int pz__store_claim(pz_store *s, int64_t id, int64_t seq, pz_error *err)
     bind_owner(s, q, 4, now);
     sqlite3_bind_int64(q, 9, seq);
     int rc = pz__store_step_done(s, q, err);
+    if (rc == PZ_OK) { /* a re-run reports from its first step again */
+        sqlite3_stmt *c = pz__store_stmt(s, S_REPORTS_CLEAR);
+        sqlite3_bind_int64(c, 1, s->cur.rowid);
+        sqlite3_bind_int64(c, 2, id);
+        rc = pz__store_step_done(s, c, err);
+    }
+    if (rc == PZ_OK) {
+        pz__study_clear_reports(s->cur.study, id);
+    }
     return rc == PZ_OK ? pz__store_note_change(s, id, PZ_TRIAL_RUNNING,
                                                (double)NAN, false, err)
                        : rc;
@@ -298,7 +307,8 @@ static int tell_in_txn(pz_store *s, int64_t id, const pz_trial_result *res,
     int state = 0;
     int64_t seq = 0;
     int rc = stored_state(s, id, &state, err);
-    if (rc != PZ_OK || state == PZ_TRIAL_DONE || state == PZ_TRIAL_ERROR) {
+    if (rc != PZ_OK || state == PZ_TRIAL_DONE || state == PZ_TRIAL_ERROR ||
+        state == PZ_TRIAL_PRUNED) {
         return rc; /* the first outcome wins */
     }
     rc = pz__store_txn_seq(s, &seq, err);
@@ -334,15 +344,17 @@ int pz_store_tell(pz_store *s, int64_t trial_id, const pz_trial_result *res,
     }
     if (res == NULL ||
         (res->state != PZ_TRIAL_DONE && res->state != PZ_TRIAL_ERROR &&
-         res->state != PZ_TRIAL_CANCEL)) {
+         res->state != PZ_TRIAL_CANCEL && res->state != PZ_TRIAL_PRUNED)) {
         return pz__fail(err, PZ_EINVAL,
-                        "trial %lld: an outcome must be DONE, ERROR or "
-                        "CANCEL",
+                        "trial %lld: an outcome must be DONE, ERROR, CANCEL "
+                        "or PRUNED",
                         (long long)trial_id);
     }
-    const char *status = res->status                   ? res->status
-                         : res->state == PZ_TRIAL_DONE ? "ok"
-                                                       : "fail";
+    /* a pruned trial's loss is a real (intermediate) loss: "ok" */
+    const char *status =
+        res->status ? res->status
+        : res->state == PZ_TRIAL_DONE || res->state == PZ_TRIAL_PRUNED ? "ok"
+                                                                       : "fail";
     if ((rc = pz__store_begin_write(s, err)) != PZ_OK) {
         return rc;
     }
@@ -390,4 +402,59 @@ int pz_store_start(pz_store *s, int64_t trial_id, pz_error *err)
         rc = pz__store_apply_changes(s, NULL, err);
     }
     return rc;
+}
+
+/* --------------------------------------------------------------- report */
+
+/* Inside a write txn: store trial 'id''s report; '*row' its id. */
+static int report_in_txn(pz_store *s, int64_t id, int64_t step, double value,
+                         int64_t *row, pz_error *err)
+{
+    size_t n = 0;
+    const int64_t *steps = NULL;
+    const double *values = NULL;
+    int rc = pz_study_reports(s->cur.study, id, &n, &steps, &values, err);
+    if (rc == PZ_ENOTFOUND) {
+        return pz__fail(err, PZ_ENOTFOUND, "no trial %lld in study '%s'",
+                        (long long)id, s->cur.name);
+    }
+    if (rc == PZ_OK && (step < 0 || (n > 0 && step <= steps[n - 1]))) {
+        /* the study's message: it names the trial and both steps */
+        return pz_study_report(s->cur.study, id, step, value, err);
+    }
+    sqlite3_stmt *q = pz__store_stmt(s, S_REPORT_INSERT);
+    sqlite3_bind_int64(q, 1, s->cur.rowid);
+    sqlite3_bind_int64(q, 2, id);
+    sqlite3_bind_int64(q, 3, step);
+    sqlite3_bind_double(q, 4, value);
+    rc = pz__store_step_done(s, q, err);
+    *row = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int pz_store_report(pz_store *s, int64_t trial_id, int64_t step, double value,
+                    pz_error *err)
+{
+    int rc = pz__store_need_study(s, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    if (!isfinite(value)) { /* nothing to store: the study's warning */
+        return pz_study_report(s->cur.study, trial_id, step, value, err);
+    }
+    if ((rc = pz__store_begin_write(s, err)) != PZ_OK) {
+        return rc;
+    }
+    int64_t row = 0;
+    rc = pz__store_sync_rows(s, &s->cur, err);
+    if (rc == PZ_OK) {
+        rc = report_in_txn(s, trial_id, step, value, &row, err);
+    }
+    rc = pz__store_end_txn(s, rc, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    /* ours is the newest report: the sync in the txn applied the rest */
+    s->cur.report_seq = row;
+    return pz_study_report(s->cur.study, trial_id, step, value, err);
 }

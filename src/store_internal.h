@@ -80,6 +80,9 @@ enum {
     S_LOST,
     S_RENEW,
     S_ABANDON,
+    S_REPORT_INSERT,
+    S_REPORTS_SINCE,
+    S_REPORTS_CLEAR,
     N_STMT
 };
 
@@ -117,9 +120,10 @@ typedef struct binding {
     uint64_t seed;
     double created_at; /* Unix seconds */
     int created_now;
-    pz_study *study; /* owned; equal to the file up to 'seq' */
-    int64_t seq;     /* last studies.seq applied to 'study' */
-    double *row;     /* n_params scratch values */
+    pz_study *study;    /* owned; equal to the file up to 'seq' */
+    int64_t seq;        /* last studies.seq applied to 'study' */
+    int64_t report_seq; /* last trial_reports.id applied to 'study' */
+    double *row;        /* n_params scratch values */
     size_t n_params;
 } binding;
 
@@ -222,8 +226,12 @@ int pz__store_params_from_json(const pz_space *sp, int64_t id, const char *text,
 /* After a commit: the transaction's own changes, then its seq. */
 int pz__store_apply_changes(pz_store *s, const double *values, pz_error *err);
 int pz__store_need_study(const pz_store *s, pz_error *err);
-/* Apply every row changed after 'b->seq', in commit order. */
+int pz__store_sync_reports(pz_store *s, binding *b, pz_error *err);
+/* Apply every row changed after 'b->seq', in commit order, then the
+ * reports stored after 'b->report_seq'. */
 int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err);
+/* ----------------------------------------------------- store.c */
+
 int pz__store_claim(pz_store *s, int64_t id, int64_t seq, pz_error *err);
 
 #endif /* PZ_STORE_INTERNAL_H */

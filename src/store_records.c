@@ -53,7 +53,9 @@ static int read_record(pz_store *s, sqlite3_stmt *q, bool with_output,
         read_output(q, r);
     }
     r->values = s->cur.row;
-    if (r->point_json == NULL || (unsigned)r->state > PZ_TRIAL_CANCEL) {
+    (void)pz_study_reports(s->cur.study, r->id, &r->n_reports, &r->report_steps,
+                           &r->report_values, NULL);
+    if (r->point_json == NULL || (unsigned)r->state >= PZ_TRIAL_STATE_COUNT) {
         return pz__fail(err, PZ_ESTORE,
                         "%s: trial %lld has no stored point or a state "
                         "out of range (the file is damaged)",
@@ -101,6 +103,10 @@ int pz__store_walk(pz_store *s, int which, int64_t id, pz_trial_record_fn fn,
     int rc = pz__store_need_study(s, err);
     if (rc != PZ_OK || (rc = pz__store_begin_read(s, err)) != PZ_OK) {
         return rc;
+    }
+    /* the reports come from the study: bring it to this snapshot */
+    if ((rc = pz__store_sync_rows(s, &s->cur, err)) != PZ_OK) {
+        return pz__store_end_txn(s, rc, err);
     }
     sqlite3_stmt *q = pz__store_stmt(s, which);
     sqlite3_bind_int64(q, 1, s->cur.rowid);

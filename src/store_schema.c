@@ -51,10 +51,46 @@ static const migration migrations[] = {
      " stdout BLOB, stderr BLOB, PRIMARY KEY (study, trial),"
      " FOREIGN KEY (study, trial) REFERENCES trials(study, id)"
      " ON DELETE CASCADE);"},
+    /* PRUNED (state 5) and the reports of pruning (docs/pruning.md). The
+     * CHECK of 'state' can only change by rebuilding 'trials'; its
+     * output moves aside first, as dropping 'trials' would cascade. */
+    {2, "pruned trials (state 5), trial reports",
+     "CREATE TABLE trials_v2("
+     " study INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,"
+     " id INTEGER NOT NULL,"
+     " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 5),"
+     " params TEXT NOT NULL, point TEXT NOT NULL,"
+     " loss REAL, status TEXT, result TEXT, error TEXT,"
+     " queued_at REAL, started_at REAL, finished_at REAL,"
+     " owner_host TEXT, owner_pid INTEGER, owner_start INTEGER,"
+     " owner_token INTEGER, lease_until REAL,"
+     " attempts INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
+     " PRIMARY KEY (study, id));"
+     "INSERT INTO trials_v2 SELECT * FROM trials;"
+     "CREATE TEMP TABLE output_v1 AS SELECT * FROM trial_output;"
+     "DROP TABLE trial_output;"
+     "DROP TABLE trials;"
+     "ALTER TABLE trials_v2 RENAME TO trials;"
+     "CREATE INDEX trials_by_seq ON trials(study, seq);"
+     "CREATE INDEX trials_by_state ON trials(study, state, id);"
+     "CREATE TABLE trial_output("
+     " study INTEGER NOT NULL, trial INTEGER NOT NULL,"
+     " stdout BLOB, stderr BLOB, PRIMARY KEY (study, trial),"
+     " FOREIGN KEY (study, trial) REFERENCES trials(study, id)"
+     " ON DELETE CASCADE);"
+     "INSERT INTO trial_output SELECT * FROM temp.output_v1;"
+     "DROP TABLE temp.output_v1;"
+     /* id: the order reports arrived in, the cursor of a sync */
+     "CREATE TABLE trial_reports("
+     " id INTEGER PRIMARY KEY, study INTEGER NOT NULL,"
+     " trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL,"
+     " UNIQUE (study, trial, step),"
+     " FOREIGN KEY (study, trial) REFERENCES trials(study, id)"
+     " ON DELETE CASCADE);"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static int exec_sql(pz_store *s, const char *sql, pz_error *err)
 {

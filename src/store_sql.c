@@ -52,7 +52,7 @@ static const char *const sql_text[N_STMT] = {
                  " WHERE study = ?1",
     /* the states of pz_trial_counts (tests/test_store.c checks it) */
     [S_BUDGET] = "SELECT count(*) FROM trials WHERE study = ?1"
-                 " AND state IN (1, 2, 3)",
+                 " AND state IN (1, 2, 3, 5)",
     [S_PICK] = "SELECT id, params FROM trials WHERE study = ?1"
                " AND (state = 0 OR (?2 AND state = 4))"
                " ORDER BY state, id LIMIT 1",
@@ -69,7 +69,7 @@ static const char *const sql_text[N_STMT] = {
     [S_STATE_OF] = "SELECT state FROM trials WHERE study = ?1 AND id = ?2",
     [S_FINISH] = "UPDATE trials SET state = ?3, loss = ?4, status = ?5,"
                  " result = ?6, error = ?7, finished_at = ?8, seq = ?9"
-                 " WHERE study = ?1 AND id = ?2 AND state NOT IN (2, 3)",
+                 " WHERE study = ?1 AND id = ?2 AND state NOT IN (2, 3, 5)",
     [S_OUTPUT] = "INSERT OR REPLACE INTO trial_output(study, trial, stdout,"
                  " stderr) VALUES (?1, ?2, ?3, ?4)",
     [S_RUNNING] = "SELECT id, owner_host, owner_pid, owner_start,"
@@ -81,6 +81,12 @@ static const char *const sql_text[N_STMT] = {
     [S_ABANDON] = "UPDATE trials SET state = 4, error = ?2,"
                   " finished_at = ?3, seq = ?4 WHERE study = ?1"
                   " AND state = 1 AND owner_token = ?5",
+    [S_REPORT_INSERT] = "INSERT INTO trial_reports(study, trial, step, value)"
+                        " VALUES (?1, ?2, ?3, ?4)",
+    [S_REPORTS_SINCE] = "SELECT id, trial, step, value FROM trial_reports"
+                        " WHERE study = ?1 AND id > ?2 ORDER BY id",
+    [S_REPORTS_CLEAR] = "DELETE FROM trial_reports WHERE study = ?1"
+                        " AND trial = ?2",
 };
 
 /* ------------------------------------------------------------- helpers */

@@ -110,6 +110,17 @@ static int canon_options(const char *options, char **out, pz_error *err)
     char *text = is_object ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS |
                                                  JSON_REAL_PRECISION(17))
                            : NULL;
+    /* Under memory pressure jansson's dump has been seen to return a text
+     * missing a key ('{":2}'), which the store would keep for good: a
+     * text that does not read back as the object is out of memory. */
+    json_t *back = text ? json_loads(text, 0, NULL) : NULL;
+    bool same = back != NULL && json_equal(back, obj);
+    json_decref(back);
+    if (text != NULL && !same) {
+        json_decref(obj);
+        pz__store_json_text_free(text);
+        return pz__fail(err, PZ_ENOMEM, "out of memory");
+    }
     json_decref(obj);
     *out = text ? pz__strdup(text) : NULL;
     pz__store_json_text_free(text);
@@ -337,7 +348,9 @@ static int load_study(pz_store *s, binding *b, pz_error *err)
     if (b->row == NULL) {
         return pz__fail(err, PZ_ENOMEM, "out of memory");
     }
-    return load_rows(s, b, err);
+    int rc2 = load_rows(s, b, err);
+    b->report_seq = 0;
+    return rc2 == PZ_OK ? pz__store_sync_reports(s, b, err) : rc2;
 }
 
 int pz_store_open_study(pz_store *s, const char *name,
@@ -411,7 +424,7 @@ static int study_counts(pz_store *s, int64_t rowid, pz_store_study_summary *sum,
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int state = sqlite3_column_int(q, 0);
-        if (state >= 0 && state < 5) {
+        if (state >= 0 && state < PZ_TRIAL_STATE_COUNT) {
             sum->n_state[state] = (size_t)sqlite3_column_int64(q, 1);
         }
         if (state == PZ_TRIAL_DONE) {

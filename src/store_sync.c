@@ -127,6 +127,33 @@ static int apply_row(binding *b, int64_t id, pz_trial_state state, double loss,
     return rc;
 }
 
+/* Apply the reports stored after 'b->report_seq', in arrival order. A
+ * report the study refuses (a step it already holds: the first run of a
+ * retried trial, which another handle re-ran) is skipped: reports only
+ * inform pruning. */
+int pz__store_sync_reports(pz_store *s, binding *b, pz_error *err)
+{
+    sqlite3_stmt *q = pz__store_stmt(s, S_REPORTS_SINCE);
+    sqlite3_bind_int64(q, 1, b->rowid);
+    sqlite3_bind_int64(q, 2, b->report_seq);
+    int rc, out = PZ_OK;
+    while (out == PZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int r = pz_study_report(b->study, sqlite3_column_int64(q, 1),
+                                sqlite3_column_int64(q, 2),
+                                sqlite3_column_double(q, 3), err);
+        if (r == PZ_ENOMEM) {
+            out = r;
+        } else {
+            b->report_seq = sqlite3_column_int64(q, 0);
+        }
+    }
+    if (out == PZ_OK && rc != SQLITE_DONE) {
+        out = pz__store_fail(s, rc, err);
+    }
+    sqlite3_reset(q);
+    return out;
+}
+
 /* Apply every row changed after 'b->seq', in commit order. */
 int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
 {
@@ -148,7 +175,7 @@ int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
         out = pz__store_fail(s, rc, err);
     }
     sqlite3_reset(q);
-    return out;
+    return out == PZ_OK ? pz__store_sync_reports(s, b, err) : out;
 }
 
 /* After a commit: the transaction's own changes, then its seq. */

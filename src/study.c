@@ -19,6 +19,10 @@ struct pz_study {
     void *state;              /* vt->state_size bytes */
     pz__arena arena;          /* per-ask scratch, reset after each ask */
     int64_t next_id;          /* 1 + the largest id seen */
+    pz__trial_reports *rep;   /* per history row; rep_cap rows */
+    size_t rep_cap;
+    pz__pruner pruner;
+    size_t n_pruned; /* PRUNED rows: the rank rule has work only then */
 };
 
 /* A fresh, initialised state for 'vt', or an error. */
@@ -58,9 +62,13 @@ int pz_study_new(pz_study **out, const pz_space *space, pz_error *err)
         return pz__fail(err, PZ_ENOMEM, "out of memory opening a study");
     }
     pz__arena_init(&st->arena);
+    pz__ptable_init(&st->pruner.table);
+    (void)pz__pruner_config(&st->pruner, "none", NULL, NULL);
     int rc = pz__space_clone(&st->space, space, err);
     if (rc == PZ_OK) {
         rc = pz__history_init(&st->hist, space->n_params, err);
+        /* measured best, or as good (docs/benchmarks.md, "Pruned trials") */
+        st->hist.pruned_rule = PZ__PRUNED_BAD;
     }
     if (rc == PZ_OK) {
         st->vt = &pz__sampler_random;
@@ -81,6 +89,11 @@ void pz_study_free(pz_study *st)
         return;
     }
     sampler_state_free(st->vt, st->state);
+    for (size_t i = 0; i < st->rep_cap; i++) {
+        pz__reports_fini(&st->rep[i]);
+    }
+    pz__free(st->rep, st->rep_cap * sizeof *st->rep);
+    pz__ptable_fini(&st->pruner.table);
     pz__history_fini(&st->hist);
     pz_space_free(st->space);
     pz__arena_fini(&st->arena);
@@ -131,9 +144,33 @@ int pz_study_set_option(pz_study *st, const char *key, double value,
     return st->vt->set_option(st->state, key, value, err);
 }
 
+/* The rank rule's surrogate losses for this ask (pruner_rank.c), in the
+ * arena; false when it is out of memory. */
+static bool prepare_pruned(pz_study *st)
+{
+    pz__history *h = &st->hist;
+    h->pruned_key = NULL;
+    if (st->n_pruned == 0 || h->pruned_rule != PZ__PRUNED_RANK) {
+        return true;
+    }
+    double *key = pz__arena_alloc(&st->arena, h->n * sizeof *key);
+    size_t *scratch = pz__arena_alloc(&st->arena, 2 * h->n * sizeof *scratch);
+    if (key == NULL || scratch == NULL) {
+        return false;
+    }
+    pz__pruned_rank(h, st->rep, st->rep_cap < h->n ? st->rep_cap : h->n,
+                    scratch, key);
+    h->pruned_key = key;
+    return true;
+}
+
 int pz_study_suggest(pz_study *st, int64_t trial_id, uint64_t seed,
                      double *values, pz_error *err)
 {
+    if (!prepare_pruned(st)) {
+        pz__arena_reset(&st->arena);
+        return pz__fail(err, PZ_ENOMEM, "out of memory ranking pruned trials");
+    }
     pz__rng rng;
     pz__rng_seed(&rng, seed, (uint64_t)trial_id);
     pz__sampler_ctx ctx = {
@@ -144,6 +181,7 @@ int pz_study_suggest(pz_study *st, int64_t trial_id, uint64_t seed,
         .trial_id = trial_id,
     };
     int rc = pz__sampler_ask(st->vt, st->state, &ctx, values, err);
+    st->hist.pruned_key = NULL;
     pz__arena_reset(&st->arena);
     return rc;
 }
@@ -173,9 +211,30 @@ int pz_study_ask(pz_study *st, int64_t *trial_id, double *values, pz_error *err)
     return PZ_OK;
 }
 
+static pz__pruner_view view_of(pz_study *st)
+{
+    return (pz__pruner_view){
+        .ids = st->hist.ids,
+        .state = st->hist.state,
+        .rep = st->rep,
+        .n = st->hist.n,
+        .n_rep = st->rep_cap < st->hist.n ? st->rep_cap : st->hist.n,
+    };
+}
+
+/* Tell the pruner that row i left state 'from'. */
+static int state_changed(pz_study *st, size_t i, int from, pz_error *err)
+{
+    if (st->pruner.kind == PZ__PRUNER_NONE) {
+        return PZ_OK;
+    }
+    pz__pruner_view v = view_of(st);
+    return pz__pruner_on_state(&st->pruner, &v, i, from, err);
+}
+
 static bool state_ok(pz_trial_state s)
 {
-    return s >= PZ_TRIAL_NEW && s <= PZ_TRIAL_CANCEL;
+    return s >= PZ_TRIAL_NEW && s < PZ_TRIAL_STATE_COUNT;
 }
 
 int pz_study_add(pz_study *st, int64_t trial_id, const double *values,
@@ -197,6 +256,8 @@ int pz_study_add(pz_study *st, int64_t trial_id, const double *values,
     rc = pz__history_append(&st->hist, trial_id, row, state, loss, err);
     if (rc == PZ_OK) {
         note_id(st, trial_id);
+        st->n_pruned += state == PZ_TRIAL_PRUNED;
+        rc = state_changed(st, st->hist.n - 1, PZ_TRIAL_STATE_COUNT, err);
     }
     return rc;
 }
@@ -213,14 +274,23 @@ int pz_study_tell(pz_study *st, int64_t trial_id, pz_trial_state state,
         return pz__fail(err, PZ_ENOTFOUND, "no trial with id %lld",
                         (long long)trial_id);
     }
+    int from = st->hist.state[i];
     st->hist.state[i] = (unsigned char)state;
     st->hist.loss[i] = loss;
-    return PZ_OK;
+    st->n_pruned += state == PZ_TRIAL_PRUNED;
+    st->n_pruned -= from == PZ_TRIAL_PRUNED;
+    return state_changed(st, i, from, err);
 }
 
 void pz_study_clear(pz_study *st)
 {
     pz__history_clear(&st->hist);
+    for (size_t i = 0; i < st->rep_cap; i++) {
+        pz__reports_reset(&st->rep[i]);
+    }
+    st->n_pruned = 0;
+    pz__pruner_view v = view_of(st);
+    (void)pz__pruner_rebuild(&st->pruner, &v, NULL); /* empty: no alloc */
 }
 
 size_t pz_study_n_trials(const pz_study *st)
@@ -277,4 +347,153 @@ int pz_study_best(const pz_study *st, pz_trial_info *info, pz_error *err)
     }
     fill_info(st, best, info);
     return PZ_OK;
+}
+
+/* ---------------------------------------------------------------- pruning */
+
+int pz_study_set_pruner(pz_study *st, const char *kind,
+                        const char *options_json, pz_error *err)
+{
+    pz__pruner p = st->pruner;
+    int rc = pz__pruner_config(&p, kind, options_json, err);
+    if (rc != PZ_OK) {
+        return rc;
+    }
+    st->pruner = p;
+    pz__pruner_view v = view_of(st);
+    return pz__pruner_rebuild(&st->pruner, &v, err);
+}
+
+const char *pz_study_pruner(const pz_study *st)
+{
+    return pz__pruner_name(&st->pruner);
+}
+
+/* The reports of row i, growing the per-row array to reach it. */
+static pz__trial_reports *reports_of(pz_study *st, size_t i)
+{
+    if (i >= st->rep_cap) {
+        size_t ncap = st->rep_cap ? st->rep_cap : 64;
+        while (ncap <= i) {
+            ncap *= 2;
+        }
+        pz__trial_reports *r =
+            pz__realloc(st->rep, st->rep_cap * sizeof *r, ncap * sizeof *r);
+        if (r == NULL) {
+            return NULL;
+        }
+        memset(r + st->rep_cap, 0, (ncap - st->rep_cap) * sizeof *r);
+        st->rep = r;
+        st->rep_cap = ncap;
+    }
+    return &st->rep[i];
+}
+
+static size_t find_row(const pz_study *st, int64_t tid, pz_error *err)
+{
+    size_t i = pz__history_find(&st->hist, tid);
+    if (i == (size_t)-1) {
+        pz__fail(err, PZ_ENOTFOUND, "no trial with id %lld", (long long)tid);
+    }
+    return i;
+}
+
+int pz_study_report(pz_study *st, int64_t tid, int64_t step, double value,
+                    pz_error *err)
+{
+    size_t i = find_row(st, tid, err);
+    if (i == (size_t)-1) {
+        return PZ_ENOTFOUND;
+    }
+    if (step < 0) {
+        return pz__fail(err, PZ_EINVAL, "trial %lld: step %lld is negative",
+                        (long long)tid, (long long)step);
+    }
+    pz__trial_reports *r = reports_of(st, i);
+    if (r == NULL) {
+        return pz__fail(err, PZ_ENOMEM,
+                        "out of memory for trial %lld's reports",
+                        (long long)tid);
+    }
+    int64_t last = pz__reports_last_step(r);
+    if (step <= last) {
+        return pz__fail(err, PZ_EINVAL,
+                        "trial %lld: step %lld reported after step %lld "
+                        "(steps must increase)",
+                        (long long)tid, (long long)step, (long long)last);
+    }
+    if (!isfinite(value)) {
+        pz__fail(err, PZ_REPORT_IGNORED,
+                 "trial %lld: non-finite value %g at step %lld ignored",
+                 (long long)tid, value, (long long)step);
+        return PZ_REPORT_IGNORED;
+    }
+    if (pz__reports_append(r, step, value) != PZ_OK) {
+        return pz__fail(err, PZ_ENOMEM,
+                        "out of memory for trial %lld's reports",
+                        (long long)tid);
+    }
+    pz__pruner_view v = view_of(st);
+    return pz__pruner_on_report(&st->pruner, &v, i, err);
+}
+
+int pz_study_should_prune(pz_study *st, int64_t tid, int *out, pz_error *err)
+{
+    *out = 0;
+    size_t i = find_row(st, tid, err);
+    if (i == (size_t)-1) {
+        return PZ_ENOTFOUND;
+    }
+    pz__pruner_view v = view_of(st);
+    *out = pz__pruner_decide(&st->pruner, &v, i);
+    return PZ_OK;
+}
+
+int pz_study_reports(const pz_study *st, int64_t tid, size_t *n,
+                     const int64_t **steps, const double **values,
+                     pz_error *err)
+{
+    *n = 0;
+    *steps = NULL;
+    *values = NULL;
+    size_t i = find_row(st, tid, err);
+    if (i == (size_t)-1) {
+        return PZ_ENOTFOUND;
+    }
+    if (i < st->rep_cap) {
+        *n = st->rep[i].n;
+        *steps = st->rep[i].steps;
+        *values = st->rep[i].values;
+    }
+    return PZ_OK;
+}
+
+static const char *const rule_names[] = {"rank", "bad", "ignore"};
+
+const char *pz_study_pruned_rule(const pz_study *st)
+{
+    return rule_names[st->hist.pruned_rule];
+}
+
+int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
+{
+    const char *const *names = rule_names;
+    for (int k = 0; rule != NULL && k < 3; k++) {
+        if (strcmp(rule, names[k]) == 0) {
+            st->hist.pruned_rule = k;
+            return PZ_OK;
+        }
+    }
+    return pz__fail(err, PZ_EINVAL,
+                    "unknown pruned-trial rule '%s' (expected one of: rank, "
+                    "bad, ignore)",
+                    rule ? rule : "(null)");
+}
+
+void pz__study_clear_reports(pz_study *st, int64_t id)
+{
+    size_t i = pz__history_find(&st->hist, id);
+    if (i != (size_t)-1 && i < st->rep_cap) {
+        pz__reports_reset(&st->rep[i]);
+    }
 }

@@ -899,7 +899,7 @@ static void damaged_store(const char *db, const char *damage)
     const char *lift =
         "PRAGMA writable_schema = ON;"
         "UPDATE sqlite_schema SET sql = replace(replace(sql, 'NOT NULL', ''),"
-        " 'CHECK (state BETWEEN 0 AND 4)', '')"
+        " 'CHECK (state BETWEEN 0 AND 5)', '')"
         " WHERE name IN ('trials', 'studies');"
         "PRAGMA writable_schema = OFF;";
     cr_assert_eq(sqlite3_exec(h, lift, NULL, NULL, &msg), SQLITE_OK, "%s", msg);

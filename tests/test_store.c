@@ -115,7 +115,7 @@ Test(store, creates_a_versioned_wal_file_of_its_own)
     /* Header: bytes 18-19 are 2 in WAL mode, 60 user_version, 68
      * application_id ("pzdb"). */
     cr_assert_eq(header_u32(db, 16) & 0xffff, 0x0202);
-    cr_assert_eq(header_u32(db, 60), 1);
+    cr_assert_eq(header_u32(db, 60), 2);
     cr_assert_eq(header_u32(db, 68), 0x707a6462);
     pzt_assert_no_leaks();
 }

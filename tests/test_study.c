@@ -153,8 +153,9 @@ Test(study, tell_with_a_bad_state_is_invalid)
     double v[N_P];
     int64_t id = ask(st, v);
     pz_error e = {0};
-    pzt_assert_fails(pz_study_tell(st, id, (pz_trial_state)5, 0.0, &e), e,
-                     PZ_EINVAL, "state");
+    pzt_assert_fails(
+        pz_study_tell(st, id, (pz_trial_state)PZ_TRIAL_STATE_COUNT, 0.0, &e), e,
+        PZ_EINVAL, "state");
     pzt_assert_fails(pz_study_tell(st, id, (pz_trial_state)-1, 0.0, &e), e,
                      PZ_EINVAL, "state");
     cr_assert_eq(pz_study_count(st, PZ_TRIAL_RUNNING), 1);
@@ -560,7 +561,8 @@ Test(stop, one_table_of_trial_state_names)
     cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_DONE), "done");
     cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_ERROR), "error");
     cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_CANCEL), "cancel");
-    cr_assert_str_eq(pz_trial_state_name(5), "unknown");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_PRUNED), "pruned");
+    cr_assert_str_eq(pz_trial_state_name(PZ_TRIAL_STATE_COUNT), "unknown");
     cr_assert_str_eq(pz_trial_state_name(-1), "unknown");
 }
 

@@ -31,7 +31,8 @@ static int add_constants(PyObject *m)
         add_int(m, "STATE_RUNNING", PZ_TRIAL_RUNNING) < 0 ||
         add_int(m, "STATE_DONE", PZ_TRIAL_DONE) < 0 ||
         add_int(m, "STATE_ERROR", PZ_TRIAL_ERROR) < 0 ||
-        add_int(m, "STATE_CANCEL", PZ_TRIAL_CANCEL) < 0) {
+        add_int(m, "STATE_CANCEL", PZ_TRIAL_CANCEL) < 0 ||
+        add_int(m, "STATE_PRUNED", PZ_TRIAL_PRUNED) < 0) {
         return -1;
     }
     PyObject *names = PyTuple_New(PZ_DIST_COUNT);

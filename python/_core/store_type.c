@@ -273,12 +273,12 @@ static int collect_study(const pz_store_study_summary *sum, void *ud)
 {
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *d = Py_BuildValue(
-        "{s:s,s:s,s:K,s:d,s:(nnnnn),s:d}", "name", sum->name, "sampler",
+        "{s:s,s:s,s:K,s:d,s:(nnnnnn),s:d}", "name", sum->name, "sampler",
         sum->sampler, "seed", (unsigned long long)sum->seed, "created_at",
         sum->created_at, "n_state", (Py_ssize_t)sum->n_state[0],
         (Py_ssize_t)sum->n_state[1], (Py_ssize_t)sum->n_state[2],
-        (Py_ssize_t)sum->n_state[3], (Py_ssize_t)sum->n_state[4], "best_loss",
-        sum->best_loss);
+        (Py_ssize_t)sum->n_state[3], (Py_ssize_t)sum->n_state[4],
+        (Py_ssize_t)sum->n_state[5], "best_loss", sum->best_loss);
     int rc = d != NULL && PyList_Append((PyObject *)ud, d) == 0 ? 0 : 1;
     Py_XDECREF(d);
     PyGILState_Release(g);
@@ -481,6 +481,35 @@ static PyObject *store_tell(PyObject *self, PyObject *args, PyObject *kw)
     return none_or_raise(self, rc, &err);
 }
 
+PyDoc_STRVAR(report_doc,
+             "report(trial_id, step, value, /)\n--\n\n"
+             "Store the trial's intermediate value at step (pz_store_report)\n"
+             "and report it to the study. True when stored, False for a\n"
+             "non-finite value (not stored: warn). InvalidArgumentError for a\n"
+             "step that does not increase (naming the trial and both steps).");
+
+static PyObject *store_report(PyObject *self, PyObject *args)
+{
+    long long tid = 0, step = 0;
+    double value = 0.0;
+    if (!PyArg_ParseTuple(args, "LLd:report", &tid, &step, &value)) {
+        return NULL;
+    }
+    pz_store *s = acquire(self);
+    if (s == NULL) {
+        return NULL;
+    }
+    pz_error err = {0};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc =
+        pz_store_report(s, (int64_t)tid, (int64_t)step, value, &err);
+    Py_END_ALLOW_THREADS store_unlock(SELF(self));
+    if (rc < 0) {
+        return none_or_raise(self, rc, &err);
+    }
+    return PyBool_FromLong(rc == PZ_OK);
+}
+
 PyDoc_STRVAR(sync_doc, "sync()\n--\n\n"
                        "Load the changes other handles made since the last "
                        "call.");
@@ -584,9 +613,25 @@ static PyObject *blob(const char *p, size_t n)
     return p ? PyBytes_FromStringAndSize(p, (Py_ssize_t)n) : Py_NewRef(Py_None);
 }
 
+/* [(step, value), ...] of a record's reports. */
+static PyObject *reports_list(const pz_trial_record *r)
+{
+    PyObject *out = PyList_New((Py_ssize_t)r->n_reports);
+    for (size_t i = 0; out != NULL && i < r->n_reports; i++) {
+        PyObject *t = Py_BuildValue("(Ld)", (long long)r->report_steps[i],
+                                    r->report_values[i]);
+        if (t == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    return out;
+}
+
 static PyObject *record_dict(const pz_trial_record *r, size_t n_params)
 {
-    return Py_BuildValue(
+    PyObject *d = Py_BuildValue(
         "{s:L,s:i,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:L,s:N,s:O,"
         "s:i,s:N,s:N}",
         "id", (long long)r->id, "state", (int)r->state, "loss", real(r->loss),
@@ -599,6 +644,13 @@ static PyObject *record_dict(const pz_trial_record *r, size_t n_params)
         real(r->lease_until), "owner_gone", r->owner_gone ? Py_True : Py_False,
         "attempts", r->attempts, "stdout", blob(r->stdout_tail, r->stdout_len),
         "stderr", blob(r->stderr_tail, r->stderr_len));
+    PyObject *reports = d ? reports_list(r) : NULL;
+    if (reports == NULL ||
+        PyDict_SetItemString(d, "intermediate_values", reports) < 0) {
+        Py_CLEAR(d);
+    }
+    Py_XDECREF(reports);
+    return d;
 }
 
 typedef struct walk_ctx {
@@ -717,7 +769,7 @@ static PyObject *store_count(PyObject *self, PyObject *arg)
     if (state == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (state < PZ_TRIAL_NEW || state > PZ_TRIAL_CANCEL) {
+    if (state < PZ_TRIAL_NEW || state >= PZ_TRIAL_STATE_COUNT) {
         PyErr_Format(PyExc_ValueError,
                      "state must be a JOB_STATE_* value in 0..4, got %ld",
                      state);
@@ -765,6 +817,7 @@ static PyMethodDef store_methods[] = {
      METH_VARARGS | METH_KEYWORDS, ask_doc},
     {"add", store_add, METH_O, add_doc},
     {"start", store_start, METH_O, start_doc},
+    {"report", store_report, METH_VARARGS, report_doc},
     {"tell", (PyCFunction)(void (*)(void))store_tell,
      METH_VARARGS | METH_KEYWORDS, tell_doc},
     {"sync", store_sync, METH_NOARGS, sync_doc},

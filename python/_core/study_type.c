@@ -250,9 +250,10 @@ static PyObject *study_ask(PyObject *self, PyObject *noargs)
 
 static int state_arg(int state)
 {
-    if (state < PZ_TRIAL_NEW || state > PZ_TRIAL_CANCEL) {
+    if (state < PZ_TRIAL_NEW || state >= PZ_TRIAL_STATE_COUNT) {
         PyErr_Format(PyExc_ValueError,
-                     "state must be a JOB_STATE_* value in 0..4, got %d",
+                     "state must be a JOB_STATE_* value in 0..4 or "
+                     "STATE_PRUNED (5), got %d",
                      state);
         return -1;
     }
@@ -428,6 +429,144 @@ static PyObject *study_best(PyObject *self, PyObject *noargs)
     return out;
 }
 
+PyDoc_STRVAR(set_pruner_doc,
+             "set_pruner(kind, options_json=None, /)\n--\n\n"
+             "Choose the pruner: 'median', 'sha', 'hyperband' or 'none', with\n"
+             "its options as a JSON object (None: the defaults; parzen.h,\n"
+             "pz_study_set_pruner). InvalidArgumentError names a bad key.\n"
+             "Rebuilds the pruner's tables from the reports recorded so far.");
+
+static PyObject *study_set_pruner(PyObject *self, PyObject *args)
+{
+    const char *kind = NULL;
+    const char *options = NULL;
+    if (!PyArg_ParseTuple(args, "s|z:set_pruner", &kind, &options)) {
+        return NULL;
+    }
+    pz_error err = {0};
+    study_lock(SELF(self));
+    int rc = pz_study_set_pruner(SELF(self)->study, kind, options, &err);
+    study_unlock(SELF(self));
+    if (rc != PZ_OK) {
+        return raise_err(self, &err);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *study_get_pruner(PyObject *self, void *closure)
+{
+    (void)closure;
+    study_lock(SELF(self));
+    const char *name = pz_study_pruner(SELF(self)->study);
+    study_unlock(SELF(self));
+    return PyUnicode_FromString(name);
+}
+
+PyDoc_STRVAR(set_pruned_rule_doc,
+             "set_pruned_rule(rule, /)\n--\n\n"
+             "How tpe, anneal and mtpe see PRUNED trials: 'bad' (default),\n"
+             "'rank' or 'ignore' (parzen.h, pz_study_set_pruned_rule).");
+
+static PyObject *study_set_pruned_rule(PyObject *self, PyObject *arg)
+{
+    const char *rule = PyUnicode_AsUTF8(arg);
+    if (rule == NULL) {
+        return NULL;
+    }
+    pz_error err = {0};
+    study_lock(SELF(self));
+    int rc = pz_study_set_pruned_rule(SELF(self)->study, rule, &err);
+    study_unlock(SELF(self));
+    if (rc != PZ_OK) {
+        return raise_err(self, &err);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(report_doc,
+             "report(trial_id, step, value, /)\n--\n\n"
+             "Record trial_id's intermediate value at step (an int >= 0,\n"
+             "increasing per trial). Returns True when stored, False when the\n"
+             "value is not finite (not stored: the caller warns, naming the\n"
+             "trial). InvalidArgumentError for a step that does not increase\n"
+             "(the message names the trial and both steps); NotFoundError for\n"
+             "an unknown id.");
+
+static PyObject *study_report(PyObject *self, PyObject *args)
+{
+    long long tid = 0, step = 0;
+    double value = 0.0;
+    if (!PyArg_ParseTuple(args, "LLd:report", &tid, &step, &value)) {
+        return NULL;
+    }
+    pz_error err = {0};
+    study_lock(SELF(self));
+    int rc = pz_study_report(SELF(self)->study, (int64_t)tid, (int64_t)step,
+                             value, &err);
+    study_unlock(SELF(self));
+    if (rc < 0) {
+        return raise_err(self, &err);
+    }
+    return PyBool_FromLong(rc == PZ_OK);
+}
+
+PyDoc_STRVAR(should_prune_doc,
+             "should_prune(trial_id, /)\n--\n\n"
+             "Should the trial stop, from its last report and the reports of\n"
+             "all trials? False with no pruner or no report.");
+
+static PyObject *study_should_prune(PyObject *self, PyObject *arg)
+{
+    long long tid = PyLong_AsLongLong(arg);
+    if (tid == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    pz_error err = {0};
+    int out = 0;
+    study_lock(SELF(self));
+    int rc = pz_study_should_prune(SELF(self)->study, (int64_t)tid, &out, &err);
+    study_unlock(SELF(self));
+    if (rc != PZ_OK) {
+        return raise_err(self, &err);
+    }
+    return PyBool_FromLong(out);
+}
+
+PyDoc_STRVAR(reports_doc, "reports(trial_id, /)\n--\n\n"
+                          "The trial's reports as a list of (step, value), "
+                          "in step order.");
+
+static PyObject *study_reports(PyObject *self, PyObject *arg)
+{
+    long long tid = PyLong_AsLongLong(arg);
+    if (tid == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    pz_error err = {0};
+    size_t n = 0;
+    const int64_t *steps = NULL;
+    const double *values = NULL;
+    PyObject *out = NULL;
+    study_lock(SELF(self));
+    int rc = pz_study_reports(SELF(self)->study, (int64_t)tid, &n, &steps,
+                              &values, &err);
+    if (rc == PZ_OK && (out = PyList_New((Py_ssize_t)n)) != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            PyObject *t = Py_BuildValue("(Ld)", (long long)steps[i], values[i]);
+            if (t == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+        }
+    }
+    study_unlock(SELF(self));
+    if (rc != PZ_OK) {
+        return raise_err(self, &err);
+    }
+    return out;
+}
+
 static PyMethodDef study_methods[] = {
     {"set_seed", study_set_seed, METH_O, set_seed_doc},
     {"set_sampler", study_set_sampler, METH_O, set_sampler_doc},
@@ -440,11 +579,17 @@ static PyMethodDef study_methods[] = {
     {"count", study_count, METH_O, count_doc},
     {"trial", study_trial, METH_O, trial_doc},
     {"best", study_best, METH_NOARGS, best_doc},
+    {"set_pruner", study_set_pruner, METH_VARARGS, set_pruner_doc},
+    {"set_pruned_rule", study_set_pruned_rule, METH_O, set_pruned_rule_doc},
+    {"report", study_report, METH_VARARGS, report_doc},
+    {"should_prune", study_should_prune, METH_O, should_prune_doc},
+    {"reports", study_reports, METH_O, reports_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef study_getset[] = {
     {"sampler", study_get_sampler, NULL, "Name of the current sampler.", NULL},
+    {"pruner", study_get_pruner, NULL, "Name of the current pruner.", NULL},
     {"n_trials", study_get_n_trials, NULL, "Number of trials recorded.", NULL},
     {"n_params", study_get_n_params, NULL, "Number of parameters.", NULL},
     {"space", study_get_space, NULL, "The Space the study was opened on.",

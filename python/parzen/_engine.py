@@ -23,8 +23,18 @@ trials); NEW/RUNNING are +inf (hyperopt's rule); ERROR/CANCEL are
 invisible to the samplers. Documents injected with
 ``misc['from_tid']`` form a group with their source; only the group member
 with the lowest loss is visible (the others are told CANCEL).
+
+Pruning (docs/pruning.md): a DONE document whose result has a true
+``"pruned"`` is told PRUNED (``_core.STATE_PRUNED``), its loss its last
+reported value; the samplers see it through the study's pruned-trial rule.
+A trial's reports reach C live through :meth:`Mirror.report`, or, for a
+mirror that did not see them (another algorithm's mirror, a resumed
+Trials), from the document's ``result["intermediate_values"]`` (a list of
+``[step, value]`` pairs or a ``{step: value}`` dict) when it is first seen
+finished. :func:`pruner_for` gives the mirror that holds a run's pruner.
 """
 
+import json
 import logging
 import math
 import weakref
@@ -38,14 +48,46 @@ INF = math.inf
 NAN = math.nan
 _DONE = 2
 _CANCEL = 4
+_PRUNED = _core.STATE_PRUNED
 
 
 class SamplerUnavailable(NotImplementedError):
     """The C core was built without the requested sampler."""
 
 
+def _doc_reports(doc):
+    """The [(step, value)] a document carries, in step order."""
+    result = doc.get("result")
+    iv = result.get("intermediate_values") if isinstance(result, dict) \
+        else None
+    if isinstance(iv, dict):
+        iv = iv.items()
+    out = []
+    try:
+        for step, value in iv or ():
+            out.append((int(step), float(value)))
+    except (TypeError, ValueError):
+        return []
+    out.sort()
+    return out
+
+
+def _is_pruned(doc):
+    result = doc.get("result")
+    return isinstance(result, dict) and bool(result.get("pruned"))
+
+
 def _doc_state_loss(doc):
     state = doc["state"]
+    if state == _DONE and _is_pruned(doc):
+        reports = _doc_reports(doc)
+        if reports:
+            return _PRUNED, reports[-1][1]
+        loss = doc["result"].get("loss")
+        try:
+            return _PRUNED, float(loss)
+        except (TypeError, ValueError):
+            return _PRUNED, NAN
     if state == _DONE:
         return state, trial_loss(state, doc["result"])
     if state in (0, 1):
@@ -55,7 +97,7 @@ def _doc_state_loss(doc):
 
 class _Entry:
     __slots__ = ("cid", "doc", "state", "loss", "gkey", "c_state", "c_loss",
-                 "counted")
+                 "counted", "last_step")
 
     def __init__(self, cid, doc, gkey):
         self.cid = cid
@@ -66,11 +108,12 @@ class _Entry:
         self.c_state = None
         self.c_loss = None
         self.counted = False
+        self.last_step = -1  # the last step C holds for this trial
 
     def eligible(self):
         """Visible to a sampler: a listed state and a non-NaN loss."""
-        return self.cid is not None and self.state in (0, 1, 2) and \
-            self.loss == self.loss
+        return self.cid is not None and self.state in (0, 1, 2, _PRUNED) \
+            and self.loss == self.loss
 
 
 def new_study(compiled, sampler, options=()):
@@ -112,7 +155,8 @@ class Mirror:
         if lst is self.list_ref and epoch == self.epoch and \
                 self.n_synced <= len(lst):
             for doc in lst[self.n_synced:]:
-                if key is None or doc["exp_key"] == key:
+                if (key is None or doc["exp_key"] == key) and \
+                        id(doc) not in self.entries:
                     self._add_doc(doc)
         else:
             self._full_sync(lst if key is None else
@@ -174,6 +218,8 @@ class Mirror:
             logger.debug("trial %r not shown to the sampler: %s",
                          doc.get("tid"), exc)
             e.cid = None
+        if state not in (0, 1):
+            self._replay_reports(e)
         self.entries[id(doc)] = e
         if state in (0, 1):
             self.pending[id(doc)] = e
@@ -194,6 +240,8 @@ class Mirror:
                 loss != loss and e.loss != e.loss)):
             return
         e.state, e.loss = state, loss
+        if state not in (0, 1):
+            self._replay_reports(e)
         if e.gkey in self.groups:
             self._regroup(e.gkey)
         else:
@@ -228,6 +276,60 @@ class Mirror:
         for e in members:
             self._settle(e, hidden=e is not best)
             self._count(e, e is best)
+
+    # ---------------------------------------------------------- pruning
+
+    def _replay_reports(self, e):
+        """Give C the reports of a finished document it has not seen."""
+        if e.cid is None:
+            return
+        for step, value in _doc_reports(e.doc):
+            if step > e.last_step:
+                try:
+                    self.study.report(e.cid, step, value)
+                except (ValueError, _core.ParzenError) as exc:
+                    logger.debug("trial %r: report not mirrored: %s",
+                                 e.doc.get("tid"), exc)
+                    return
+                e.last_step = step
+
+    def _entry_of(self, doc):
+        e = self.entries.get(id(doc))
+        if e is None:
+            self._add_doc(doc)
+            e = self.entries[id(doc)]
+        return e
+
+    def set_pruner(self, kind, options=None):
+        """The study's pruner: kind 'median', 'sha', 'hyperband' or
+        'none' and a dict of its options (parzen.h pz_study_set_pruner;
+        _core.InvalidArgumentError names a bad key)."""
+        self.study.set_pruner(kind, json.dumps(options) if options else None)
+
+    def report(self, doc, step, value):
+        """Record the document's intermediate value at 'step': True when
+        stored, False for a non-finite value (not stored; warn). Raises
+        _core.InvalidArgumentError for a step that does not increase
+        (naming the C id: reword it with the tid) and ValueError when the
+        document's point is not in the space."""
+        e = self._entry_of(doc)
+        if e.cid is None:
+            raise ValueError("trial %r is not in the study's space"
+                             % (doc.get("tid"),))
+        stored = self.study.report(e.cid, int(step), float(value))
+        if stored:
+            e.last_step = int(step)
+        return stored
+
+    def should_prune(self, doc):
+        """Should the document's trial stop, from its last report?"""
+        e = self._entry_of(doc)
+        return e.cid is not None and self.study.should_prune(e.cid)
+
+    def last_step(self, doc):
+        """The last step C holds for the document's trial (-1: none)."""
+        e = self.entries.get(id(doc))
+        return -1 if e is None else e.last_step
 
     # ---------------------------------------------------------- propose
 
@@ -286,6 +388,22 @@ def mirror_for(domain, trials, sampler, options):
     m = per_trials.get(key)
     if m is None:
         m = per_trials[key] = Mirror(domain.compiled, sampler, options)
+    m.sync(trials)
+    return m
+
+
+def pruner_for(domain, trials, kind, options=None):
+    """The mirror that holds a run's pruner (a 'random' study of its own,
+    whatever the algorithm), synced with ``trials``; the pruner is set
+    when the mirror is made, so its tables build up from every report."""
+    opts = tuple(sorted((options or {}).items()))
+    per_trials = _per_trials(domain, trials)
+    key = ("pruner:" + kind, opts)
+    m = per_trials.get(key)
+    if m is None:
+        m = Mirror(domain.compiled, "random", ())
+        m.set_pruner(kind, dict(opts))
+        per_trials[key] = m
     m.sync(trials)
     return m
 

@@ -30,8 +30,12 @@ What is written, per trial (docs/python.md, "Look at a run"):
 - start and finish times (the duration), and user attributes
   ``parzen_tid``, ``parzen_state``, ``parzen_status`` and, for failures,
   ``parzen_error``;
-- **intermediate values** where the result document has
-  ``"intermediate_values"``: ``{step: value}`` or a list (step = index).
+- pruned (a store's state 5, or a done document whose result has a true
+  ``"pruned"``) -> PRUNED with its last reported value as the value;
+- **intermediate values**: a store's reports (``parzen run`` with
+  ``PARZEN_REPORT_FILE``, ``Store.report``), else where the result
+  document has ``"intermediate_values"``: ``{step: value}``, a list of
+  ``[step, value]`` pairs, or a list of values (step = index).
 """
 
 import argparse
@@ -50,7 +54,9 @@ from .base import (
 
 __all__ = ["to_optuna", "main"]
 
-_STATE_NAMES = {s: _core.trial_state_name(s) for s in base.JOB_STATES}
+_STATE_NAMES = {s: _core.trial_state_name(s)
+                for s in tuple(base.JOB_STATES) + (_core.STATE_PRUNED,)}
+_PRUNED = _core.STATE_PRUNED  # a store's pruned trial
 _SCALARS = (type(None), bool, int, float, str)
 _OPAQUE = object()  # an option (or a dict value) that is not a literal
 #: prior width (in sigmas) given to unbounded distributions
@@ -78,7 +84,7 @@ class _Row:
     """One trial, whatever it came from."""
 
     __slots__ = ("tid", "state", "status", "loss", "values", "start", "end",
-                 "result", "error")
+                 "result", "error", "reports", "pruned")
 
 
 def _local(dt_utc):
@@ -97,7 +103,7 @@ def _from_unix(seconds):
 
 def _record_rows(records):
     """Rows from store records (``_core.Store.trials()``)."""
-    from .store import DOC_KEY, _decode
+    from .store import record_result
 
     rows = []
     for rec in records:
@@ -107,19 +113,11 @@ def _record_rows(records):
         r.start = _from_unix(rec["started_at"])
         r.end = _from_unix(rec["finished_at"])
         r.error = rec["error"]
-        r.result = None
-        if rec["result_json"]:
-            try:
-                obj = json.loads(rec["result_json"])
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                side = obj.pop(DOC_KEY, None)
-                if isinstance(side, dict) and "result" in side:
-                    obj = _decode(side["result"])
-                else:
-                    obj = _decode(obj)
-                r.result = obj if isinstance(obj, dict) else None
+        r.reports = {int(s): float(v)
+                     for s, v in rec.get("intermediate_values") or ()}
+        r.pruned = r.state == _PRUNED
+        result = record_result(rec)[1]
+        r.result = result if isinstance(result, dict) else None
         rows.append(r)
     return rows
 
@@ -132,6 +130,9 @@ def _doc_rows(docs, compiled):
         r.tid, r.state = doc["tid"], doc["state"]
         result = doc.get("result")
         r.result = result if isinstance(result, dict) else None
+        r.reports = None
+        r.pruned = bool(r.result and r.result.get("pruned")) and \
+            r.state == JOB_STATE_DONE
         r.status = r.result.get("status") if r.result else None
         r.loss = None
         if r.result is not None and r.state == JOB_STATE_DONE:
@@ -333,6 +334,10 @@ def _categorical(optuna, n, options):
     return optuna.distributions.CategoricalDistribution(choices), choices
 
 
+_BOUNDED = ("uniform", "quniform", "loguniform", "qloguniform")
+_NORMAL = ("normal", "qnormal", "lognormal", "qlognormal")
+
+
 def _distribution(optuna, p, seen, options):
     """(Optuna distribution, value -> Optuna value) of C parameter p."""
     d = p["dist"]
@@ -347,23 +352,17 @@ def _distribution(optuna, p, seen, options):
     if d == "uniformint":
         return dists.IntDistribution(int(min([round(lo)] + seen)),
                                      int(max([round(hi)] + seen))), int
-    if d == "uniform":
-        return _float(optuna, lo, hi, seen), float
-    if d == "quniform":
-        return _grid(optuna, q, lo, hi, seen), float
-    if d == "loguniform":
-        return _float(optuna, math.exp(lo), math.exp(hi), seen, True), float
-    if d == "qloguniform":
-        return _grid(optuna, q, math.exp(lo), math.exp(hi), seen), float
-    a, b = mu - _SIGMAS * sigma, mu + _SIGMAS * sigma
-    if d == "normal":
-        return _float(optuna, a, b, seen), float
-    if d == "qnormal":
-        return _grid(optuna, q, a, b, seen), float
-    if d == "lognormal":
-        return _float(optuna, math.exp(a), math.exp(b), seen, True), float
-    if d == "qlognormal":
-        return _grid(optuna, q, math.exp(a), math.exp(b), seen), float
+    if d in _BOUNDED or d in _NORMAL:
+        # -- a float range: the bounds, or _SIGMAS around a normal's mean
+        #    (an Optuna distribution is bounded); exp() for the log family
+        a, b = (lo, hi) if d in _BOUNDED else \
+            (mu - _SIGMAS * sigma, mu + _SIGMAS * sigma)
+        log = "log" in d
+        if log:
+            a, b = math.exp(a), math.exp(b)
+        if d.startswith("q"):
+            return _grid(optuna, q, a, b, seen), float
+        return _float(optuna, a, b, seen, log), float
     raise ExportError("parameter '%s': distribution '%s' has no Optuna "
                       "counterpart" % (p["label"], d))
 
@@ -386,7 +385,10 @@ def _intermediate(result, tid):
     iv = result.get("intermediate_values") if result else None
     if iv is None:
         return {}
-    items = enumerate(iv) if isinstance(iv, (list, tuple)) else \
+    pairs = isinstance(iv, (list, tuple)) and all(
+        isinstance(x, (list, tuple)) and len(x) == 2 for x in iv)
+    items = iv if pairs else enumerate(iv) \
+        if isinstance(iv, (list, tuple)) else \
         iv.items() if isinstance(iv, dict) else None
     if items is None:
         raise ExportError("trial %s: intermediate_values must be a dict "
@@ -406,6 +408,9 @@ def _intermediate(result, tid):
 def _state_value(optuna, r):
     """(Optuna state, value or None, why it failed or None)."""
     S = optuna.trial.TrialState
+    if r.pruned:
+        ok = r.loss is not None and r.loss == r.loss
+        return S.PRUNED, float(r.loss) if ok else None, None
     if r.state == JOB_STATE_DONE:
         status = r.status if r.status is not None else base.STATUS_OK
         if status != base.STATUS_OK:
@@ -443,7 +448,8 @@ def _frozen(optuna, r, dists):
         number=-1, trial_id=-1, state=state, value=value, values=None,
         datetime_start=start, datetime_complete=end, params=params,
         distributions=distributions, user_attrs=attrs, system_attrs={},
-        intermediate_values=_intermediate(r.result, r.tid))
+        intermediate_values=r.reports if r.reports else
+        _intermediate(r.result, r.tid))
 
 
 def to_optuna(trials, storage_url, study_name=None, *, space=None,

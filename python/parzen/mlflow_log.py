@@ -44,7 +44,8 @@ PARAM_MAX = 500  # longer values are cut (MLflow's limit varies by version)
 FOLLOW_POLL_SECS = 0.5
 WORK_BATCH = 2  # trials logged between two looks at the input (opens)
 
-STATE_NAMES = {s: _core.trial_state_name(s) for s in range(5)}  # the C table
+STATE_NAMES = {s: _core.trial_state_name(s)
+               for s in range(_core.STATE_PRUNED + 1)}  # the C table
 RUN_STATUS = {"done": "FINISHED", "error": "FAILED", "cancel": "KILLED"}
 
 

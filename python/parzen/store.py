@@ -243,6 +243,30 @@ def _type_name(t):
 # ------------------------------------------------------------ documents
 
 
+
+def record_result(rec):
+    """(parzen's side document or None, the decoded result or None) of a
+    store record: `result_json` holds either a Python run's result with the
+    trial document's other fields under DOC_KEY, or what a `parzen run`
+    command wrote (which may use that key for its own ends)."""
+    if not rec["result_json"]:
+        return None, None
+    try:
+        obj = json.loads(rec["result_json"])
+    except ValueError:
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    side = obj.get(DOC_KEY)
+    if isinstance(side, dict) and side.get("v") == 1:
+        del obj[DOC_KEY]
+    else:
+        side = None  # not ours (a `parzen run` objective's key)
+    result = _decode(side["result"]) if side and "result" in side \
+        else _decode(obj)
+    return side, result
+
+
 class _StoredDoc(dict):
     """A trial document that reports its changes to the store.
 
@@ -418,20 +442,7 @@ class _Backing:
     def doc_from_record(self, rec, exp_key):
         """A trial document (and its attachments) from a store record."""
         tid, state = rec["id"], rec["state"]
-        side, result = None, None
-        if rec["result_json"]:
-            try:
-                obj = json.loads(rec["result_json"])
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                side = obj.get(DOC_KEY)
-                if isinstance(side, dict) and side.get("v") == 1:
-                    del obj[DOC_KEY]
-                else:
-                    side = None  # not ours (a `parzen run` objective's key)
-                result = _decode(side["result"]) if side and "result" in side \
-                    else _decode(obj)
+        side, result = record_result(rec)
         if result is None:
             result = self.default_result(rec)
         elif side is None and state == JOB_STATE_DONE and \
