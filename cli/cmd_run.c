@@ -443,17 +443,6 @@ static void on_event(const pz_runner_event *ev, void *ud)
 
 /* --------------------------------------------------------------- setup */
 
-static int read_space(const char *path, char **json, pz_error *err)
-{
-    pz_space *space = NULL;
-    int rc = pz_space_from_file(&space, path, err);
-    if (rc == PZ_OK) {
-        rc = pz_space_to_json(space, json, err);
-    }
-    pz_space_free(space);
-    return rc;
-}
-
 static int make_runner(const run_args *a, run_ctx *c, pz_runner **out,
                        pz_error *err)
 {
@@ -479,11 +468,12 @@ static int make_runner(const run_args *a, run_ctx *c, pz_runner **out,
     return PZ_OK;
 }
 
-static int open_study(const run_args *a, const char *space_json,
+/* The space is parsed once, here; the store takes it as parsed. */
+static int open_study(const run_args *a, const pz_space *space,
                       pz_store **store, pz_error *err)
 {
     pz_study_config cfg = {
-        .space_json = space_json,
+        .space = space,
         .sampler = a->algo ? a->algo : "mtpe", /* docs/benchmarks.md, "mtpe" */
         .seed = a->have_seed ? a->seed : pz_cli_random_seed(),
         .flags = (a->algo ? 0u : PZ_STUDY_DEFAULT_SAMPLER) |
@@ -696,15 +686,15 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
         return exec_spark_driver(argc, argv, err);
     }
     run_ctx c = {.a = &a, .progress = !a.quiet && isatty(STDERR_FILENO)};
-    char *space_json = NULL;
+    pz_space *space = NULL;
     pz_runner *runner = NULL;
     pz_store *store = NULL;
-    rc = read_space(a.space_path, &space_json, err);
+    rc = pz_space_from_file(&space, a.space_path, err);
     if (rc == PZ_OK) {
         rc = make_runner(&a, &c, &runner, err);
     }
     if (rc == PZ_OK) {
-        rc = open_study(&a, space_json, &store, err);
+        rc = open_study(&a, space, &store, err);
     }
     pz_cli_mlflow ml = {.pid = -1, .to_fd = -1};
     if (rc == PZ_OK && a.mlflow != NULL) {
@@ -718,6 +708,6 @@ int pz_cli_run(int argc, char **argv, pz_error *err)
     pz_cli_mlflow_finish(&ml); /* logs the last trials */
     pz_store_close(store);
     pz_runner_free(runner);
-    pz_free(space_json);
+    pz_space_free(space);
     return rc;
 }

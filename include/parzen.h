@@ -464,10 +464,14 @@ typedef struct pz_study_config {
     const char *options_json; /* {"tpe.gamma": 0.25, ...}, or NULL: none */
     uint64_t seed;            /* root of every trial's random stream */
     unsigned flags;           /* PZ_STUDY_DEFAULT_* */
+    /* the space already parsed (copied; space_json is then not read), or
+     * NULL; last, so initializers by position keep their meaning */
+    const pz_space *space;
 } pz_study_config;
 
 /* Make study 'name' (copied) the handle's current study and load it.
- * With 'cfg' (strings copied): create the study if it does not exist;
+ * With 'cfg' (strings and space copied): create the study if it does
+ * not exist;
  * if it does, its space must equal cfg's (compared in canonical form)
  * and so must the sampler, options and seed unless flagged as defaults,
  * else PZ_EINVAL names what differs. Without 'cfg' (NULL) the study must

@@ -327,39 +327,6 @@ static double choose_threshold(pz__mixture *m)
     return best;
 }
 
-static void move_component(pz__mixture *m, size_t to, const double *from)
-{
-    m->d_mu[to] = from[0];
-    m->d_sig[to] = from[1];
-    m->d_inv[to] = from[2];
-    m->d_r[to] = from[3];
-}
-
-/* Stable partition of components [0, n): those with sigma <= limit
- * first, both parts in their order (ascending mean); returns how many
- * are first. 'tmp' holds 4 doubles per component moved behind. */
-size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
-                                      double *tmp)
-{
-    size_t first = 0, behind = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m->d_sig[i] <= limit && first == i) {
-            first++; /* none moved behind yet: already in place */
-            continue;
-        }
-        double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
-        if (c[1] <= limit) {
-            move_component(m, first++, c);
-        } else {
-            memcpy(tmp + 4 * behind++, c, sizeof c);
-        }
-    }
-    for (size_t i = 0; i < behind; i++) {
-        move_component(m, first + i, tmp + 4 * i);
-    }
-    return first;
-}
-
 /* Order the wide components by sigma class (sigma_bucket), each class
  * by mean, so a lower bound can window each class by its largest sigma;
  * 'tmp' holds 4 doubles per wide component. Few wide components: one

@@ -16,6 +16,9 @@
  */
 #ifndef PZ_MIXTURE_INTERNAL_H
 #define PZ_MIXTURE_INTERNAL_H
+/* Calls between the files go one way: mixture.c -> mixture_fgt.c,
+ * mixture_sort.c, normal.c; mixture_density.c -> mixture_fgt.c, normal.c;
+ * mixture_fgt.c -> mixture_sort.c. */
 
 #include "pz_internal.h"
 
@@ -66,6 +69,15 @@ static inline size_t bound(const double *a, size_t n, double v, bool upper)
 static inline bool is_bounded(const pz__mixture *m)
 {
     return isfinite(m->low) || isfinite(m->high);
+}
+
+/* Component 'to' of the d_* arrays from (mu, sigma, 1/sigma, r). */
+static inline void move_component(pz__mixture *m, size_t to, const double *from)
+{
+    m->d_mu[to] = from[0];
+    m->d_sig[to] = from[1];
+    m->d_inv[to] = from[2];
+    m->d_r[to] = from[3];
 }
 
 /* 2^(j/64), j = 0..63, correctly rounded. */
@@ -125,14 +137,6 @@ static inline double exp_nonpos(double x)
     return exp_core(x < -708.0 ? -708.0 : x);
 }
 
-/* --------------------------------------------------- mixture.c */
-
-/* Stable partition of components [0, n): those with sigma <= limit
- * first, both parts in their order (ascending mean); returns how many
- * are first. 'tmp' holds 4 doubles per component moved behind. */
-size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
-                                      double *tmp);
-
 /* ---------------------------------------------- mixture_sort.c */
 
 /* Sort 'obs' into m->items by (value, tid position). Larger arrays are
@@ -141,6 +145,11 @@ size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
  * should that take long (many nearly equal values), a full 64-bit radix
  * sort runs instead. */
 void pz__mixture_sort_obs(pz__mixture *m, const double *obs, size_t n);
+/* Stable partition of components [0, n): those with sigma <= limit
+ * first, both parts in their order (ascending mean); returns how many
+ * are first. 'tmp' holds 4 doubles per component moved behind. */
+size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
+                                      double *tmp);
 
 /* ----------------------------------------------- mixture_fgt.c */
 

@@ -2,7 +2,8 @@
  * mixture_sort.c -- the observations of a fit in ascending order of
  * their mixture-space values, equal values in tid order (a stable sort):
  * values become order-preserving integer keys, sorted by a radix sort
- * (or an insertion sort for short and nearly sorted runs).
+ * (or an insertion sort for short and nearly sorted runs); and the
+ * stable partition of prepared components by sigma.
  */
 #include "mixture_internal.h"
 
@@ -92,4 +93,29 @@ void pz__mixture_sort_obs(pz__mixture *m, const double *obs, size_t n)
         load_items(m, obs, n);
         radix_sort(m, n, bits, 0);
     }
+}
+
+/* Stable partition of components [0, n): those with sigma <= limit
+ * first, both parts in their order (ascending mean); returns how many
+ * are first. 'tmp' holds 4 doubles per component moved behind. */
+size_t pz__mixture_partition_by_sigma(pz__mixture *m, size_t n, double limit,
+                                      double *tmp)
+{
+    size_t first = 0, behind = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m->d_sig[i] <= limit && first == i) {
+            first++; /* none moved behind yet: already in place */
+            continue;
+        }
+        double c[4] = {m->d_mu[i], m->d_sig[i], m->d_inv[i], m->d_r[i]};
+        if (c[1] <= limit) {
+            move_component(m, first++, c);
+        } else {
+            memcpy(tmp + 4 * behind++, c, sizeof c);
+        }
+    }
+    for (size_t i = 0; i < behind; i++) {
+        move_component(m, first + i, tmp + 4 * i);
+    }
+    return first;
 }

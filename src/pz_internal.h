@@ -165,6 +165,8 @@ bool pz__json_check_oom(const struct json_error_t *je, const char *text,
 /* space_json.c: template ownership. */
 void pz__space_json_tmpl_free(pz__tmpl *t);
 int pz__space_json_tmpl_clone(pz__tmpl **out, const pz__tmpl *t);
+/* space_json.c: how many times pz_space_from_json ran (a test hook). */
+size_t pz__space_json_parses(void);
 
 /* --------------------------------------------------------------- history */
 

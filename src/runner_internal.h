@@ -13,6 +13,7 @@
  *                     pipes, posix_spawnp in its own process group
  *   runner_outcome.c  a finished trial: its outcome, told to the study
  *   runner_signals.c  the self-pipe the signal handlers write to
+ *   runner_event.c    the events a run reports, its clock
  *   runner_io.c       the command protocol: output tails, result parsing
  *
  * The loop is event-driven and single-threaded. It sleeps in poll() on
@@ -111,21 +112,26 @@ void pz__runner_signals_restore(void);
 /* The read end of the self-pipe: one byte per signal received. */
 int pz__runner_signals_fd(void);
 
+/* ---------------------------------------------- runner_event.c */
+
+/* Seconds on the monotonic clock. */
+double pz__runner_mono_s(void);
+/* Fill the counts, best loss and elapsed time of 'ev' and hand it to the
+ * run's event callback, if any. */
+void pz__runner_emit(loop *L, pz_runner_event *ev);
+
 /* ----------------------------------------------- runner_loop.c */
 
 /* SIGTERM the trial's group; SIGKILL follows after the grace. The
  * outcome will be 'state' with the reason 'why', whatever the exit. */
 void pz__runner_kill_slot(loop *L, slot *s, pz_trial_state state,
                           const char *why);
-
-void pz__runner_emit(loop *L, pz_runner_event *ev);
 void pz__runner_loop_fini(loop *L);
 int pz__runner_loop_init(loop *L, pz_error *err);
 int pz__runner_run_loop(loop *L, pz_error *err);
 /* After an error: kill what runs, wait for it, tell CANCEL (errors
  * ignored: the first error is the one reported). */
 void pz__runner_abort_running(loop *L);
-double pz__runner_mono_s(void);
 
 /* -------------------------------------------- runner_outcome.c */
 

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -903,10 +904,19 @@ static int nul_error(const char *text, size_t len, pz_error *err)
                     line, column);
 }
 
+/* How many space texts were parsed (tests count the parses of a run). */
+static atomic_size_t n_parses;
+
+size_t pz__space_json_parses(void)
+{
+    return atomic_load_explicit(&n_parses, memory_order_relaxed);
+}
+
 int pz_space_from_json(pz_space **out, const char *text, size_t len,
                        pz_error *err)
 {
     *out = NULL;
+    atomic_fetch_add_explicit(&n_parses, 1, memory_order_relaxed);
     if (has_bom(text, len)) {
         return pz__fail(err, PZ_ESPACE,
                         "the space starts with a byte-order mark (BOM); save "

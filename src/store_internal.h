@@ -9,6 +9,8 @@
  *   store_study.c    a handle's current study: find, check or create it,
  *                    load its trials; list the studies of a file
  *   store_records.c  trial records read back (each, get, best)
+ *   store_sync.c     the in-memory study kept equal to the file (sync,
+ *                    changes applied after a commit), stored parameters
  *   store_owner.c    who runs a trial: owner identity and liveness (the
  *                    only reader of /proc), leases, lost trials
  *   store_schema.c   the file: open, WAL, schema version and migrations
@@ -39,6 +41,10 @@
  */
 #ifndef PZ_STORE_INTERNAL_H
 #define PZ_STORE_INTERNAL_H
+/* Calls between the files go one way: store.c -> store_study.c,
+ * store_owner.c, store_sync.c; store_study.c -> store_owner.c,
+ * store_records.c, store_sync.c; store_owner.c, store_records.c ->
+ * store_sync.c; everything -> store_schema.c, store_sql.c. */
 
 #include "pz_internal.h"
 
@@ -205,7 +211,7 @@ int pz__store_stopped(int rc, pz_error *err);
 int pz__store_walk(pz_store *s, int which, int64_t id, pz_trial_record_fn fn,
                    void *ud, size_t *n, pz_error *err);
 
-/* ----------------------------------------------------- store.c */
+/* ------------------------------------------------ store_sync.c */
 
 /* Free text from json_dumps with jansson's own free function: the
  * embedding program may have set its allocators (json_set_alloc_funcs). */
@@ -224,6 +230,8 @@ int pz__store_sync_reports(pz_store *s, binding *b, pz_error *err);
 /* Apply every row changed after 'b->seq', in commit order, then the
  * reports stored after 'b->report_seq'. */
 int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err);
+/* ----------------------------------------------------- store.c */
+
 int pz__store_claim(pz_store *s, int64_t id, int64_t seq, pz_error *err);
 
 #endif /* PZ_STORE_INTERNAL_H */

@@ -61,31 +61,39 @@ static int apply_options(pz_study *study, const char *options, pz_error *err)
     return rc;
 }
 
-/* A study on the space 'space_json' with the sampler, options and seed. */
-static int build_study(const char *space_json, const char *sampler,
-                       const char *options, uint64_t seed, pz_study **out,
-                       pz_error *err)
+/* Give '*study' the sampler, options and seed; on failure it is freed. */
+static int configure(pz_study **study, const char *sampler, const char *options,
+                     uint64_t seed, pz_error *err)
 {
-    pz_space *sp = NULL;
-    *out = NULL;
-    int rc = pz_space_from_json(&sp, space_json, strlen(space_json), err);
+    int rc = pz_study_set_sampler(*study, sampler, err);
     if (rc == PZ_OK) {
-        rc = pz_study_new(out, sp, err);
-    }
-    pz_space_free(sp);
-    if (rc == PZ_OK) {
-        rc = pz_study_set_sampler(*out, sampler, err);
-    }
-    if (rc == PZ_OK) {
-        rc = apply_options(*out, options, err);
+        rc = apply_options(*study, options, err);
     }
     if (rc != PZ_OK) {
-        pz_study_free(*out);
-        *out = NULL;
+        pz_study_free(*study);
+        *study = NULL;
         return rc;
     }
-    pz_study_set_seed(*out, seed);
+    pz_study_set_seed(*study, seed);
     return PZ_OK;
+}
+
+/* A study on 'sp', or else on the space 'space_json' (parsed), with the
+ * sampler, options and seed. */
+static int build_study(const pz_space *sp, const char *space_json,
+                       const char *sampler, const char *options, uint64_t seed,
+                       pz_study **out, pz_error *err)
+{
+    pz_space *parsed = NULL;
+    *out = NULL;
+    int rc =
+        sp ? PZ_OK
+           : pz_space_from_json(&parsed, space_json, strlen(space_json), err);
+    if (rc == PZ_OK) {
+        rc = pz_study_new(out, sp ? sp : parsed, err);
+    }
+    pz_space_free(parsed);
+    return rc == PZ_OK ? configure(out, sampler, options, seed, err) : rc;
 }
 
 /* Options in canonical form: sorted keys, compact; transferred. */
@@ -123,19 +131,21 @@ static int canon_options(const char *options, char **out, pz_error *err)
     return PZ_OK;
 }
 
-/* Canonical settings from 'cfg' into 'b' (validated by building a study
- * on them). */
+/* Canonical settings from 'cfg' into 'b', validated by building a study
+ * on them; the study is kept in 'b' (load_study reuses it: the space is
+ * parsed at most once). */
 static int want_config(const pz_study_config *cfg, binding *b, pz_error *err)
 {
-    if (cfg->space_json == NULL || cfg->sampler == NULL) {
+    if ((cfg->space == NULL && cfg->space_json == NULL) ||
+        cfg->sampler == NULL) {
         return pz__fail(err, PZ_EINVAL,
                         "study config needs a space and a "
                         "sampler");
     }
     int rc = canon_options(cfg->options_json, &b->options_json, err);
     if (rc == PZ_OK) {
-        rc = build_study(cfg->space_json, cfg->sampler, b->options_json,
-                         cfg->seed, &b->study, err);
+        rc = build_study(cfg->space, cfg->space_json, cfg->sampler,
+                         b->options_json, cfg->seed, &b->study, err);
     }
     if (rc == PZ_OK) {
         rc = pz_space_to_json(pz_study_space(b->study), &b->space_json, err);
@@ -144,8 +154,6 @@ static int want_config(const pz_study_config *cfg, binding *b, pz_error *err)
         (b->sampler = pz__strdup(pz_study_sampler(b->study))) == NULL) {
         rc = pz__fail(err, PZ_ENOMEM, "out of memory");
     }
-    pz_study_free(b->study);
-    b->study = NULL;
     b->seed = cfg->seed;
     return rc;
 }
@@ -165,6 +173,9 @@ static int canon_space(const char *json, char **out, pz_error *err)
 static int check_same_space(const pz_store *s, const binding *want,
                             const char *stored, pz_error *err)
 {
+    if (strcmp(stored, want->space_json) == 0) {
+        return PZ_OK; /* stored canonical, as this version writes it */
+    }
     char *canon = NULL;
     int rc = canon_space(stored, &canon, err);
     if (rc != PZ_OK) {
@@ -316,11 +327,15 @@ static int load_rows(pz_store *s, binding *b, pz_error *err)
     return out;
 }
 
-/* Build b->study from its stored settings and add every stored trial. */
+/* Build b->study from its stored settings and add every stored trial.
+ * A study want_config built has the stored space (checked or just
+ * written): it only takes the stored sampler, options and seed. */
 static int load_study(pz_store *s, binding *b, pz_error *err)
 {
-    int rc = build_study(b->space_json, b->sampler, b->options_json, b->seed,
-                         &b->study, err);
+    int rc = b->study ? configure(&b->study, b->sampler, b->options_json,
+                                  b->seed, err)
+                      : build_study(NULL, b->space_json, b->sampler,
+                                    b->options_json, b->seed, &b->study, err);
     if (rc != PZ_OK) {
         return pz__store_stored_fail(err, rc,
                                      pz__fail_context(err, PZ_ESTORE,

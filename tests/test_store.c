@@ -120,6 +120,42 @@ Test(store, creates_a_versioned_wal_file_of_its_own)
     pzt_assert_no_leaks();
 }
 
+/* Opening a run parses its space once: the caller's parse, passed as a
+ * pz_space (cmd_run.c does so); the store only serialises it, to store
+ * and compare the canonical form, and builds the study from it. Reopening
+ * compares the stored text as is, and a text config is parsed once. */
+Test(store, opening_a_study_parses_the_space_at_most_once)
+{
+    pz_error err = {0};
+    pz_space *sp = NULL;
+    cr_assert_eq(pz_space_from_json(&sp, space_json, strlen(space_json), &err),
+                 PZ_OK, "%s", err.msg);
+    for (int round = 0; round < 2; round++) { /* create, then resume */
+        pz_study_config cfg = {.space = sp, .sampler = "tpe", .seed = 4};
+        size_t before = pz__space_json_parses();
+        pz_store *s = open_study("parsed", &cfg);
+        cr_assert_eq(pz__space_json_parses() - before, 0, "round %d", round);
+        cr_assert_eq(pz_space_size(pz_study_space(pz_store_study(s))), 4);
+        cr_assert_str_eq(pz_study_sampler(pz_store_study(s)), "tpe");
+        pz_store_close(s);
+    }
+    pz_study_config text = config("tpe", 4);
+    size_t before = pz__space_json_parses();
+    pz_store *s = open_study("parsed", &text);
+    cr_assert_eq(pz__space_json_parses() - before, 1);
+    pz_store_close(s);
+    /* a stored sampler taken as a default goes onto the kept study */
+    pz_study_config dflt = {.space = sp,
+                            .sampler = "random",
+                            .seed = 9,
+                            .flags = PZ_STUDY_DEFAULT_SAMPLER |
+                                     PZ_STUDY_DEFAULT_SEED};
+    s = open_study("parsed", &dflt);
+    cr_assert_str_eq(pz_study_sampler(pz_store_study(s)), "tpe");
+    pz_store_close(s);
+    pz_space_free(sp);
+}
+
 Test(store, creates_files_with_the_umask)
 {
     mode_t old = umask(027);

@@ -228,9 +228,12 @@ static PyObject *store_open_study(PyObject *self, PyObject *args, PyObject *kw)
                                      &dsampler, &dseed)) {
         return NULL;
     }
-    pz_study_config cfg = {space, sampler, options, (uint64_t)seed,
-                           (dsampler ? PZ_STUDY_DEFAULT_SAMPLER : 0u) |
-                               (dseed ? PZ_STUDY_DEFAULT_SEED : 0u)};
+    pz_study_config cfg = {.space_json = space,
+                           .sampler = sampler,
+                           .options_json = options,
+                           .seed = (uint64_t)seed,
+                           .flags = (dsampler ? PZ_STUDY_DEFAULT_SAMPLER : 0u) |
+                                    (dseed ? PZ_STUDY_DEFAULT_SEED : 0u)};
     pz_store *s = acquire(self);
     if (s == NULL) {
         return NULL;
