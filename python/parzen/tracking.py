@@ -61,7 +61,8 @@ ENV_RUN_ID = "PARZEN_MLFLOW_RUN_ID"  # the trial's run id, in workers
 ATTACHMENT_MAX = 1 << 20  # larger trial attachments are not logged
 FLUSH_SECS = 0.02  # how often the writer thread ships queued events
 
-_STATES = {s: _core.trial_state_name(s) for s in range(5)}  # the C table
+_STATES = {s: _core.trial_state_name(s)
+           for s in range(_core.STATE_PRUNED + 1)}  # the C table
 _OFF = ("0", "false", "off", "no")
 _ON = ("1", "true", "on", "yes")
 

@@ -58,6 +58,7 @@ def test_trial_state_names_come_from_the_c_table():
     from parzen import export, mlflow_log, tracking
     names = [_core.trial_state_name(s) for s in range(6)]
     assert names == ["new", "running", "done", "error", "cancel", "pruned"]
+    assert _core.STATE_PRUNED == 5
     assert _core.trial_state_name(6) == "unknown"
     assert _core.trial_state_name(-(2 ** 40)) == "unknown"
     # the tools that name states use the same table, not copies
