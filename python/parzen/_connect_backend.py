@@ -160,7 +160,7 @@ class ConnectBackend(ThreadedBackend):
         self.base = self.spark.range(1, numPartitions=1)
         self.base.columns  # analysed once here, not once per trial
         if self.profile is not None:
-            _resolve_profile(self.spark, self.profile)
+            self.profile = _resolve_profile(self.spark, self.profile)
         self.check_executors()
 
     def check_executors(self) -> None:
@@ -273,22 +273,30 @@ class ConnectBackend(ThreadedBackend):
         super().close()
 
 
-def _resolve_profile(spark, profile) -> None:
-    """Register `profile` with the trials' own Connect session. PySpark
-    registers a ResourceProfile lazily, on the *active* Connect session
-    and only when SPARK_CONNECT_MODE_ENABLED is set (a session made by
-    builder.remote()): with spark_session= in a process that also has
-    another session (or made its session otherwise), that fails with
-    "SparkContext must be created to get the profile id"."""
+def _resolve_profile(spark, profile):
+    """The profile to put on the trials' jobs, registered with the trials'
+    own Connect session. PySpark registers a ResourceProfile lazily, on
+    the *active* Connect session and only when SPARK_CONNECT_MODE_ENABLED
+    is set (a session made by builder.remote()): with spark_session= in a
+    process that also has another session (or made its session
+    otherwise), that fails with "SparkContext must be created to get the
+    profile id". And a profile built while this process has (or had) a
+    classic SparkContext is a JVM object of that context, whose id means
+    nothing to the Connect server ("ResourceProfileId 2 not found"): its
+    requests are copied into a profile of our own."""
     lock = getattr(profile, "_lock", None)
     create = getattr(getattr(spark, "client", None), "_create_profile", None)
     if lock is None or create is None:  # another PySpark: its own way
-        return
+        return profile
     import pyspark.sql.connect.proto as pb2
+    from pyspark.resource import ResourceProfile
 
-    with lock:
-        if profile._id is not None or profile._java_resource_profile:
-            return
+    if profile._java_resource_profile is not None:
+        profile = ResourceProfile(_exec_req=profile.executorResources,
+                                  _task_req=profile.taskResources)
+    with profile._lock:
+        if profile._id is not None:
+            return profile
         executor = {k: pb2.ExecutorResourceRequest(
             resource_name=v.resourceName, amount=v.amount,
             discovery_script=v.discoveryScript, vendor=v.vendor)
@@ -298,6 +306,7 @@ def _resolve_profile(spark, profile) -> None:
                 for k, v in profile.taskResources.items()}
         profile._id = create(pb2.ResourceProfile(executor_resources=executor,
                                                  task_resources=task))
+    return profile
 
 
 def _rows(df) -> list:
