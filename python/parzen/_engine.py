@@ -55,21 +55,43 @@ class SamplerUnavailable(NotImplementedError):
     """The C core was built without the requested sampler."""
 
 
+def intermediate_pairs(iv):
+    """[(step, value)] in step order from a result's "intermediate_values",
+    in any of the shapes users and parzen write: {step: value}, a list of
+    [step, value] pairs, or a list of values (step = index). Raises
+    ValueError naming the entry that is not a number at an integer step.
+    The one reader of that field (the pruning mirrors, the store, export)."""
+    if iv is None:
+        return []
+    if isinstance(iv, dict):
+        items = iv.items()
+    elif isinstance(iv, (list, tuple)):
+        pairs = all(isinstance(x, (list, tuple)) and len(x) == 2 for x in iv)
+        items = iv if pairs else enumerate(iv)
+    else:
+        raise ValueError("intermediate_values must be a dict {step: value} "
+                         "or a list, got %s" % type(iv).__name__)
+    out = []
+    for step, v in items:
+        try:
+            out.append((int(step), float(v)))
+        except (TypeError, ValueError):
+            raise ValueError("intermediate_values[%r] = %r is not a number "
+                             "at an integer step" % (step, v)) from None
+    out.sort()
+    return out
+
+
 def _doc_reports(doc):
-    """The [(step, value)] a document carries, in step order."""
+    """The [(step, value)] a document carries, in step order ([] when its
+    result has none, or none readable: reports only inform pruning)."""
     result = doc.get("result")
     iv = result.get("intermediate_values") if isinstance(result, dict) \
         else None
-    if isinstance(iv, dict):
-        iv = iv.items()
-    out = []
     try:
-        for step, value in iv or ():
-            out.append((int(step), float(value)))
-    except (TypeError, ValueError):
+        return intermediate_pairs(iv)
+    except ValueError:
         return []
-    out.sort()
-    return out
 
 
 def _is_pruned(doc):

@@ -382,27 +382,13 @@ def _distributions(optuna, space, rows, choices):
 
 
 def _intermediate(result, tid):
-    iv = result.get("intermediate_values") if result else None
-    if iv is None:
-        return {}
-    pairs = isinstance(iv, (list, tuple)) and all(
-        isinstance(x, (list, tuple)) and len(x) == 2 for x in iv)
-    items = iv if pairs else enumerate(iv) \
-        if isinstance(iv, (list, tuple)) else \
-        iv.items() if isinstance(iv, dict) else None
-    if items is None:
-        raise ExportError("trial %s: intermediate_values must be a dict "
-                          "{step: value} or a list, got %s"
-                          % (tid, type(iv).__name__))
-    out = {}
-    for step, v in items:
-        try:
-            out[int(step)] = float(v)
-        except (TypeError, ValueError):
-            raise ExportError("trial %s: intermediate_values[%r] = %r is "
-                              "not a number at an integer step"
-                              % (tid, step, v)) from None
-    return out
+    from ._engine import intermediate_pairs
+
+    try:
+        return dict(intermediate_pairs(
+            result.get("intermediate_values") if result else None))
+    except ValueError as e:
+        raise ExportError("trial %s: %s" % (tid, e)) from None
 
 
 def _state_value(optuna, r):

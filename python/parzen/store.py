@@ -288,6 +288,20 @@ def record_result(rec):
     return side, result
 
 
+
+def _reports_of(tid, result):
+    """The reports a finished trial's result carries, for the store's
+    table; a user's own "intermediate_values" that is not readable as
+    reports stays in the result only (it never fails the run)."""
+    from ._engine import intermediate_pairs
+
+    try:
+        return intermediate_pairs(result.get("intermediate_values"))
+    except ValueError as e:
+        logger.warning("trial %s: not stored as reports: %s", tid, e)
+        return []
+
+
 class _StoredDoc(dict):
     """A trial document that reports its changes to the store.
 
@@ -621,8 +635,8 @@ class _Backing:
         if isinstance(result, dict) and state == JOB_STATE_DONE:
             # -- fmin(pruner=...): the reports go in the store's own table
             # (parzen show/export list them), a pruned trial is PRUNED
-            for step, value in result.get("intermediate_values") or ():
-                self.store.report(doc["tid"], int(step), float(value))
+            for step, value in _reports_of(doc["tid"], result):
+                self.store.report(doc["tid"], step, value)
             if result.get("pruned"):
                 told, status = _STORE_PRUNED, None
         self.store.tell(doc["tid"], told, loss,

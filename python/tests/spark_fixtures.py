@@ -194,8 +194,17 @@ class ConnectServer:
     def close_session(spark):
         """Close a session of session(): its channel only. (stop() would
         also stop this process's local Connect server, if any: PySpark's
-        stop() does that whenever remote("local") was used.)"""
+        stop() does that whenever remote("local") was used.) create() made
+        it the process's default and active Connect session: left there,
+        a later remote("local[2]").getOrCreate() gets it back, closed."""
+        from pyspark.sql.connect.session import SparkSession as Remote
+
         spark.client.close()
+        with Remote._lock:
+            if Remote._default_session is spark:
+                Remote._default_session = None
+        if getattr(Remote._active_session, "session", None) is spark:
+            Remote._active_session.session = None
 
     def stop(self):
         self.daemon.stop()
