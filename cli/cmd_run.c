@@ -57,6 +57,8 @@ static const char run_help[] = RUN_USAGE
     "  --spark MASTER       run the trials as Spark tasks (see docs/spark.md;\n"
     "                       needs PySpark and parzen in $PARZEN_PYTHON or\n"
     "                       python3, the command on every executor)\n"
+    "  --report-address H[:P]  with --spark --pruner: where executors send\n"
+    "                       reports (default: spark.driver.host)\n"
     "\n"
     "The command gets the point as JSON on stdin and in PARZEN_PARAMS,\n"
     "PARZEN_TRIAL_ID and PARZEN_RESULT_FILE, and {label} in ARGS becomes\n"
@@ -77,10 +79,11 @@ typedef struct run_args {
     uint64_t patience;
     bool old_patience; /* spelled --no-progress (deprecated) */
     const char *store_path, *study;
-    const char *spark;     /* --spark MASTER: hand over to the Python driver */
-    const char *mlflow;    /* --mlflow URI: log trials (run_mlflow.c) */
-    const char *pruner;    /* --pruner NAME, NULL: none */
-    char pruner_opts[512]; /* --pruner-opt K=V as a JSON object's body */
+    const char *spark;  /* --spark MASTER: hand over to the Python driver */
+    const char *mlflow; /* --mlflow URI: log trials (run_mlflow.c) */
+    const char *pruner; /* --pruner NAME, NULL: none */
+    const char *report_address; /* --report-address (--spark --pruner) */
+    char pruner_opts[512];      /* --pruner-opt K=V as a JSON object's body */
     bool retry_lost, quiet, json, help;
     char **cmd; /* after "--", NULL-terminated (argv's) */
 } run_args;
@@ -178,6 +181,12 @@ static int opt_mlflow(run_args *a, const char *o, const char *v, pz_error *err)
     return opt_text(&a->mlflow, o, v, err);
 }
 
+static int opt_report_address(run_args *a, const char *o, const char *v,
+                              pz_error *err)
+{
+    return opt_text(&a->report_address, o, v, err);
+}
+
 static int opt_pruner(run_args *a, const char *o, const char *v, pz_error *err)
 {
     if (strcmp(v, "median") != 0 && strcmp(v, "sha") != 0 &&
@@ -253,6 +262,7 @@ static const run_opt run_opts[] = {
     {"--mlflow", true, opt_mlflow},
     {"--pruner", true, opt_pruner},
     {"--pruner-opt", true, opt_pruner_opt},
+    {"--report-address", true, opt_report_address},
     {"--retry-lost", false, opt_flag},
     {"--quiet", false, opt_flag},
     {"--json", false, opt_flag},
@@ -311,10 +321,11 @@ static int check_args(const run_args *a, pz_error *err)
         return pz_cli_fail(err, PZ_EINVAL,
                            "run: --pruner-opt needs --pruner NAME");
     }
-    if (a->pruner != NULL && a->spark != NULL) {
+    if (a->report_address != NULL && (a->spark == NULL || a->pruner == NULL)) {
+        /* only Spark's executors send reports over the network */
         return pz_cli_fail(err, PZ_EINVAL,
-                           "run: --pruner is not supported with --spark (the "
-                           "Spark runner cannot stream reports yet)");
+                           "run: --report-address needs --spark MASTER and "
+                           "--pruner NAME");
     }
     if (a->cmd == NULL || a->cmd[0] == NULL) {
         return pz_cli_fail(err, PZ_EINVAL,

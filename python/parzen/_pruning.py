@@ -314,11 +314,17 @@ class Pruning:
             self.server = ReportServer(self.post, report_host, bind_host)
 
     # ---------------------------------------------------------- setup
-    def wrap(self, fn):
-        """The objective an out-of-process executor runs."""
+    def wrap(self, fn, reporting_objective=None):
+        """The objective an out-of-process executor runs.
+        ``reporting_objective(fn, address, token)``: a front's own objective
+        for the TCP channel (`parzen run --spark --pruner`: a runner that
+        needs no parzen on the executors), called with (tid, payload)."""
         if self.channel == "worker":
             return ReportingObjective(fn)
         if self.channel == "tcp":
+            if reporting_objective is not None:
+                return reporting_objective(fn, self.server.address,
+                                           self.server.token)
             return ReportingObjective(fn, self.server.address,
                                       self.server.token)
         return fn
@@ -403,10 +409,19 @@ class Pruning:
             rep.done.set()
 
     # -------------------------------------------------------- outcomes
+    def _verdict(self):
+        """A domain's own word on which of its outcomes are pruned
+        (spark_run.CommandDomain.pruned_verdict), or None."""
+        return getattr(getattr(self.run, "domain", None), "pruned_verdict",
+                       None)
+
     def is_pruned(self, out) -> bool:
         """Does this outcome end its trial as pruned? It raised
         TrialPruned, or it returned after its last report was answered
-        "stop"."""
+        "stop" (or, for a domain with ``pruned_verdict``, it says so)."""
+        verdict = self._verdict()
+        if verdict is not None and out.kind == "ok":
+            return bool(verdict(out.value))
         if out.kind == "error" and out.error and \
                 out.error[0] in PRUNED_ERROR_TYPES:
             return True
@@ -419,6 +434,8 @@ class Pruning:
         best_trial, argmin and loss_threshold never take it), "pruned",
         its last reported value as "loss", the step, every report."""
         base = out.result if out.result is not None else out.value
+        if self._verdict() is not None:
+            base = None  # the domain's own data (a command's bytes)
         result = dict(base) if isinstance(base, dict) else {}
         reports = self.finish(out.tid)
         result["status"] = "fail"

@@ -489,7 +489,8 @@ def _run(fn, space, args=None, *, trials=None, front=None, storage=None,
             if pruner is not None:  # the report channel, before any trial
                 pruning = _pruning.Pruning(pruner, executor,
                                            **front.report_address(executor))
-                fn = pruning.wrap(fn)
+                fn = pruning.wrap(fn, getattr(front, "reporting_objective",
+                                              None))
             if tracker is not None:  # workers see their trial's run id
                 executor = tracker.wrap_backend(executor)
             try:

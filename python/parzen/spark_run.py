@@ -27,6 +27,7 @@ import os
 import sys
 
 from . import _engine, hp
+from . import pruners as _pruners
 from .base import JOB_STATE_DONE, Domain
 
 
@@ -121,6 +122,8 @@ class CommandDomain(Domain):
     def evaluate_async2(self, rval, ctrl, attach_attachments=True):
         from . import _core
 
+        if rval.get("error") is not None:  # a bad report line (--pruner)
+            raise CommandFailed(rval["error"])
         if rval.get("timeout") is not None:  # the runner's own reason
             raise CommandFailed("timed out after %g s" % rval["timeout"])
         if rval.get("spawn_error"):
@@ -130,6 +133,14 @@ class CommandDomain(Domain):
         if o["state"] != JOB_STATE_DONE:
             raise CommandFailed(o["error"])
         return json.loads(o["result_json"])
+
+    def pruned_verdict(self, rval):
+        """Was this trial stopped by the pruner (parzen._pruning asks)? Only
+        if the runner stopped the command for it: a stop answered to the
+        reports read at the command's exit changes nothing, as in the C
+        runner. The runner's bytes are not a result: a pruned trial's
+        result is made of its reports alone."""
+        return isinstance(rval, dict) and rval.get("pruned") is not None
 
 
 class CommandFailed(Exception):
@@ -145,10 +156,140 @@ class CommandFailed(Exception):
 # executors need Python and the command, not parzen. It only runs the
 # argv the driver built and returns what the command left, as bytes; the
 # driver reads the outcome from them (CommandDomain.evaluate_async2).
-_RUNNER_SOURCE = r'''
-def make_runner(trial_timeout, grace_s, output_limit):
-    def run_command(job):
-        import os, signal, subprocess, tempfile
+#
+# With --pruner (``report`` = the driver's report listener: host, port,
+# secret) it also follows the command's PARZEN_REPORT_FILE as the C runner
+# does (src/runner_reports.c): every REPORT_POLL_S it reads the complete
+# "STEP VALUE" lines appended so far, sends each to the driver (the
+# parzen._pruning.ReportServer protocol: JSON lines, the secret first),
+# where the C pruner of the run decides, and stops the command's process
+# group when told to. A malformed line or a step that does not increase
+# ends the trial with the line named; lines written after a stop are not
+# read. At the command's exit the rest is read and reported, but a "stop"
+# then changes nothing (the trial is done), as in the C runner.
+_RUNNER_SOURCE = r"""
+def make_runner(trial_timeout, grace_s, output_limit, report=None,
+                poll_s=0.05, line_max=256):
+    import math, re
+
+    step_re = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+    def parse_line(line):
+        # strtoll + strtod, as parse_line in src/runner_reports.c
+        m = step_re.match(line)
+        if m is None or m.end() >= len(line) or line[m.end()] not in " \t":
+            return None
+        step = int(m.group(0))
+        rest = line[m.end():].rstrip(" \t\r")
+        if not 0 <= step < 1 << 63 or "_" in rest:
+            return None
+        try:
+            return step, float(rest)
+        except ValueError:
+            return None
+
+    class Channel:
+        # One connection to the driver's report listener, at the first line.
+        def __init__(self, tid):
+            self.tid, self.sock, self.rfile = tid, None, None
+
+        def send(self, step, value):
+            # True: stop; False: go on; a str: the driver's error
+            import json, socket
+            host, port, token = report
+            if self.sock is None:
+                try:
+                    self.sock = socket.create_connection((host, port),
+                                                         timeout=30)
+                except OSError as e:
+                    return ("cannot reach the driver's report listener at "
+                            "%s:%d (%s); set --report-address to an address "
+                            "the executors reach" % (host, port, e))
+                self.sock.settimeout(300)
+                self.rfile = self.sock.makefile("rb")
+                self.line({"token": token, "tid": self.tid})
+            try:
+                self.line({"step": step, "value": value})
+                reply = self.rfile.readline()
+            except OSError as e:
+                return "lost the driver's report listener (%s)" % (e,)
+            if not reply:
+                return True  # the run ended: stop
+            msg = json.loads(reply)
+            return msg["error"] if "error" in msg else bool(msg["prune"])
+
+        def line(self, obj):
+            import json
+            self.sock.sendall(json.dumps(obj).encode() + b"\n")
+
+        def close(self):
+            if self.sock is not None:
+                try:
+                    self.sock.close()
+                except OSError:
+                    pass
+
+    class Reports:
+        # The report file of one trial, read as the C runner reads it.
+        def __init__(self, path, tid):
+            self.path, self.tid = path, tid
+            self.pos, self.buf, self.lineno = 0, b"", 0
+            self.last_step = None
+            self.stop = None  # ("pruned", step) or ("error", message)
+            self.channel = Channel(tid)
+
+        def bad(self, text, why):
+            self.stop = ("error", "report file line %d: '%s': %s"
+                         % (self.lineno, text[:60], why[:100]))
+
+        def read(self, final):
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+            self.pos += len(data)
+            self.buf += data.replace(b"\0", b" ")
+            while self.stop is None:
+                cut = self.buf.find(b"\n")
+                if cut < 0 and len(self.buf) > line_max:
+                    self.lineno += 1
+                    self.bad(self.buf[:line_max].decode("utf-8", "replace"),
+                             "line too long")
+                    return
+                if cut < 0 and not (final and self.buf):
+                    return
+                line = self.buf if cut < 0 else self.buf[:cut]
+                self.buf = b"" if cut < 0 else self.buf[cut + 1:]
+                self.line(line.decode("utf-8", "replace"), final)
+
+        def line(self, text, final):
+            self.lineno += 1
+            text = text.rstrip("\r ")
+            if not text:
+                return
+            parsed = parse_line(text)
+            if parsed is None:
+                return self.bad(text, "expected 'STEP VALUE' (an integer "
+                                      ">= 0, a number)")
+            step, value = parsed
+            if not math.isfinite(value):
+                # the driver stores nothing and warns naming the trial
+                self.channel.send(step, value)
+                return
+            if self.last_step is not None and step <= self.last_step:
+                return self.bad(text, "trial %s: step %d reported after "
+                                "step %d (steps must increase)"
+                                % (self.tid, step, self.last_step))
+            self.last_step = step
+            answer = self.channel.send(step, value)
+            if isinstance(answer, str):
+                self.bad(text, answer)
+            elif answer and not final:
+                self.stop = ("pruned", step)
+
+    def run_command(payload):
+        import os, signal, subprocess, tempfile, threading, time
+
+        job = payload[1] if report is not None else payload
 
         def kill_group(pid, sig):
             try:
@@ -164,6 +305,11 @@ def make_runner(trial_timeout, grace_s, output_limit):
             env = dict(os.environ, PARZEN_PARAMS=job["point"],
                        PARZEN_TRIAL_ID=str(job["tid"]),
                        PARZEN_RESULT_FILE=result_file)
+            reports = None
+            if report is not None:
+                env["PARZEN_REPORT_FILE"] = os.path.join(d, "reports")
+                open(env["PARZEN_REPORT_FILE"], "wb").close()
+                reports = Reports(env["PARZEN_REPORT_FILE"], job["tid"])
             try:
                 with open(point_file, "rb") as stdin:
                     proc = subprocess.Popen(
@@ -174,39 +320,79 @@ def make_runner(trial_timeout, grace_s, output_limit):
                 return {"spawn_error": "cannot start %r: %s"
                         % (job["argv"][0], e.strerror or e)}
             timeout = None
-            try:
-                out, err = proc.communicate(timeout=trial_timeout)
-            except subprocess.TimeoutExpired:
-                timeout = trial_timeout
-                kill_group(proc.pid, signal.SIGTERM)
+            if reports is None:
                 try:
-                    out, err = proc.communicate(timeout=grace_s)
+                    out, err = proc.communicate(timeout=trial_timeout)
                 except subprocess.TimeoutExpired:
-                    kill_group(proc.pid, signal.SIGKILL)
-                    out, err = proc.communicate()
+                    timeout = trial_timeout
+                    kill_group(proc.pid, signal.SIGTERM)
+                    try:
+                        out, err = proc.communicate(timeout=grace_s)
+                    except subprocess.TimeoutExpired:
+                        kill_group(proc.pid, signal.SIGKILL)
+                        out, err = proc.communicate()
+            else:
+                # the pipes are drained by a thread while this one follows
+                # the report file, the trial timeout and the grace period
+                box = {}
+                reader = threading.Thread(
+                    target=lambda: box.update(zip(("out", "err"),
+                                                  proc.communicate())),
+                    daemon=True)
+                reader.start()
+                t0 = time.monotonic()
+                term_at = None
+                while True:
+                    reader.join(poll_s)
+                    now = time.monotonic()
+                    if not reader.is_alive():
+                        if reports.stop is None:
+                            reports.read(final=True)
+                        break
+                    if reports.stop is None:
+                        reports.read(final=False)
+                    if term_at is None and reports.stop is None and \
+                            trial_timeout is not None and \
+                            now - t0 >= trial_timeout:
+                        timeout = trial_timeout
+                    if term_at is None and (reports.stop is not None or
+                                            timeout is not None):
+                        term_at = now
+                        kill_group(proc.pid, signal.SIGTERM)
+                    if term_at is not None and now - term_at >= grace_s:
+                        kill_group(proc.pid, signal.SIGKILL)
+                reports.channel.close()
+                out, err = box.get("out", b""), box.get("err", b"")
             kill_group(proc.pid, signal.SIGKILL)  # what the command left
             result = None
             if os.path.exists(result_file):
                 with open(result_file, "rb") as f:
                     result = f.read(1 << 20)
         code = proc.returncode
-        return {"exit": code if code >= 0 else 0,
+        rval = {"exit": code if code >= 0 else 0,
                 "signal": -code if code < 0 else 0, "result": result,
                 "out": out[-output_limit:], "err": err[-output_limit:],
                 "timeout": timeout}
+        if reports is not None and reports.stop is not None:
+            rval[reports.stop[0]] = reports.stop[1]
+        return rval
     return run_command
-'''
+"""
 
 #: as the C runner (src/runner.c): SIGKILL 5 s after SIGTERM, 64 KiB kept
 KILL_GRACE_S = 5.0
 OUTPUT_LIMIT = 64 << 10
 
 
-def make_runner(trial_timeout):
+def make_runner(trial_timeout, report=None):
+    """The executors' objective; with ``report`` (host, port, secret of the
+    driver's report listener) it is called with (tid, job) and follows the
+    command's report file."""
     namespace = {"__name__": "parzen_command_runner"}
     exec(compile(_RUNNER_SOURCE, "<parzen command runner>", "exec"),
          namespace)
-    return namespace["make_runner"](trial_timeout, KILL_GRACE_S, OUTPUT_LIMIT)
+    return namespace["make_runner"](trial_timeout, KILL_GRACE_S, OUTPUT_LIMIT,
+                                    report)
 
 
 # ------------------------------------------------------------- arguments
@@ -246,6 +432,10 @@ def parse_args(argv):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--mlflow")  # a tracking URI (parzen.tracking)
+    ap.add_argument("--pruner", choices=["median", "sha", "hyperband",
+                                         "none"])
+    ap.add_argument("--pruner-opt", action="append", default=[])
+    ap.add_argument("--report-address")
     ap.error = lambda msg: (_ for _ in ()).throw(UsageError("run: " + msg))
     args = ap.parse_args(opts)
     if not command:
@@ -253,8 +443,53 @@ def parse_args(argv):
                          "options")
     if args.store is None and (args.study != "default" or args.retry_lost):
         raise UsageError("run: --study and --retry-lost need --store FILE")
+    if args.pruner_opt and args.pruner is None:
+        raise UsageError("run: --pruner-opt needs --pruner NAME")
+    if args.report_address and args.pruner is None:
+        raise UsageError("run: --report-address needs --spark MASTER and "
+                         "--pruner NAME")
     args.command = command
     return args
+
+
+class CommandPruner(_pruners.Pruner):
+    """The pruner of `--pruner KIND --pruner-opt K=V ...`: a kind and
+    options the C core checked (the messages of `parzen run` without
+    --spark). The decisions are the C pruner's, on the driver, through the
+    run's parzen._pruning.Pruning as for fmin(pruner=...)."""
+
+    def __init__(self, kind, options):
+        self.kind = kind
+        self._options = dict(options)
+
+    def options(self):
+        return dict(self._options)
+
+
+def pruner_of(args, space):
+    """The CommandPruner of the command line, or None."""
+    from . import _core
+
+    if args.pruner is None:
+        return None
+    options = {}
+    for kv in args.pruner_opt:
+        key, eq, text = kv.partition("=")
+        if not key or not eq or not text:
+            raise UsageError("--pruner-opt expects KEY=VALUE, got '%s'" % kv)
+        try:  # a number, or else a string ("auto"): the pruner checks both
+            value = json.loads(text)
+            if isinstance(value, bool) or \
+                    not isinstance(value, (int, float)):
+                value = text
+        except ValueError:
+            value = text
+        options[key] = value
+    try:
+        _core.Study(space).set_pruner(args.pruner, json.dumps(options))
+    except (ValueError, _core.InvalidArgumentError) as e:
+        raise UsageError(str(e)) from None
+    return CommandPruner(args.pruner, options)
 
 
 def load_space(path):
@@ -281,6 +516,7 @@ def run(args):
     from .store import StoreTrials
 
     space_doc, space = load_space(args.space)
+    pruner = pruner_of(args, space)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (SparkSession.builder.master(args.spark).appName("parzen run")
              .config("spark.ui.showConsoleProgress", "false").getOrCreate())
@@ -291,10 +527,17 @@ def run(args):
         def make_domain(self, fn, hp_space):
             return CommandDomain(fn, space_doc, space, args.command)
 
+        def reporting_objective(self, fn, address, token):
+            # --pruner: the executors' runner follows the report file and
+            # talks to the run's listener itself (no parzen on executors)
+            return make_runner(args.trial_timeout,
+                               (address[0], address[1], token))
+
     trials = CommandSparkTrials(parallelism=args.parallelism,
                                 timeout=args.timeout,
                                 loss_threshold=args.loss_threshold,
-                                spark_session=spark)
+                                spark_session=spark,
+                                report_address=args.report_address)
     algo = ALGOS[args.algo]
     seed = args.seed if args.seed is not None else \
         int.from_bytes(os.urandom(4), "little")
@@ -313,7 +556,7 @@ def run(args):
              show_progressbar=not args.quiet and sys.stderr.isatty(),
              early_stop_fn=no_progress_loss(args.patience)
              if args.patience else None, trials_save_file="",
-             mlflow_tracking=args.mlflow or None)
+             mlflow_tracking=args.mlflow or None, pruner=pruner)
         if args.mlflow:
             from . import tracking
 
@@ -332,9 +575,11 @@ def report(trials, space, args, seed):
           and t["result"].get("loss") is not None
           and not math.isnan(float(t["result"]["loss"]))]
     if not args.quiet:
-        print("parzen: %d done, %d failed, %d canceled on %s (seed %d)" % (
+        pruned = ", %d pruned" % trials.count_pruned_trials() \
+            if args.pruner else ""
+        print("parzen: %d done, %d failed, %d canceled%s on %s (seed %d)" % (
             trials.count_successful_trials(), trials.count_failed_trials(),
-            trials.count_cancelled_trials(), args.spark, seed),
+            trials.count_cancelled_trials(), pruned, args.spark, seed),
             file=sys.stderr)
     if not ok:
         raise RuntimeError("no trial finished with a loss")

@@ -638,7 +638,10 @@ class _Backing:
             for step, value in _reports_of(doc["tid"], result):
                 self.store.report(doc["tid"], step, value)
             if result.get("pruned"):
+                # the reason `parzen run --pruner` records (runner_reports.c)
                 told, status = _STORE_PRUNED, None
+                if result.get("step") is not None:
+                    error = "pruned at step %s" % (result["step"],)
         self.store.tell(doc["tid"], told, loss,
                         status=status if state == JOB_STATE_DONE else None,
                         result_json=self.result_json(doc), error=error)
