@@ -24,11 +24,12 @@ SPACE = {"m": {"hp": "choice", "options": ["plain"]}}
 # X[tid], then sleeps:
 # the runner (C or Spark) reads the lines while the command still runs, so
 # whether SHA stops it depends only on the earlier trials' reports. A
-# trial that is not stopped leaves finished.TID and prints its loss.
+# trial that is not stopped leaves finished.TID (and its child, started
+# in its process group, child.TID) and prints its loss.
 # tid 4: a malformed first line; tid 5: a step that does not increase
 # (step 0 is never a rung); tid 6: a NaN first (a warning, goes on).
 OBJECTIVE = r'''
-import os, sys, time
+import os, subprocess, sys, time
 tid = int(os.environ["PARZEN_TRIAL_ID"])
 X = [0.5, 0.9, 0.2, 0.7, 0.6, 0.6, 0.1, 0.95, 0.05]
 x = X[tid]
@@ -42,7 +43,11 @@ elif tid == 6:
     lines = ["0 nan"] + lines
 with open(os.environ["PARZEN_REPORT_FILE"], "a") as f:
     f.write("\n".join(lines) + "\n")
-time.sleep(1.5)
+# a child in the command's process group: a stop must reach it too
+subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(0.8); "
+                  "open(sys.argv[1], 'w').close()",
+                  os.path.join(marks, "child.%d" % tid)])
+time.sleep(2.0)
 open(os.path.join(marks, "finished.%d" % tid), "w").close()
 print(x + 0.2)
 '''
@@ -116,8 +121,9 @@ def test_pruning_on_spark_stores_what_the_local_runner_stores(files):
         assert gerr == werr, tid
         # a pruned command was stopped before its end, on both paths
         for marks in ("local", "spark"):
-            finished = (tmp / marks / ("finished.%d" % tid)).exists()
-            assert finished == (ws == 2), (tid, marks)
+            for name in ("finished", "child"):
+                seen = (tmp / marks / ("%s.%d" % (name, tid))).exists()
+                assert seen == (ws == 2), (tid, marks, name)
     for tid in pruned:
         assert want[tid][1] == want[tid][4][-1][1]  # the last value
     assert [s for s, _ in want[6][4]] == [1, 2, 3, 4]  # NaN not stored
