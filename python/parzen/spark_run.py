@@ -15,7 +15,10 @@ each trial's start and outcome are committed to the store as they happen,
 and running the same line again after the driver died (even by SIGKILL)
 resumes the study: trials that were running are marked lost (CANCEL) and
 do not count, so the study ends with exactly ``--max-evals`` evaluated
-trials.
+trials. With ``--pruner`` the executors' runner also follows the command's
+PARZEN_REPORT_FILE and sends each report to the run's listener
+(parzen._pruning.ReportServer); the C pruner decides on the driver, as for
+fmin(pruner=...), and the runner stops a pruned command's process group.
 """
 
 from __future__ import annotations
@@ -186,7 +189,13 @@ def make_runner(trial_timeout, grace_s, output_limit, report=None,
         try:
             return step, float(rest)
         except ValueError:
-            return None
+            pass
+        if rest.lstrip(" \t+-")[:2] in ("0x", "0X"):  # strtod's hex
+            try:
+                return step, float.fromhex(rest)
+            except ValueError:
+                pass
+        return None
 
     class Channel:
         # One connection to the driver's report listener, at the first line.

@@ -129,6 +129,50 @@ def test_pruning_on_spark_stores_what_the_local_runner_stores(files):
     assert [s for s, _ in want[6][4]] == [1, 2, 3, 4]  # NaN not stored
 
 
+# Two trials at a time: trial 0 (x = 0.1) reports the best value at every
+# rung, so every trial that reaches step 1 after it is stopped there (SHA
+# with reduction factor 2 promotes only a new best while a rung holds
+# fewer than 4 values): at least trials 2..5 whatever the timing.
+PARALLEL = r'''
+import os, sys, time
+tid = int(os.environ["PARZEN_TRIAL_ID"])
+x = [0.1, 0.5, 0.6, 0.7, 0.8, 0.9][tid]
+with open(os.environ["PARZEN_REPORT_FILE"], "a") as f:
+    f.write("".join("%d %r\n" % (s, x + 1.0 / (s + 1)) for s in range(1, 5)))
+time.sleep(2.0)
+open(os.path.join(sys.argv[1], "finished.%d" % tid), "w").close()
+print(x)
+'''
+
+
+def test_concurrent_trials_on_local2_each_report_on_their_channel(files):
+    tmp = files
+    (tmp / "parallel.py").write_text(PARALLEL)
+    db = str(tmp / "p.db")
+    rc = spark_run.main(
+        ["run", str(tmp / "space.json"), "--spark", "local[2]",
+         "--parallelism", "2", "--store", db, "--max-evals", "6", "--algo",
+         "rand", "--seed", "1", "--pruner", "sha", "--pruner-opt",
+         "reduction_factor=2", "--quiet", "--", sys.executable,
+         str(tmp / "parallel.py"), str(tmp)])
+    assert rc == 0
+    got = stored(db)
+    assert sorted(got) == list(range(6))
+    for tid, (state, loss, status, error, reps) in got.items():
+        x = [0.1, 0.5, 0.6, 0.7, 0.8, 0.9][tid]
+        finished = (tmp / ("finished.%d" % tid)).exists()
+        assert state in (2, 5) and status == "ok", (tid, got[tid])
+        if state == 5:
+            assert not finished and error == "pruned at step 1", tid
+            assert reps == [(1, pytest.approx(x + 0.5))], tid
+            assert loss == pytest.approx(x + 0.5), tid
+        else:
+            assert finished and error is None and loss == x, tid
+            assert [s for s, _ in reps] == [1, 2, 3, 4], tid
+    assert got[0][0] == 2
+    assert all(got[t][0] == 5 for t in range(2, 6)), got
+
+
 def test_pruner_options_are_checked_as_without_spark(files, capsys):
     space = str(files / "space.json")
     rc = spark_run.main(["run", space, "--spark", "local[1]", "--max-evals",
