@@ -38,6 +38,8 @@ SHA's epochs <= 40% of no-pruning's (per-seed ratio, median and max);
 SHA's best final loss not significantly worse (test "SHA worse", p >
 0.05); at equal budget, TPE + SHA significantly better than TPE alone (p
 < 0.05). docs/benchmarks.md quotes what this script prints.
+bench/bench_pruning_why.py takes the same-trials result apart (random
+sampler +- SHA, SHA settings, pruned-trial rules).
 """
 
 from __future__ import annotations
