@@ -397,7 +397,7 @@ class _Backing:
 
     def took(self, info):
         self.info = info
-        self.space = _core.Space.from_json(info["space_json"])
+        self.space = self.store.space()  # a copy: no text parsed
         labels = self.space.labels()
         self.index = {label: i for i, label in enumerate(labels)}
         self.labels_sorted = sorted(labels)
@@ -817,8 +817,11 @@ class StoreTrials(base.Trials):
         sig = compiled.signature
         if pz.info is None or pz.info["space_json"] != sig:
             existed = pz.info is not None
+            # -- the parsed space: the store reads no text (the C path
+            # does the same; a test counts the parses)
             info = pz.store.open_study(
-                pz.study, sig, "tpe", int.from_bytes(os.urandom(8), "little")
+                pz.study, compiled.c_space, "tpe",
+                int.from_bytes(os.urandom(8), "little")
                 >> 1, sampler_default=True, seed_default=True)
             pz.took(info)
             if not existed and not info["created_now"]:
