@@ -338,3 +338,30 @@ def test_every_algo_draws_the_same_trials_with_and_without_spark(tmp_path,
     assert sorted(local) == sorted(spark) == list(range(24))
     for tid in local:
         assert spark[tid] == local[tid], (algo, tid)
+
+
+def test_a_cli_study_resumes_on_spark_with_the_same_trials(tmp_path):
+    """A study `parzen run` began (3 trials of the golden study) and
+    `parzen run --spark` finishes (no --seed: the stored one) holds the
+    golden study's 6 trials: the Spark path opens the study parzen run
+    wrote (the file's space) and keeps its seed."""
+    import subprocess
+
+    space = os.path.join(CLI, "store", "space.json")
+    command = [os.path.join(CLI, "objectives", "square.sh"), "{x}", "{opt}"]
+    parzen = os.path.join(os.path.dirname(sys.executable), "parzen")
+    db = str(tmp_path / "resume.db")
+    r = subprocess.run([parzen, "run", space, "--store", db, "--max-evals",
+                        "3", "--algo", "rand", "--seed", "7", "--quiet",
+                        "--"] + command, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert spark_run.main(["run", space, "--spark", "local[1]", "--store",
+                           db, "--max-evals", "6", "--algo", "rand",
+                           "--quiet", "--"] + command) == 0
+    r = subprocess.run([parzen, "export", "--store", db, "--format",
+                        "jsonl"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(CLI, "store", "export.jsonl")) as f:
+        golden = exported_trials(f.read())
+    assert exported_trials(r.stdout) == golden
