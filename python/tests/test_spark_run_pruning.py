@@ -15,9 +15,9 @@ from spark_fixtures import session  # noqa: F401  (sets PYSPARK_PYTHON)
 
 from parzen import spark_run
 
-# One point for every trial: the C runner and the Spark driver draw
-# different random points for a seed, so the curve is chosen by the trial
-# id (as in test_spark_run's protocol comparison).
+# One point for every trial, the curve chosen by the trial id (as in
+# test_spark_run's protocol comparison): the outcome then depends only on
+# the reports, not on how the two paths draw points.
 SPACE = {"m": {"hp": "choice", "options": ["plain"]}}
 
 # Trial tid reports x + 1/(step+1) at steps 1..4 all at once, x =
