@@ -258,7 +258,6 @@ class _Worker:
         self.tag = tag
         self.conn = None
         self.rfile = None
-        self.ready = threading.Event()  # connected, or its query ended
         self.ended = threading.Event()  # its query returned or failed
         self.error = None  # the query's failure: (type, text)
         self.dead = False  # cancelled or broken: never reused
@@ -287,16 +286,27 @@ class _Worker:
 
 class WorkerPool:
     """The pool of one run. ``backend`` is the ConnectBackend (session,
-    base DataFrame, tags, profile, report handler)."""
+    base DataFrame, tags, profile, report handler).
+
+    A trial takes any idle connected worker. When none is idle it starts
+    a worker query (at most one per waiting trial) and waits for whichever
+    worker connects first: a query the cluster cannot schedule yet (fewer
+    task slots than ``parallelism``, or a resource profile that fits one
+    task per executor) never holds a trial while another worker is free.
+    A worker query that fails before connecting fails one waiting trial
+    with Spark's error, as the trial's own query would have."""
 
     def __init__(self, backend, server, address):
         self.backend = backend
         self.server = server  # parzen._pruning.ReportServer
         self.address = address  # (host, port) the executors reach
-        self.lock = threading.Lock()
-        self.workers: dict = {}  # n -> _Worker, every one started
+        self.cond = threading.Condition()
+        self.workers: dict = {}  # n -> _Worker, every query not ended
         self.idle: list = []  # connected workers waiting for a trial
         self.busy: dict = {}  # tid -> _Worker
+        self.pending = 0  # worker queries started, not connected yet
+        self.waiting = 0  # trials waiting for a worker
+        self.failures: list = []  # errors of queries that never connected
         self.cancelled: set = set()
         self.next_n = 0
         self.objective = ""
@@ -310,13 +320,14 @@ class WorkerPool:
     # ------------------------------------------------------- workers
     def accept(self, n, conn, rfile) -> None:
         """The listener's hand-off of worker ``n``'s connection."""
-        with self.lock:
+        with self.cond:
             w = self.workers.get(n) if isinstance(n, int) else None
             usable = w is not None and w.conn is None and not w.dead \
                 and not self.closed
             if usable:
                 w.conn, w.rfile = conn, rfile
-        if not usable:  # unknown, a second connection, or cancelled
+                self.pending -= 1
+        if not usable:  # unknown, a second connection, or closed
             try:
                 conn.close()
             except OSError:
@@ -326,19 +337,22 @@ class WorkerPool:
             w.send({"objective": self.objective})
         except OSError:
             w.dead = True
-        w.ready.set()
+        with self.cond:
+            if not w.dead:
+                self.idle.append(w)
+            self.cond.notify_all()
 
-    def _new_worker(self) -> _Worker:
-        with self.lock:
-            n, self.next_n = self.next_n, self.next_n + 1
-            w = _Worker(n, "%s-w%d" % (self.backend.tag_prefix, n))
-            self.workers[n] = w
-            self.queries += 1
+    def _new_worker(self) -> None:
+        """Start one worker query (the caller holds self.cond)."""
+        n, self.next_n = self.next_n, self.next_n + 1
+        w = _Worker(n, "%s-w%d" % (self.backend.tag_prefix, n))
+        self.workers[n] = w
+        self.queries += 1
+        self.pending += 1
         w.thread = threading.Thread(target=self._query, args=(w,),
                                     name="parzen-connect-worker-%d" % n,
                                     daemon=True)
         w.thread.start()
-        return w
 
     def _query(self, w) -> None:
         """The worker's query; blocks until the worker returns."""
@@ -347,6 +361,7 @@ class WorkerPool:
         for t in b.user_tags:
             spark.addTag(t)
         spark.addTag(w.tag)
+        error = None
         try:
             df = b.base.mapInArrow(
                 make_worker(list(self.address), self.server.token, w.n),
@@ -355,47 +370,56 @@ class WorkerPool:
 
             _rows(df)
         except Exception as e:  # interrupted, executor lost, ...
-            w.error = (str(type(e)), _summary(e))
+            error = (str(type(e)), _summary(e))
         finally:
             spark.clearTags()
-            w.dead = True
-            w.ended.set()
-            w.ready.set()
-            with self.lock:
+            with self.cond:
+                w.dead = True
+                if w.conn is None:  # never connected
+                    self.pending -= 1
+                    if error is not None and self.waiting > \
+                            len(self.failures):
+                        self.failures.append(error)
                 if w in self.idle:
                     self.idle.remove(w)
                 self.workers.pop(w.n, None)
+                w.ended.set()
+                self.cond.notify_all()
             w.shut()
 
-    def _take(self) -> _Worker:
-        with self.lock:
-            while self.idle:
-                w = self.idle.pop()
-                if not w.dead:
-                    return w
-        return self._new_worker()
+    def _take(self, tid):
+        """An idle worker for trial ``tid``, or the Outcome that ends it
+        (cancelled while waiting, or its worker query failed)."""
+        with self.cond:
+            self.waiting += 1
+            try:
+                while True:
+                    if tid in self.cancelled or self.closed:
+                        return Outcome(tid, "lost", error=(
+                            "cancelled", "trial %s was cancelled before it "
+                            "started" % (tid,)))
+                    while self.idle:
+                        w = self.idle.pop()
+                        if not w.dead:
+                            self.busy[tid] = w
+                            return w
+                    if self.failures:
+                        return Outcome(tid, "lost",
+                                       error=self.failures.pop(0))
+                    if self.pending < self.waiting:
+                        self._new_worker()
+                    self.cond.wait()
+            finally:
+                self.waiting -= 1
 
     # -------------------------------------------------------- trials
     def run_one(self, tid, point) -> Outcome:
         from pyspark import cloudpickle
 
-        w = self._take()
-        with self.lock:
-            if tid in self.cancelled:
-                if not w.dead:
-                    self.idle.append(w)
-                return Outcome(tid, "lost", error=(
-                    "cancelled", "trial %s was cancelled before it started"
-                    % (tid,)))
-            self.busy[tid] = w
+        w = self._take(tid)
+        if isinstance(w, Outcome):
+            return w
         try:
-            w.ready.wait()
-            if w.conn is None or w.dead:
-                if tid in self.cancelled:
-                    return Outcome(tid, "lost", error=(
-                        "cancelled", "trial %s was cancelled" % (tid,)))
-                return Outcome(tid, "lost", error=w.error or (
-                    LOST_TYPE, LOST_TEXT % (tid,)))
             try:
                 w.send({"tid": tid, "point": base64.b64encode(
                     cloudpickle.dumps(point)).decode()})
@@ -411,10 +435,11 @@ class WorkerPool:
                                                    LOST_TEXT % (tid,)))
             return out
         finally:
-            with self.lock:
+            with self.cond:
                 self.busy.pop(tid, None)
                 if not w.dead and not self.closed:
                     self.idle.append(w)
+                    self.cond.notify_all()
                     w = None
             if w is not None:
                 self._discard(w)
@@ -437,11 +462,12 @@ class WorkerPool:
             return _outcome(tid, msg)
 
     def cancel(self, tid) -> None:
-        with self.lock:
+        with self.cond:
             self.cancelled.add(tid)
             w = self.busy.get(tid)
             if w is not None:
                 w.dead = True
+            self.cond.notify_all()  # a trial waiting for a worker
         if w is not None:
             self._discard(w)
 
@@ -451,15 +477,16 @@ class WorkerPool:
         if not w.ended.is_set():
             self.backend.interrupt_tag(w.tag)
         w.shut()
-        w.ready.set()
 
     def close(self) -> None:
         """Tell idle workers to stop (their queries return), interrupt
-        the rest, and wait a little for the queries to end."""
-        with self.lock:
+        the rest (busy, or not connected yet), and wait a little for the
+        queries to end."""
+        with self.cond:
             self.closed = True
             idle, self.idle = self.idle, []
             workers = list(self.workers.values())
+            self.cond.notify_all()
         for w in idle:
             try:
                 w.send({"stop": True})

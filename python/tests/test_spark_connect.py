@@ -157,7 +157,9 @@ def _wait_for_workers_killed(pid_dir):
 def test_timeout_interrupts_the_running_jobs(spark, spark_log, tmp_path,
                                              dispatch):
     fn = _pid_file_objective(str(tmp_path), lambda x: x < 0)
-    trials = SparkTrials(parallelism=2, timeout=3, spark_session=spark,
+    # 8 s: on a loaded machine a one-query trial can take a few seconds,
+    # and only the sleeping (x < 0) trials may still run at the timeout
+    trials = SparkTrials(parallelism=2, timeout=8, spark_session=spark,
                          connect_dispatch=dispatch)
     t0 = time.monotonic()
     fmin(fn, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=50,
