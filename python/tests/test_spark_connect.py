@@ -327,9 +327,15 @@ def test_the_pool_runs_many_trials_per_query(spark, dispatch, most):
     assert trials.count_successful_trials() == 20
     stages = {t["result"]["stage"] for t in trials.trials}
     assert trials.connect_mode == dispatch
-    # the pool: one worker query per slot; per query: one per trial
-    assert len(stages) == most
-    assert trials._pz_backend.queries == (most if dispatch == "pool" else 0)
+    # the pool: at most one worker query per slot (a trial takes whichever
+    # worker is idle, so one worker may serve them all); per query: one
+    # query per trial
+    if dispatch == "pool":
+        assert 1 <= len(stages) <= most
+        assert len(stages) <= trials._pz_backend.queries <= most
+    else:
+        assert len(stages) == most
+        assert trials._pz_backend.queries == 0
 
 
 def test_auto_is_the_pool_when_the_executors_reach_the_client(spark):
