@@ -128,6 +128,9 @@ typedef struct pz_param_spec {
 /* Create an empty space. Free with pz_space_free. */
 int pz_space_new(pz_space **out, pz_error *err);
 void pz_space_free(pz_space *space);
+/* A deep copy of 'space' (parameters and the JSON form's template), no
+ * text parsed. Free with pz_space_free. PZ_ENOMEM. */
+int pz_space_copy(pz_space **out, const pz_space *space, pz_error *err);
 
 /* Add a parameter, active when (parent, option) holds; returns its index
  * in '*index' (may be NULL). 'label' is copied. Fails with PZ_ESPACE and

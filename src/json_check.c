@@ -1,5 +1,6 @@
 /*
- * json_check.c -- is this text JSON? Answered without allocating.
+ * json_check.c -- is this text JSON? Answered without allocating, on the
+ * tokens of json_lex.c.
  *
  * jansson cannot always say why a load failed. When the copy of a string
  * token cannot be allocated, its lexer calls the token invalid and the
@@ -20,219 +21,8 @@
 #include "pz_internal.h"
 
 #include <jansson.h>
-#include <string.h>
 
 #define MAX_DEPTH JSON_PARSER_MAX_DEPTH /* 2048, as jansson */
-
-typedef struct cursor {
-    const unsigned char *p;   /* next byte */
-    const unsigned char *end; /* one past the last byte */
-} cursor;
-
-static bool at(const cursor *c, unsigned char b)
-{
-    return c->p < c->end && *c->p == b;
-}
-
-static bool is_digit(const cursor *c)
-{
-    return c->p < c->end && *c->p >= '0' && *c->p <= '9';
-}
-
-static void skip_ws(cursor *c)
-{
-    while (c->p < c->end &&
-           (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
-        c->p++;
-    }
-}
-
-/* One or more digits. */
-static bool digits(cursor *c)
-{
-    const unsigned char *start = c->p;
-    while (is_digit(c)) {
-        c->p++;
-    }
-    return c->p > start;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool number(cursor *c)
-{
-    if (at(c, '-')) {
-        c->p++;
-    }
-    if (at(c, '0')) {
-        c->p++;
-    } else if (!digits(c)) {
-        return false;
-    }
-    if (at(c, '.')) {
-        c->p++;
-        if (!digits(c)) {
-            return false;
-        }
-    }
-    if (at(c, 'e') || at(c, 'E')) {
-        c->p++;
-        if (at(c, '+') || at(c, '-')) {
-            c->p++;
-        }
-        return digits(c);
-    }
-    return true;
-}
-
-static bool literal(cursor *c, const char *word)
-{
-    size_t n = strlen(word);
-    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) {
-        return false;
-    }
-    c->p += n;
-    return true;
-}
-
-/* Four hex digits after "\u", into '*out'. */
-static bool hex4(cursor *c, unsigned *out)
-{
-    if (c->end - c->p < 4) {
-        return false;
-    }
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned b = *c->p++;
-        unsigned d = b >= '0' && b <= '9'   ? b - '0'
-                     : b >= 'a' && b <= 'f' ? b - 'a' + 10
-                     : b >= 'A' && b <= 'F' ? b - 'A' + 10
-                                            : 16;
-        if (d == 16) {
-            return false;
-        }
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
-}
-
-/* An escape, at the byte after the backslash. A high surrogate must be
- * followed by an escaped low one; a lone low surrogate is refused. */
-static bool escape(cursor *c)
-{
-    if (c->p == c->end) {
-        return false;
-    }
-    unsigned char b = *c->p++;
-    if (b != 'u') {
-        return strchr("\"\\/bfnrt", b) != NULL && b != '\0';
-    }
-    unsigned v, low;
-    if (!hex4(c, &v)) {
-        return false;
-    }
-    if (v >= 0xDC00 && v <= 0xDFFF) {
-        return false;
-    }
-    if (v < 0xD800 || v > 0xDBFF) {
-        return true;
-    }
-    if (!at(c, '\\') || c->end - c->p < 2 || c->p[1] != 'u') {
-        return false;
-    }
-    c->p += 2;
-    return hex4(c, &low) && low >= 0xDC00 && low <= 0xDFFF;
-}
-
-/* One multi-byte UTF-8 character (RFC 3629: no overlong form, no
- * surrogate, nothing past U+10FFFF), at its lead byte. */
-static bool utf8_char(cursor *c)
-{
-    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned b = *c->p;
-    size_t n = b >= 0xC2 && b <= 0xDF   ? 2
-               : b >= 0xE0 && b <= 0xEF ? 3
-               : b >= 0xF0 && b <= 0xF4 ? 4
-                                        : 0;
-    if (n == 0 || (size_t)(c->end - c->p) < n) {
-        return false;
-    }
-    unsigned cp = b & (0x7Fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((c->p[i] & 0xC0) != 0x80) {
-            return false;
-        }
-        cp = cp << 6 | (c->p[i] & 0x3Fu);
-    }
-    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return false;
-    }
-    c->p += n;
-    return true;
-}
-
-static bool string(cursor *c)
-{
-    if (!at(c, '"')) {
-        return false;
-    }
-    c->p++;
-    while (c->p < c->end) {
-        unsigned char b = *c->p;
-        bool ok = true;
-        if (b == '"') {
-            c->p++;
-            return true;
-        } else if (b < 0x20) {
-            return false;
-        } else if (b == '\\') {
-            c->p++;
-            ok = escape(c);
-        } else if (b >= 0x80) {
-            ok = utf8_char(c);
-        } else {
-            c->p++;
-        }
-        if (!ok) {
-            return false;
-        }
-    }
-    return false;
-}
-
-static bool scalar(cursor *c)
-{
-    if (c->p == c->end) {
-        return false;
-    }
-    switch (*c->p) {
-    case '"':
-        return string(c);
-    case 't':
-        return literal(c, "true");
-    case 'f':
-        return literal(c, "false");
-    case 'n':
-        return literal(c, "null");
-    default:
-        return number(c);
-    }
-}
-
-/* An object member's key and its colon. */
-static bool key(cursor *c)
-{
-    skip_ws(c);
-    if (!string(c)) {
-        return false;
-    }
-    skip_ws(c);
-    if (!at(c, ':')) {
-        return false;
-    }
-    c->p++;
-    return true;
-}
 
 /* The kinds of the open containers, one bit a level: 1 for an object. */
 typedef struct levels {
@@ -246,12 +36,8 @@ static bool top_is_object(const levels *l)
     return ((unsigned)l->bits[d / 8] >> (d % 8) & 1u) != 0;
 }
 
-/* Open a container at 'c' (at '{' or '['), then expect its first key or
- * value, or its close. Returns false on a syntax error; sets '*closed'
- * for an empty container. */
-static bool open_container(cursor *c, levels *l, bool *closed)
+static bool push(levels *l, bool obj)
 {
-    bool obj = *c->p++ == '{';
     if (l->depth == MAX_DEPTH) {
         return false;
     }
@@ -259,55 +45,83 @@ static bool open_container(cursor *c, levels *l, bool *closed)
     uint8_t *byte = &l->bits[l->depth / 8];
     *byte = (uint8_t)(obj ? *byte | bit : *byte & ~bit);
     l->depth++;
-    skip_ws(c);
-    *closed = at(c, obj ? '}' : ']');
-    if (*closed) {
-        c->p++;
+    return true;
+}
+
+static bool is_scalar(pz__json_tok t)
+{
+    return t == PZ__JSON_STRING || t == PZ__JSON_NUMBER || t == PZ__JSON_TRUE ||
+           t == PZ__JSON_FALSE || t == PZ__JSON_NULL;
+}
+
+/* An object member's key and its colon, the key's token just read. */
+static bool key(pz__json_lexer *lx)
+{
+    return lx->tok == PZ__JSON_STRING &&
+           pz__json_lex_next(lx) == PZ__JSON_COLON;
+}
+
+/* What the grammar waits for next. */
+typedef enum want {
+    W_VALUE,       /* a value */
+    W_FIRST,       /* after '{' or '[': the first key or value, or close */
+    W_AFTER_VALUE, /* ',' or the close of the open container */
+} want;
+
+/* A value's first token 't': a scalar, or a container opened. */
+static bool value(levels *l, pz__json_tok t, want *w)
+{
+    if (t == PZ__JSON_LBRACE || t == PZ__JSON_LBRACKET) {
+        *w = W_FIRST;
+        return push(l, t == PZ__JSON_LBRACE);
+    }
+    *w = W_AFTER_VALUE;
+    return is_scalar(t);
+}
+
+/* The token just read, in state '*w'; false on a syntax error. */
+static bool step(pz__json_lexer *lx, levels *l, want *w)
+{
+    bool obj = l->depth > 0 && top_is_object(l);
+    pz__json_tok close = obj ? PZ__JSON_RBRACE : PZ__JSON_RBRACKET;
+    if (*w != W_VALUE && l->depth > 0 && lx->tok == close) {
         l->depth--;
+        *w = W_AFTER_VALUE;
         return true;
     }
-    return !obj || key(c);
+    if (*w == W_AFTER_VALUE) {
+        if (lx->tok != PZ__JSON_COMMA) {
+            return false;
+        }
+        *w = W_VALUE;
+        return !obj || (pz__json_lex_next(lx), key(lx));
+    }
+    if (*w == W_FIRST && obj) {
+        if (!key(lx)) {
+            return false;
+        }
+        pz__json_lex_next(lx);
+    }
+    return value(l, lx->tok, w);
 }
 
 bool pz__json_check(const char *text, size_t len)
 {
-    cursor c = {(const unsigned char *)text, (const unsigned char *)text + len};
+    pz__json_lexer lx;
     levels l = {.depth = 0};
-    bool want_value = true;
-    skip_ws(&c);
-    if (!at(&c, '{') && !at(&c, '[')) {
+    want w = W_VALUE;
+    pz__json_lex_init(&lx, text, len);
+    pz__json_tok t = pz__json_lex_next(&lx);
+    if (t != PZ__JSON_LBRACE && t != PZ__JSON_LBRACKET) {
         return false; /* jansson loads objects and arrays only */
     }
-    for (;;) {
-        skip_ws(&c);
-        if (want_value) {
-            bool closed = true;
-            bool ok = (at(&c, '{') || at(&c, '['))
-                          ? open_container(&c, &l, &closed)
-                          : scalar(&c);
-            if (!ok) {
-                return false;
-            }
-            want_value = !closed;
-            continue;
-        }
-        if (l.depth == 0) {
-            return c.p == c.end;
-        }
-        bool obj = top_is_object(&l);
-        if (at(&c, ',')) {
-            c.p++;
-            want_value = true;
-            if (obj && !key(&c)) {
-                return false;
-            }
-        } else if (at(&c, obj ? '}' : ']')) {
-            c.p++;
-            l.depth--;
-        } else {
+    do {
+        if (!step(&lx, &l, &w)) {
             return false;
         }
-    }
+        pz__json_lex_next(&lx);
+    } while (l.depth > 0);
+    return lx.tok == PZ__JSON_END;
 }
 
 bool pz__json_check_oom(const json_error_t *je, const char *text, size_t len)

@@ -149,6 +149,50 @@ bool pz__space_value_ok(const pz__param *p, double v, const char **why);
 struct json_t;
 int pz__json_write(const struct json_t *j, int indent, char **out);
 
+/* json_lex.c: one JSON lexer (RFC 8259 plus jansson's rules), shared by
+ * the syntax check and the path locator. Allocates nothing. */
+typedef enum pz__json_tok {
+    PZ__JSON_END,   /* no more text */
+    PZ__JSON_ERROR, /* not a token: the text is not JSON here */
+    PZ__JSON_LBRACE,
+    PZ__JSON_RBRACE,
+    PZ__JSON_LBRACKET,
+    PZ__JSON_RBRACKET,
+    PZ__JSON_COLON,
+    PZ__JSON_COMMA,
+    PZ__JSON_STRING,
+    PZ__JSON_NUMBER,
+    PZ__JSON_TRUE,
+    PZ__JSON_FALSE,
+    PZ__JSON_NULL,
+} pz__json_tok;
+
+typedef struct pz__json_lexer {
+    const unsigned char *base, *p, *end; /* text, next byte, one past */
+    size_t line, col;                    /* of 'p', from 1 */
+    pz__json_tok tok;                    /* the last token read */
+    size_t tok_off, tok_len;             /* its bytes in the text */
+    size_t tok_line, tok_col;            /* where it starts */
+} pz__json_lexer;
+
+void pz__json_lex_init(pz__json_lexer *lx, const char *text, size_t len);
+/* Read the next token (white space skipped) into lx->tok and return it. */
+pz__json_tok pz__json_lex_next(pz__json_lexer *lx);
+/* Decode the last token, a string, into out[0..n-1] (escapes resolved,
+ * NUL-terminated); false when it does not fit. */
+bool pz__json_lex_string(const pz__json_lexer *lx, char *out, size_t n);
+
+/* One step of a JSON path: an object member, or (key NULL) an item. */
+typedef struct pz__json_seg {
+    const char *key;
+    size_t index;
+} pz__json_seg;
+
+/* Line and column of the first character of the value at 'path' (depth
+ * steps) in valid JSON text; a leading byte-order mark is skipped. */
+void pz__json_locate(const char *text, size_t len, const pz__json_seg *path,
+                     size_t depth, size_t *line, size_t *col);
+
 /* json_check.c: is 'text' (len bytes, NUL bytes included) an object or
  * an array that jansson's syntax accepts? Never more lenient than jansson;
  * allocates nothing. */

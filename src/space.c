@@ -646,3 +646,9 @@ fail:
     *out = NULL;
     return rc;
 }
+
+int pz_space_copy(pz_space **out, const pz_space *space, pz_error *err)
+{
+    *out = NULL;
+    return pz__space_clone(out, space, err);
+}

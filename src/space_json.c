@@ -105,16 +105,11 @@ int pz__space_json_tmpl_clone(pz__tmpl **out, const pz__tmpl *t)
 
 /* ---------------------------------------------------------- parse state */
 
-typedef struct seg {
-    const char *key; /* object member, or NULL for an array index */
-    size_t index;
-} seg;
-
 typedef struct parser {
     pz_space *sp;
     const char *text;
     size_t len;
-    seg *path; /* current JSON path, 'depth' segments */
+    pz__json_seg *path; /* current JSON path, 'depth' segments */
     size_t depth, cap;
     pz_error *err;
 } parser;
@@ -157,7 +152,7 @@ static void format_path(const parser *ps, char *buf, size_t n)
 {
     size_t used = (size_t)snprintf(buf, n, "$");
     for (size_t i = 0; i < ps->depth && used < n; i++) {
-        const seg *s = &ps->path[i];
+        const pz__json_seg *s = &ps->path[i];
         if (s->key == NULL) {
             used += (size_t)snprintf(buf + used, n - used, "[%zu]", s->index);
         } else if (is_ident(s->key)) {
@@ -174,233 +169,13 @@ static int push(parser *ps, const char *key, size_t index)
                  sizeof *ps->path) != PZ_OK) {
         return pz__fail(ps->err, PZ_ENOMEM, "out of memory parsing a space");
     }
-    ps->path[ps->depth++] = (seg){key, index};
+    ps->path[ps->depth++] = (pz__json_seg){key, index};
     return PZ_OK;
 }
 
 static void pop(parser *ps)
 {
     ps->depth--;
-}
-
-/* ------------------------------------------------- locating a JSON path */
-
-/* A cursor over the source text, counting lines and columns. */
-typedef struct cursor {
-    const char *s, *end;
-    size_t line, col;
-} cursor;
-
-static void adv(cursor *c)
-{
-    if (*c->s == '\n') {
-        c->line++;
-        c->col = 1;
-    } else if (((unsigned char)*c->s & 0xC0) != 0x80) {
-        c->col++; /* count code points, not UTF-8 continuation bytes */
-    }
-    c->s++;
-}
-
-static void skip_ws(cursor *c)
-{
-    while (c->s < c->end &&
-           (*c->s == ' ' || *c->s == '\t' || *c->s == '\n' || *c->s == '\r')) {
-        adv(c);
-    }
-}
-
-static uint32_t hex4(const char *s)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        char h = s[i];
-        v = v * 16 + (uint32_t)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
-/* Decode the escape at the cursor (a backslash; the text is valid JSON)
- * into a code point, joining a \uD8xx\uDCxx surrogate pair. */
-static uint32_t read_escape(cursor *c)
-{
-    adv(c); /* backslash */
-    char e = *c->s;
-    adv(c);
-    switch (e) {
-    case 'b':
-        return '\b';
-    case 'f':
-        return '\f';
-    case 'n':
-        return '\n';
-    case 'r':
-        return '\r';
-    case 't':
-        return '\t';
-    case 'u':
-        break;
-    default:
-        return (unsigned char)e; /* " \ / */
-    }
-    uint32_t cp = hex4(c->s);
-    for (int i = 0; i < 4; i++) {
-        adv(c);
-    }
-    if (cp >= 0xD800 && cp < 0xDC00 && c->end - c->s >= 6 && c->s[0] == '\\' &&
-        c->s[1] == 'u') {
-        uint32_t lo = hex4(c->s + 2);
-        if (lo >= 0xDC00 && lo < 0xE000) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            for (int i = 0; i < 6; i++) {
-                adv(c);
-            }
-        }
-    }
-    return cp;
-}
-
-/* Append code point 'cp' as UTF-8 to out[*k..n-1]; false if it does not
- * fit (with room for the terminating NUL). */
-static bool put_utf8(char *out, size_t n, size_t *k, uint32_t cp)
-{
-    unsigned char b[4];
-    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
-    for (size_t i = len - 1; i > 0; i--) {
-        b[i] = (unsigned char)(0x80 | (cp & 0x3F));
-        cp >>= 6;
-    }
-    b[0] = (unsigned char)(lead[len] | cp);
-    if (*k + len >= n) {
-        return false;
-    }
-    memcpy(out + *k, b, len);
-    *k += len;
-    return true;
-}
-
-/* Skip a string; if 'out' is set, decode it there (escapes resolved, as
- * jansson gives keys). Returns false when it did not fit in 'n' bytes. */
-static bool skip_string(cursor *c, char *out, size_t n)
-{
-    size_t k = 0;
-    bool fits = true;
-    adv(c); /* opening quote */
-    while (c->s < c->end && *c->s != '"') {
-        if (*c->s == '\\' && c->s + 1 < c->end) {
-            uint32_t cp = read_escape(c);
-            fits = fits && (out == NULL || put_utf8(out, n, &k, cp));
-            continue;
-        }
-        if (out != NULL && fits && k + 1 < n) {
-            out[k++] = *c->s;
-        } else {
-            fits = out == NULL;
-        }
-        adv(c);
-    }
-    if (c->s < c->end) {
-        adv(c);
-    }
-    if (out) {
-        out[k] = '\0';
-    }
-    return fits;
-}
-
-/* Skip one JSON value (the text is known to be valid JSON). */
-static void skip_value(cursor *c)
-{
-    skip_ws(c);
-    if (c->s >= c->end) {
-        return;
-    }
-    if (*c->s == '"') {
-        skip_string(c, NULL, 0);
-        return;
-    }
-    if (*c->s != '{' && *c->s != '[') {
-        while (c->s < c->end && !strchr(",]} \t\r\n", *c->s)) {
-            adv(c);
-        }
-        return;
-    }
-    size_t depth = 0;
-    do {
-        if (*c->s == '"') {
-            skip_string(c, NULL, 0);
-            continue;
-        }
-        if (*c->s == '{' || *c->s == '[') {
-            depth++;
-        } else if (*c->s == '}' || *c->s == ']') {
-            depth--;
-        }
-        adv(c);
-    } while (c->s < c->end && depth > 0);
-}
-
-/* Move into member 'key' of the object at the cursor. */
-static bool enter_key(cursor *c, const char *key)
-{
-    char buf[512];
-    skip_ws(c);
-    adv(c); /* '{' */
-    for (;;) {
-        skip_ws(c);
-        if (c->s >= c->end || *c->s != '"') {
-            return false;
-        }
-        bool whole = skip_string(c, buf, sizeof buf);
-        skip_ws(c);
-        adv(c); /* ':' */
-        if (whole && strcmp(buf, key) == 0) {
-            skip_ws(c);
-            return true;
-        }
-        skip_value(c);
-        skip_ws(c);
-        if (c->s >= c->end || *c->s != ',') {
-            return false;
-        }
-        adv(c);
-    }
-}
-
-static bool enter_index(cursor *c, size_t index)
-{
-    skip_ws(c);
-    adv(c); /* '[' */
-    for (size_t i = 0; i < index; i++) {
-        skip_value(c);
-        skip_ws(c);
-        if (c->s >= c->end || *c->s != ',') {
-            return false;
-        }
-        adv(c);
-    }
-    skip_ws(c);
-    return true;
-}
-
-/* Line and column of the value at the parser's current path. */
-static void locate(const parser *ps, size_t *line, size_t *col)
-{
-    cursor c = {ps->text, ps->text + ps->len, 1, 1};
-    if (c.end - c.s >= 3 && memcmp(c.s, "\xEF\xBB\xBF", 3) == 0) {
-        c.s += 3;
-    }
-    skip_ws(&c);
-    for (size_t i = 0; i < ps->depth; i++) {
-        const seg *s = &ps->path[i];
-        bool ok = s->key ? enter_key(&c, s->key) : enter_index(&c, s->index);
-        if (!ok) {
-            break;
-        }
-    }
-    *line = c.line;
-    *col = c.col;
 }
 
 static int perr(parser *ps, const char *fmt, ...) PZ_PRINTF(2, 3);
@@ -411,7 +186,7 @@ static int perr(parser *ps, const char *fmt, ...)
     char path[128], what[160];
     size_t line, col;
     format_path(ps, path, sizeof path);
-    locate(ps, &line, &col);
+    pz__json_locate(ps->text, ps->len, ps->path, ps->depth, &line, &col);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);

@@ -1029,6 +1029,66 @@ Test(space_json, syntax_check_nests_as_deep_as_jansson_and_no_deeper)
     }
 }
 
+/* ------------------------------------------------------------ the lexer */
+
+Test(space_json, lexer_gives_each_token_its_offset_line_and_column)
+{
+    /* Columns count characters: "é" is two bytes, one column. */
+    static const char text[] = "{\"\xC3\xA9\": [1.5e3,\n  true, \"a\\u00e9\"]}";
+    static const struct {
+        pz__json_tok tok;
+        size_t off, len, line, col;
+    } want[] = {
+        {PZ__JSON_LBRACE, 0, 1, 1, 1},   {PZ__JSON_STRING, 1, 4, 1, 2},
+        {PZ__JSON_COLON, 5, 1, 1, 5},    {PZ__JSON_LBRACKET, 7, 1, 1, 7},
+        {PZ__JSON_NUMBER, 8, 5, 1, 8},   {PZ__JSON_COMMA, 13, 1, 1, 13},
+        {PZ__JSON_TRUE, 17, 4, 2, 3},    {PZ__JSON_COMMA, 21, 1, 2, 7},
+        {PZ__JSON_STRING, 23, 9, 2, 9},  {PZ__JSON_RBRACKET, 32, 1, 2, 18},
+        {PZ__JSON_RBRACE, 33, 1, 2, 19}, {PZ__JSON_END, 34, 0, 2, 20},
+    };
+    pz__json_lexer lx;
+    pz__json_lex_init(&lx, text, strlen(text));
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        pz__json_tok t = pz__json_lex_next(&lx);
+        cr_assert_eq(t, want[i].tok, "token %zu: kind %d", i, (int)t);
+        cr_assert_eq(lx.tok_off, want[i].off, "token %zu: offset %zu", i,
+                     lx.tok_off);
+        cr_assert_eq(lx.tok_len, want[i].len, "token %zu: length", i);
+        cr_assert_eq(lx.tok_line, want[i].line, "token %zu: line", i);
+        cr_assert_eq(lx.tok_col, want[i].col, "token %zu: column %zu", i,
+                     lx.tok_col);
+        if (i == 8) {
+            char buf[8], small[3];
+            cr_assert(pz__json_lex_string(&lx, buf, sizeof buf));
+            cr_assert_str_eq(buf, "a\xC3\xA9");
+            cr_assert_not(pz__json_lex_string(&lx, small, sizeof small),
+                          "a decoded string that does not fit says so");
+        }
+    }
+    pz__json_lexer bad;
+    pz__json_lex_init(&bad, "[\"a\x01\"]", 6);
+    pz__json_lex_next(&bad);
+    cr_assert_eq(pz__json_lex_next(&bad), PZ__JSON_ERROR,
+                 "a control character inside a string is not a token");
+}
+
+Test(space_json, locate_walks_a_path_to_its_value)
+{
+    static const char text[] = "{\"a\": [0, {\"b\": 1},\n {\"c\\u0064\": [2,"
+                               " 3]}], \"e\": 4}";
+    const pz__json_seg path[] = {{"a", 0}, {NULL, 2}, {"cd", 0}, {NULL, 1}};
+    const pz__json_seg other[] = {{"e", 0}};
+    size_t line, col;
+    pz__json_locate(text, strlen(text), path, 4, &line, &col);
+    cr_assert_eq(line, 2);
+    cr_assert_eq(col, 18, "column %zu", col);
+    pz__json_locate(text, strlen(text), other, 1, &line, &col);
+    cr_assert_eq(line, 2);
+    cr_assert_eq(col, 29, "column %zu", col);
+    pz__json_locate(text, strlen(text), path, 0, &line, &col);
+    cr_assert(line == 1 && col == 1, "the root is where the text starts");
+}
+
 /* ---------------------------------------------------------------- scale */
 
 Test(space_json, parses_a_space_of_100000_parameters, .timeout = 20)

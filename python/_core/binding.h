@@ -62,6 +62,9 @@ int pz_py_space_type_init(PyObject *m, pz_py_state *st);
 int pz_py_study_type_init(PyObject *m, pz_py_state *st);
 int pz_py_store_type_init(PyObject *m, pz_py_state *st);
 
+/* space_type.c: a new Space object owning 'sp' (freed on failure). */
+PyObject *pz_py_space_wrap(pz_py_state *st, pz_space *sp);
+
 /* space_type.c: copy a Python sequence of numbers into 'out' (n doubles);
  * raises ValueError/TypeError and returns -1 on a bad sequence. */
 int pz_py_doubles(PyObject *seq, double *out, size_t n, const char *what);

@@ -4,7 +4,7 @@
  * hooks, and a few module-level constants.
  */
 #include "binding.h"
-#include "pz_internal.h" /* the test-only sampler mutants */
+#include "pz_internal.h" /* the test-only hooks: sampler mutants, parses */
 
 #include <limits.h>
 #include <string.h>
@@ -153,6 +153,18 @@ static PyObject *mod_set_sampler_mutant(PyObject *m, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(space_json_parses_doc,
+             "_space_json_parses()\n--\n\n"
+             "Test-only: how many space texts the C core has parsed in this\n"
+             "process (tests count the parses of opening a study).");
+
+static PyObject *mod_space_json_parses(PyObject *m, PyObject *noargs)
+{
+    (void)m;
+    (void)noargs;
+    return PyLong_FromSize_t(pz__space_json_parses());
+}
+
 PyDoc_STRVAR(trial_counts_doc,
              "trial_counts(state, /)\n--\n\n"
              "Does a trial in this state count toward max_evals? (the C\n"
@@ -259,6 +271,8 @@ static PyMethodDef module_methods[] = {
     {"strerror", mod_strerror, METH_O, strerror_doc},
     {"_set_sampler_mutant", mod_set_sampler_mutant, METH_O,
      set_sampler_mutant_doc},
+    {"_space_json_parses", mod_space_json_parses, METH_NOARGS,
+     space_json_parses_doc},
     {"trial_counts", mod_trial_counts, METH_O, trial_counts_doc},
     {"trial_loss", mod_trial_loss, METH_VARARGS, trial_loss_doc},
     {"trial_state_name", mod_trial_state_name, METH_O, trial_state_name_doc},

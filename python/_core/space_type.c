@@ -79,6 +79,11 @@ static PyObject *space_wrap(PyTypeObject *type, pz_space *sp)
     return (PyObject *)self;
 }
 
+PyObject *pz_py_space_wrap(pz_py_state *st, pz_space *sp)
+{
+    return space_wrap(st->SpaceType, sp);
+}
+
 static PyObject *space_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {NULL};

@@ -205,44 +205,84 @@ static PyObject *info_dict(PyObject *self, pz_store *s)
 
 PyDoc_STRVAR(
     open_study_doc,
-    "open_study(name, space_json=None, sampler='tpe', seed=0,\n"
+    "open_study(name, space=None, sampler='tpe', seed=0,\n"
     "           options_json=None, sampler_default=False,\n"
     "           seed_default=False)\n--\n\n"
     "Make study 'name' current and load it; returns its settings (a dict:\n"
     "name, space_json, sampler, options_json, seed, created_at,\n"
-    "created_now). With space_json the study is created if missing, else\n"
-    "its space (and sampler, options, seed unless flagged as defaults)\n"
-    "must match: InvalidArgumentError names what differs. Without it the\n"
-    "study must exist (NotFoundError).");
+    "created_now). 'space' is a Space (used as parsed: no text is read\n"
+    "when the stored space is in canonical form) or the space's JSON\n"
+    "text. With a space the study is created if missing, else its space\n"
+    "(and sampler, options, seed unless flagged as defaults) must match:\n"
+    "InvalidArgumentError names what differs. Without it the study must\n"
+    "exist (NotFoundError). space() gives the study's space.");
+
+/* 'space' of open_study into the config: a private copy of a Space (the
+ * call runs without the GIL, and a Space may change meanwhile), or its
+ * JSON text. 0, or -1 with an exception set. */
+static int config_space(PyObject *self, PyObject *space, pz_study_config *cfg,
+                        pz_space **copy)
+{
+    pz_py_state *st = pz_py_state_of_type(Py_TYPE(self));
+    *copy = NULL;
+    if (space == Py_None) {
+        return 0;
+    }
+    if (PyUnicode_Check(space)) {
+        cfg->space_json = PyUnicode_AsUTF8(space);
+        return cfg->space_json != NULL ? 0 : -1;
+    }
+    if (!PyObject_TypeCheck(space, st->SpaceType)) {
+        PyErr_Format(PyExc_TypeError,
+                     "open_study: space must be a Space, JSON text or "
+                     "None, not %.100s",
+                     Py_TYPE(space)->tp_name);
+        return -1;
+    }
+    pz_error err = {0};
+    if (pz_space_copy(copy, ((pz_py_space *)space)->space, &err) != PZ_OK) {
+        pz_py_raise(st, &err);
+        return -1;
+    }
+    cfg->space = *copy;
+    return 0;
+}
 
 static PyObject *store_open_study(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {
-        "name",         "space_json",      "sampler",      "seed",
+        "name",         "space",           "sampler",      "seed",
         "options_json", "sampler_default", "seed_default", NULL};
-    const char *name = NULL, *space = NULL, *sampler = "tpe", *options = NULL;
+    const char *name = NULL, *sampler = "tpe", *options = NULL;
+    PyObject *space = Py_None;
     unsigned long long seed = 0;
     int dsampler = 0, dseed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zsKzpp:open_study", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OsKzpp:open_study", kwlist,
                                      &name, &space, &sampler, &seed, &options,
                                      &dsampler, &dseed)) {
         return NULL;
     }
-    pz_study_config cfg = {.space_json = space,
-                           .sampler = sampler,
+    pz_study_config cfg = {.sampler = sampler,
                            .options_json = options,
                            .seed = (uint64_t)seed,
                            .flags = (dsampler ? PZ_STUDY_DEFAULT_SAMPLER : 0u) |
                                     (dseed ? PZ_STUDY_DEFAULT_SEED : 0u)};
+    pz_space *copy = NULL;
+    if (config_space(self, space, &cfg, &copy) != 0) {
+        return NULL;
+    }
     pz_store *s = acquire(self);
     if (s == NULL) {
+        pz_space_free(copy);
         return NULL;
     }
     pz_error err = {0};
     int rc;
+    int given = space != Py_None;
     Py_BEGIN_ALLOW_THREADS rc =
-        pz_store_open_study(s, name, space ? &cfg : NULL, &err);
-    Py_END_ALLOW_THREADS PyObject *out = NULL;
+        pz_store_open_study(s, name, given ? &cfg : NULL, &err);
+    Py_END_ALLOW_THREADS pz_space_free(copy);
+    PyObject *out = NULL;
     if (rc == PZ_OK) {
         SELF(self)->n_params = pz_space_size(pz_study_space(pz_store_study(s)));
         out = info_dict(self, s);
@@ -251,6 +291,33 @@ static PyObject *store_open_study(PyObject *self, PyObject *args, PyObject *kw)
     }
     store_unlock(SELF(self));
     return out;
+}
+
+PyDoc_STRVAR(space_doc,
+             "space()\n--\n\n"
+             "A copy of the current study's space, as the store holds it\n"
+             "(its parameter order is the store's); InvalidArgumentError\n"
+             "before any open_study.");
+
+static PyObject *store_space(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    pz_store *s = acquire(self);
+    if (s == NULL) {
+        return NULL;
+    }
+    pz_store_study_info info; /* its error names the missing study */
+    pz_space *copy = NULL;
+    pz_error err = {0};
+    int rc = pz_store_study_info_get(s, &info, &err);
+    if (rc == PZ_OK) {
+        rc = pz_space_copy(&copy, pz_study_space(pz_store_study(s)), &err);
+    }
+    store_unlock(SELF(self));
+    if (rc != PZ_OK) {
+        return raise_err(self, &err);
+    }
+    return pz_py_space_wrap(pz_py_state_of_type(Py_TYPE(self)), copy);
 }
 
 PyDoc_STRVAR(info_doc, "info()\n--\n\n"
@@ -812,6 +879,7 @@ static PyMethodDef store_methods[] = {
     {"open_study", (PyCFunction)(void (*)(void))store_open_study,
      METH_VARARGS | METH_KEYWORDS, open_study_doc},
     {"info", store_info, METH_NOARGS, info_doc},
+    {"space", store_space, METH_NOARGS, space_doc},
     {"studies", store_studies, METH_NOARGS, studies_doc},
     {"ask", (PyCFunction)(void (*)(void))store_ask,
      METH_VARARGS | METH_KEYWORDS, ask_doc},

@@ -25,28 +25,52 @@ import json
 import math
 import os
 import sys
+import types
 
 from . import _engine, hp
 from .base import JOB_STATE_DONE, Domain
 
 
-def c_sampler(name):
-    """suggest() by the C sampler `name` with its default options: the
-    sampler `parzen run --algo name` uses without --spark."""
-    def suggest(new_ids, domain, trials, seed):
+class FileOrder:
+    """The run's trials seen in the space file's parameter order (the
+    compiled hp graph lists its parameters in another order): a mirror on
+    it is a C study on the very space `parzen run` parses, so an ask draws
+    the same values from the same stream."""
+
+    exact = True  # points are the values: the mirror is kept per Trials
+
+    def __init__(self, space):
+        self.c_space = space  # the C space parsed from the file
+        # the mirror's key among the run's mirrors: not the hp graph's
+        self.signature = "space file: " + space.to_json()
+
+    def values_for_doc(self, doc):
+        return values_of(self.c_space, doc)
+
+
+def c_sampler(name, space, seed):
+    """suggest() by the C sampler `name` with its default options, seeded
+    as `parzen run --algo name` seeds its study: trial `tid` draws from the
+    stream (seed, tid) of a study on the file's space, whatever seed
+    hyperopt's loop passes."""
+    on_file = types.SimpleNamespace(compiled=FileOrder(space))
+
+    def suggest(new_ids, domain, trials, _seed):
         new_ids = list(new_ids)
         if not new_ids:
             return []
-        mirror = _engine.mirror_for(domain, trials, name, ())
-        values = mirror.propose(0, _engine.seed_of(seed))
-        return _engine.make_docs(domain, trials, new_ids[:1], [values])
+        mirror = _engine.mirror_for(on_file, trials, name, ())
+        values = mirror.propose(new_ids[0], seed)
+        at = {label: i for i, label in enumerate(space.labels())}
+        compiled = [values[at[p.c_label]] for p in domain.compiled.params]
+        return _engine.make_docs(domain, trials, new_ids[:1], [compiled])
     suggest.__name__ = name
     return suggest
 
 
 #: the --algo names of cli/cmd_run.c, mtpe the default of a new study
-ALGOS = {name: c_sampler(name)
-         for name in ("mtpe", "tpe", "rand", "random", "anneal", "mix")}
+ALGOS = ("mtpe", "tpe", "rand", "random", "anneal", "mix")
+
 
 class UsageError(Exception):
     pass
@@ -295,13 +319,19 @@ def run(args):
                                 timeout=args.timeout,
                                 loss_threshold=args.loss_threshold,
                                 spark_session=spark)
-    algo = ALGOS[args.algo]
     seed = args.seed if args.seed is not None else \
         int.from_bytes(os.urandom(4), "little")
     storage = None
     if args.store is not None:
         storage = StoreTrials(args.store, study=args.study,
-                              retry_lost=args.retry_lost)
+                              retry_lost=args.retry_lost, seed=seed,
+                              space=space)
+        stored = storage.study_seed()  # a stored study keeps its seed
+        if stored is not None and args.seed not in (None, stored):
+            raise UsageError("study '%s' in '%s' has seed %d, not %d" % (
+                args.study, args.store, stored, args.seed))
+        seed = seed if stored is None else stored
+    algo = c_sampler(args.algo, space, seed)
     try:
         timeout, loss_threshold = trials._merge_limits(None, None)
         _run(objective, space_to_hp(space_doc), algo=algo,

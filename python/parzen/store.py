@@ -374,6 +374,9 @@ class _Backing:
         self.store = _core.Store(path, create=True)
         self.pid = os.getpid()
         self.info = None  # the study's settings once it exists
+        self.new_seed = None  # the seed of a study created here, or random
+        self.study_space = None  # its space, or the domain's compiled one
+        self._study_space_json = None
         self.space = None  # its _core.Space
         self.compiled = None  # the CompiledSpace of the attached domain
         self.perm = None  # compiled index -> store index (orders differ)
@@ -397,7 +400,7 @@ class _Backing:
 
     def took(self, info):
         self.info = info
-        self.space = _core.Space.from_json(info["space_json"])
+        self.space = self.store.space()  # a copy: no text parsed
         labels = self.space.labels()
         self.index = {label: i for i, label in enumerate(labels)}
         self.labels_sorted = sorted(labels)
@@ -414,6 +417,11 @@ class _Backing:
     def compiled_values(self, values):
         """Store-ordered values in the compiled space's order."""
         return [values[j] for j in self.perm]
+
+    def study_space_json(self):
+        if self._study_space_json is None:
+            self._study_space_json = self.study_space.to_json()
+        return self._study_space_json
 
     def require_space(self):
         if self.info is None:
@@ -735,7 +743,12 @@ class StoreTrials(base.Trials):
     later fmin on the study must use the same space
     (``InvalidArgumentError`` otherwise: use another study name). tids are
     the store's trial ids: a document inserted with another tid takes the
-    next id of the study.
+    next id of the study. Two parzen-native arguments serve ``parzen run
+    --spark --store`` (so that its studies are the ones ``parzen run``
+    writes): ``seed``, the seed stored with a study created here (default:
+    random; an existing study keeps its own, :meth:`study_seed`), and
+    ``space``, a ``_core.Space`` stored as the study's space instead of the
+    domain's compiled one (the same labels: the space file's).
 
     One process should drive a study at a time; ``parzen show/best/
     export/status`` may read the file meanwhile. Close with :meth:`close`
@@ -743,9 +756,11 @@ class StoreTrials(base.Trials):
     """
 
     def __init__(self, path, study="default", exp_key=None, retry_lost=False,
-                 refresh=True):
+                 refresh=True, seed=None, space=None):
         super().__init__(exp_key=exp_key, refresh=False)
         self._pz = _Backing(path, study, self.attachments)
+        self._pz.new_seed = seed
+        self._pz.study_space = space
         if self._pz.open_existing():
             self._pz.store.mark_lost()
             self._load()
@@ -756,6 +771,10 @@ class StoreTrials(base.Trials):
 
     def __repr__(self):
         return "StoreTrials(%r, study=%r)" % (self._pz.path, self._pz.study)
+
+    def study_seed(self):
+        """The seed stored with the study, or None before it exists."""
+        return None if self._pz.info is None else self._pz.info["seed"]
 
     def __reduce__(self):
         # -- a pickle refers to the file; unpickling opens it again
@@ -814,12 +833,22 @@ class StoreTrials(base.Trials):
         compiled = domain.compiled
         pz = self._pz
         pz.flush_all()
-        sig = compiled.signature
+        study_space = pz.study_space or compiled.c_space
+        sig = compiled.signature if pz.study_space is None else \
+            pz.study_space_json()
+        if sorted(study_space.labels()) != sorted(compiled.c_space.labels()):
+            raise _core.InvalidArgumentError(
+                "the study's space and the domain's have different labels")
         if pz.info is None or pz.info["space_json"] != sig:
             existed = pz.info is not None
+            # -- the parsed space: the store reads no text (the C path
+            # does the same; a test counts the parses)
+            seed = pz.new_seed
+            if seed is None:
+                seed = int.from_bytes(os.urandom(8), "little") >> 1
             info = pz.store.open_study(
-                pz.study, sig, "tpe", int.from_bytes(os.urandom(8), "little")
-                >> 1, sampler_default=True, seed_default=True)
+                pz.study, study_space, "tpe", seed,
+                sampler_default=True, seed_default=True)
             pz.took(info)
             if not existed and not info["created_now"]:
                 # -- another process created it since we opened the file

@@ -125,6 +125,59 @@ def test_core_store_round_trip(tmp_path):
         _core.Store(str(tmp_path / "missing.db"), create=False)
 
 
+def test_core_store_open_study_takes_a_parsed_space(tmp_path):
+    """A Space goes to the store as parsed (the C path's
+    pz_study_config.space): creating and resuming a study reads no space
+    text; JSON text is still taken (one parse); space() is the study's
+    space, copied."""
+    path = str(tmp_path / "s.db")
+    sp = flat_space()
+    with _core.Store(path) as st:
+        for round_ in range(2):  # create, then resume
+            before = _core._space_json_parses()
+            info = st.open_study("a", sp, "random", 7)
+            assert _core._space_json_parses() - before == 0, round_
+            assert info["created_now"] == (round_ == 0)
+            assert info["space_json"] == sp.to_json()
+            got = st.space()
+            assert got.labels() == ["x", "k"] and got.to_json() == sp.to_json()
+            assert got is not st.space()  # a copy each time
+        before = _core._space_json_parses()
+        st.open_study("a", sp.to_json(), "random", 7)
+        assert _core._space_json_parses() - before == 1
+        sp.add("later", "uniform", low=0.0, high=1.0)  # the store kept a copy
+        assert st.space().labels() == ["x", "k"] and st.n_params == 2
+        with pytest.raises(InvalidArgumentError, match="different space"):
+            st.open_study("a", sp, "random", 7)
+        with pytest.raises(TypeError, match="Space, JSON text or None, not "
+                           "int"):
+            st.open_study("a", 3)
+    with _core.Store(str(tmp_path / "empty.db")) as st:
+        with pytest.raises(InvalidArgumentError, match="study"):
+            st.space()
+
+
+def test_store_trials_parse_the_space_once_like_the_cli(tmp_path):
+    """fmin on a store parses the space at most once, as parzen run
+    does: creating the study parses no text (the compiled space goes to
+    the store, the mirror copies the store's space); resuming parses the
+    stored text once (StoreTrials opens the study before fmin gives it
+    the domain), as does opening a stored study without a domain. (Before:
+    two parses each, the store's and the mirror's.)"""
+    path = str(tmp_path / "p.db")
+    for evals, parses in ((3, 0), (6, 1)):  # create, then resume
+        before = _core._space_json_parses()
+        fmin(loss_of, SPACE, algo=rand.suggest, max_evals=evals,
+             trials_save_file=path, show_progressbar=False,
+             rstate=np.random.default_rng(evals))
+        assert _core._space_json_parses() - before == parses, evals
+    before = _core._space_json_parses()
+    t = StoreTrials(path)
+    assert len(t) == 6
+    assert _core._space_json_parses() - before == 1
+    t.close()
+
+
 def test_core_store_sync_and_renew(tmp_path):
     """sync() loads what another handle wrote; renew() extends this
     handle's leases; both need an open study."""
