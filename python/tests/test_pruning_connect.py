@@ -9,7 +9,7 @@ import pytest
 
 from spark_fixtures import connect_session, ship_by_value
 
-from pruning_cases import check_spark_run, reporting_objective
+from pruning_cases import SHA_RUNGS, check_spark_run, reporting_objective
 from parzen import SparkTrials, fmin, hp, pruners, rand
 
 ship_by_value(__name__)
@@ -38,7 +38,7 @@ def test_the_pool_needs_no_report_address(spark, monkeypatch):
     monkeypatch.delenv("PARZEN_REPORT_ADDRESS", raising=False)
     trials = run_sha(spark)
     assert trials.connect_mode == "pool"
-    check_spark_run(trials, 12, EPOCHS, rungs=(1, 3))
+    check_spark_run(trials, 12, EPOCHS, rungs=SHA_RUNGS)
 
 
 def test_without_a_report_address_fmin_refuses_at_start(spark, monkeypatch):
@@ -83,4 +83,4 @@ def test_with_a_report_address_reports_stream(spark, monkeypatch, how,
         monkeypatch.setenv("PARZEN_REPORT_ADDRESS", "127.0.0.1")
         trials = run_sha(spark, connect_dispatch=dispatch)
     assert trials.connect_mode == dispatch
-    check_spark_run(trials, 12, EPOCHS, rungs=(1, 3))
+    check_spark_run(trials, 12, EPOCHS, rungs=SHA_RUNGS)

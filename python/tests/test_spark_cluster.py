@@ -183,7 +183,7 @@ def test_a_resource_profile_reaches_each_trials_task(on_cluster):
 def test_pruning_reports_cross_processes(on_cluster):
     """fmin(pruner=...): each task's reports reach the driver's listener
     from the executor's Python worker and the answers come back."""
-    from pruning_cases import check_spark_run, reporting_objective
+    from pruning_cases import SHA_RUNGS, check_spark_run, reporting_objective
 
     from parzen import pruners
 
@@ -193,7 +193,7 @@ def test_pruning_reports_cross_processes(on_cluster):
     fmin(reporting_objective(9), hp.uniform("x", -5, 5), algo=rand.suggest,
          max_evals=12, trials=trials, rstate=3, show_progressbar=False,
          pruner=pruners.SuccessiveHalvingPruner())
-    check_spark_run(trials, 12, 9, rungs=(1, 3))
+    check_spark_run(trials, 12, 9, rungs=SHA_RUNGS)
 
 
 DRIVER = textwrap.dedent("""
