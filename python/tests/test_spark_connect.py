@@ -164,7 +164,9 @@ def test_timeout_interrupts_the_running_jobs(spark, spark_log, tmp_path,
     t0 = time.monotonic()
     fmin(fn, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=50,
          trials=trials, rstate=7, show_progressbar=False, return_argmin=False)
-    assert time.monotonic() - t0 < 60  # the sleeping jobs were interrupted
+    # the sleeping jobs (600 s) were interrupted; the bound leaves room for
+    # a cold server's probe on a loaded machine (25 s seen at load 20)
+    assert time.monotonic() - t0 < 300
     assert trials.fmin_cancelled_reason == "fmin run timeout"
     assert trials.count_cancelled_trials() >= 1
     assert "fmin cancelled because of fmin run timeout" in spark_log.text
