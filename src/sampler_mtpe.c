@@ -48,6 +48,7 @@
 #define INSERT_SELECT_MAX 64 /* larger good sets are chosen by sorting */
 #define LOG_SQRT_2PI 0.91893853320467274178
 #define SQRT1_2 0.70710678118654752440
+#define SCREEN_DIMS 8 /* continuous dimensions screened per candidate */
 
 typedef struct mtpe_state {
     double gamma;           /* good set: ceil(gamma * n) trials */
@@ -119,6 +120,9 @@ typedef struct kde {
     double logc_prior;
     double logw, logw_prior; /* log weights, normalised */
     struct ranked *tmp;      /* m entries of scratch (bw_rule 2) */
+    size_t n_scr;            /* screening dimensions (kde_screen) */
+    size_t scr_dim[SCREEN_DIMS];
+    double *scr; /* n_scr x m: their centres, column by column, or NULL */
 } kde;
 
 /* ------------------------------------------------------------- options */
@@ -419,7 +423,12 @@ static int kde_alloc(const mtpe_state *t, kde *s, size_t m, size_t D,
         return PZ_ENOMEM;
     }
     s->lmass = s->logc + nm;
-    if (t->bw_rule == 2) {
+    if (t->bw_rule != 2) { /* shared bandwidths: kernels can be screened */
+        s->scr = pz__arena_alloc(a, SCREEN_DIMS * nm * sizeof(double));
+        if (s->scr == NULL) {
+            return PZ_ENOMEM;
+        }
+    } else {
         s->ksig = pz__arena_alloc(a, 3 * nm * nd * sizeof(double));
         s->tmp = pz__arena_alloc(a, nm * sizeof *s->tmp);
         if (s->ksig == NULL || s->tmp == NULL) {
@@ -549,6 +558,29 @@ static double log_inside(const dim *dm, double mu, double sig)
     return pz__normal_log_mass((dm->low - mu) / sig, (dm->high - mu) / sig);
 }
 
+/* The screen: up to SCREEN_DIMS dimensions' centres, one column each
+ * (continuous dimensions first, then quantized, then categorical: the
+ * order in which they tend to rule kernels out), so that a candidate's
+ * bound for every kernel is one branch-free pass per column
+ * (kde_screen). */
+static void kde_screen_fit(kde *s, const dim *dims)
+{
+    s->n_scr = 0;
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t d = 0; s->scr && d < s->D && s->n_scr < SCREEN_DIMS; d++) {
+            const dim *dm = &dims[d];
+            if ((dm->cat ? 2 : (dm->q > 0.0 ? 1 : 0)) != kind) {
+                continue;
+            }
+            double *col = s->scr + s->n_scr * s->m;
+            for (size_t k = 0; k < s->m; k++) {
+                col[k] = s->mu[k * s->D + d];
+            }
+            s->scr_dim[s->n_scr++] = d;
+        }
+    }
+}
+
 /* Fit the density of m kernels at 'mu' (m x D) plus the prior. */
 static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
                     const double *mu)
@@ -593,6 +625,7 @@ static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
             !dims[d].cat && !(isinf(dims[d].low) && isinf(dims[d].high));
     }
     s->mass_bound = 1.075 * (double)n_bounded;
+    kde_screen_fit(s, dims);
     for (size_t k = 0; k < s->m; k++) {
         double c = s->logw + base;
         for (size_t d = 0; s->ksig && d < D; d++) {
@@ -760,15 +793,86 @@ static double sq_dist_ordered(const double *x, const double *mu,
     return q;
 }
 
-/* log density of candidate 'c'; 'buf' holds m + 1 + D doubles of scratch,
- * 'order' D indices and 'mass' D flags. */
+/* An upper bound of every kernel's log value at 'c' but for the mass
+ * term, into 'ub' (m): its constant plus, for each screened dimension,
+ * an upper bound of its term there (every other dimension's term is
+ * <= 0). Continuous: the term itself, -z^2/2. Quantized: -z^2/2 at the
+ * point of the rounding interval nearest the centre (the interval mass
+ * over its width never exceeds the density there, nor does the density
+ * at its middle). Categorical: the term itself. Column by column,
+ * without branches: the kernel loop then passes over the ~95% of the
+ * bad set's kernels that are out of reach at the cost of a comparison
+ * each (screen_skip), instead of summing their first dimensions one
+ * kernel at a time. */
+static void kde_screen(const kde *s, const dim *dims, const cand *c, double *ub)
+{
+    size_t m = s->m;
+    for (size_t k = 0; k < m; k++) {
+        ub[k] = 0.0; /* -2 x the sum of the terms */
+    }
+    for (size_t j = 0; j < s->n_scr; j++) {
+        const double *col = s->scr + j * m;
+        size_t d = s->scr_dim[j];
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            double x = c->x[d], same = -2.0 * s->lsame[d];
+            double diff = -2.0 * s->ldiff[d];
+            for (size_t k = 0; k < m; k++) { /* a select, not a branch */
+                ub[k] += diff + (double)(col[k] == x) * (same - diff);
+            }
+        } else if (dm->q > 0.0) {
+            double lo = c->lo[d], hi = c->hi[d], inv = s->inv[d];
+            for (size_t k = 0; k < m; k++) {
+                /* the distance to [lo, hi]: at most one of a, b is > 0,
+                 * and (a + |a|) / 2 is a or 0 exactly, without a branch */
+                double a = lo - col[k], b = col[k] - hi;
+                double z = 0.5 * (a + fabs(a) + b + fabs(b)) * inv;
+                ub[k] += z * z;
+            }
+        } else {
+            double x = c->mid[d], inv = s->inv[d];
+            for (size_t k = 0; k < m; k++) {
+                double z = (x - col[k]) * inv;
+                ub[k] += z * z;
+            }
+        }
+    }
+    for (size_t k = 0; k < m; k++) {
+        ub[k] = s->logc[k] - 0.5 * ub[k];
+    }
+}
+
+/* Screened kernels are dropped only when their bound is below the limit
+ * by more than the bound's rounding (it sums in another order than the
+ * kernel loop): a kernel kept by the loop is never screened out, so
+ * the density is the same to the last bit. */
+#define SCREEN_SLACK 1e-9
+
+/* From kernel k on, mark the kernels whose bound 'ub' is below 'lim'
+ * (less the slack) as dropped in 'buf'; returns the first kept one, or
+ * m. The tight loop that makes a screened-out kernel cost ~2 ns. */
+static size_t screen_skip(const double *ub, double *buf, size_t k, size_t m,
+                          double lim)
+{
+    double thr = lim - SCREEN_SLACK * (1.0 + fabs(lim));
+    for (; k < m && ub[k] < thr; k++) {
+        buf[k] = -(double)INFINITY;
+    }
+    return k;
+}
+
+/* log density of candidate 'c'; 'buf' holds 2m + 1 + D doubles of
+ * scratch, 'order' D indices and 'mass' D flags. */
 static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
                          size_t *order, unsigned char *mass)
 {
     size_t D = s->D;
     size_t plain = order_dims(s, dims, c, order, mass);
     /* the plain dimensions' coordinates, gathered: a tight first loop */
-    double *xp = buf + s->m + 1;
+    double *xp = buf + s->m + 1, *ub = xp + D;
+    if (s->n_scr > 0) {
+        kde_screen(s, dims, c, ub);
+    }
     for (size_t j = 0; j < plain; j++) {
         xp[j] = c->mid[order[j]];
     }
@@ -784,6 +888,12 @@ static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
     double top = prior_term(s, dims, c);
     buf[s->m] = top;
     for (size_t k = 0; k < s->m; k++) {
+        if (s->n_scr > 0) { /* to the next kernel the screen lets through */
+            k = screen_skip(ub, buf, k, s->m, top - DROP_BELOW - s->mass_bound);
+            if (k == s->m) {
+                break;
+            }
+        }
         const double *mu = s->mu + k * D;
         const double *inv = s->kinv ? s->kinv + k * D : s->inv;
         const double *lsig = s->klsig ? s->klsig + k * D : s->lsig;
@@ -930,7 +1040,7 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
     kde l, b;
     size_t nc = t->n_ei_candidates;
     double *vals = pz__arena_alloc(a, (nc + 1) * D * sizeof *vals);
-    double *buf = pz__arena_alloc(a, (g->n + 1 + D) * sizeof *buf);
+    double *buf = pz__arena_alloc(a, (2 * g->n + 1 + D) * sizeof *buf);
     unsigned char *mass = pz__arena_alloc(a, D);
     size_t *order = pz__arena_alloc(a, D * sizeof *order);
     cand c;
@@ -1089,7 +1199,7 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
     if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
         group_gather(&t, &ctx, &g) != PZ_OK ||
-        (buf = pz__arena_alloc(&arena, (g.n + 1 + g.D) * sizeof *buf)) ==
+        (buf = pz__arena_alloc(&arena, (2 * g.n + 1 + g.D) * sizeof *buf)) ==
             NULL ||
         kde_alloc(&t, &l, g.n_good, g.D, &arena) != PZ_OK ||
         kde_alloc(&t, &b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
