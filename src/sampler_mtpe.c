@@ -1205,6 +1205,9 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
         kde_alloc(&t, &b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
         goto done;
     }
+    if (pa->no_screen) {
+        l.scr = b.scr = NULL;
+    }
     c.lo = c.x + D;
     c.hi = c.lo + D;
     c.lwidth = c.hi + D;
