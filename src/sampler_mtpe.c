@@ -35,8 +35,13 @@
  * Contracts: a pure function of (space, history, stream); one ask costs
  * O(n D C) for n trials, D parameters in a group and C candidates -- no
  * sorting of the history beyond choosing the good set (a bounded
- * insertion, or one O(n log n) sort when the good set is large). All
- * scratch comes from the arena; the state holds only the options.
+ * insertion, or one O(n log n) sort when the good set is large). The
+ * kernel loop passes over kernels out of reach of a candidate after a
+ * branch-free screen (kde_screen), and the history's log coordinates
+ * are computed once per trial, not once per ask (coord_cache): neither
+ * changes a bit of the result. All scratch comes from the arena; the
+ * state holds the options and that cache (8 bytes per log-scale
+ * parameter per trial, freed with the study).
  */
 #include "pz_internal.h"
 
@@ -49,6 +54,23 @@
 #define LOG_SQRT_2PI 0.91893853320467274178
 #define SQRT1_2 0.70710678118654752440
 #define SCREEN_DIMS 8 /* continuous dimensions screened per candidate */
+
+/* The mixture-space coordinates (log x, clamped to the bounds) of the
+ * history's values of each log-scale parameter, kept across asks: rows
+ * are only ever appended to a history (until a clear bumps its epoch),
+ * so an ask computes the logs of the rows added since the last one
+ * instead of n logs per parameter. */
+typedef struct coord_col {
+    double *v; /* cap coordinates, rows [0, coord_cache.rows) set */
+    size_t cap;
+} coord_col;
+
+typedef struct coord_cache {
+    uint64_t epoch;  /* history epoch of the rows below */
+    size_t rows;     /* history rows [0, rows) are in every column */
+    size_t n_cols;   /* allocated columns (the space's parameters) */
+    coord_col *cols; /* NULL until the first modelled ask */
+} coord_cache;
 
 typedef struct mtpe_state {
     double gamma;           /* good set: ceil(gamma * n) trials */
@@ -66,6 +88,7 @@ typedef struct mtpe_state {
     double explore;         /* chance that an ask uses bw_rule 2 */
     size_t explore_until;   /* ... while fewer trials are visible; 0: always */
     double gap_factor;      /* bw_rule 2: bandwidth = gap x this */
+    coord_cache cache;      /* not an option: see coord_cache */
 } mtpe_state;
 
 static const mtpe_state mtpe_defaults = {
@@ -365,9 +388,18 @@ static void select_best(ranked *r, size_t n, size_t k)
     }
 }
 
-/* Gather the group's trials. Returns PZ_ENOMEM or PZ_OK. */
+/* A numeric dimension's coordinate of a value: mixture space, clamped
+ * to the bounds (every kernel's centre lies inside them). */
+static double centre_of(const dim *dm, double v)
+{
+    double c = coord(dm, v);
+    return c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
+}
+
+/* Gather the group's trials, coordinates of log-scale parameters from
+ * 'cache' when not NULL. Returns PZ_ENOMEM or PZ_OK. */
 static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
-                        group *g)
+                        const coord_cache *cache, group *g)
 {
     const pz__history *h = ctx->hist;
     ranked *r = pz__arena_alloc(ctx->arena, (h->n ? h->n : 1) * sizeof *r);
@@ -394,15 +426,24 @@ static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
     if (g->cen == NULL) {
         return PZ_ENOMEM;
     }
-    for (size_t j = 0; j < n; j++) {
-        for (size_t d = 0; d < g->D; d++) {
-            const dim *dm = &g->dims[d];
-            double v = h->cols[dm->p - ctx->space->params][r[j].row];
-            double c = coord(dm, v);
-            if (!dm->cat) { /* centres inside the bounds */
-                c = c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
+    for (size_t d = 0; d < g->D; d++) {
+        const dim *dm = &g->dims[d];
+        size_t p = (size_t)(dm->p - ctx->space->params);
+        const double *col = h->cols[p];
+        double *out = g->cen + d;
+        if (dm->log_space && cache != NULL) {
+            const double *cc = cache->cols[p].v;
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = cc[r[j].row];
             }
-            g->cen[j * g->D + d] = c;
+        } else if (dm->cat) {
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = coord(dm, col[r[j].row]);
+            }
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = centre_of(dm, col[r[j].row]);
+            }
         }
     }
     return PZ_OK;
@@ -1026,15 +1067,74 @@ static void cand_set(const dim *dims, size_t D, const double *vals, cand *c)
     }
 }
 
+/* --------------------------------------------------------- coord cache */
+
+static void cache_free(coord_cache *c)
+{
+    for (size_t j = 0; c->cols != NULL && j < c->n_cols; j++) {
+        pz__free(c->cols[j].v, c->cols[j].cap * sizeof *c->cols[j].v);
+    }
+    pz__free(c->cols, c->n_cols * sizeof *c->cols);
+    memset(c, 0, sizeof *c);
+}
+
+static bool is_log_numeric(pz_dist d)
+{
+    return d == PZ_LOGUNIFORM || d == PZ_QLOGUNIFORM || d == PZ_LOGNORMAL ||
+           d == PZ_QLOGNORMAL;
+}
+
+/* Bring the cached coordinates up to date with the history: a clear
+ * starts them over, then the rows added since the last ask get theirs.
+ * On PZ_ENOMEM the cache is empty (the ask computes every log). */
+static int cache_update(coord_cache *c, const pz_space *sp,
+                        const pz__history *h)
+{
+    if (c->cols != NULL && (c->epoch != h->epoch || c->rows > h->n)) {
+        cache_free(c);
+    }
+    if (c->cols == NULL) {
+        size_t n_cols = sp->n_params ? sp->n_params : 1;
+        c->cols = pz__calloc(n_cols, sizeof *c->cols);
+        if (c->cols == NULL) {
+            return PZ_ENOMEM;
+        }
+        c->n_cols = n_cols; /* the size freed must be the size allocated */
+        c->epoch = h->epoch;
+    }
+    for (size_t j = 0; j < sp->n_params; j++) {
+        coord_col *cc = &c->cols[j];
+        if (!is_log_numeric(sp->params[j].spec.dist)) {
+            continue;
+        }
+        if (pz__grow((void **)&cc->v, &cc->cap, h->n, sizeof *cc->v) != PZ_OK) {
+            cache_free(c);
+            return PZ_ENOMEM;
+        }
+        dim dm;
+        dim_of(&sp->params[j], &dm);
+        for (size_t row = c->rows; row < h->n; row++) {
+            cc->v[row] = centre_of(&dm, h->cols[j][row]);
+        }
+    }
+    c->rows = h->n;
+    return PZ_OK;
+}
+
+static void mtpe_fini(void *st)
+{
+    cache_free(&((mtpe_state *)st)->cache);
+}
+
 /* ---------------------------------------------------------------- ask */
 
 /* Model one group and write its members' values into x. */
-static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
-                     double *x)
+static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
+                     const coord_cache *cache, group *g, double *x)
 {
     pz__arena *a = ctx->arena;
     size_t D = g->D;
-    if (group_gather(t, ctx, g) != PZ_OK) {
+    if (group_gather(t, ctx, cache, g) != PZ_OK) {
         return PZ_ENOMEM;
     }
     kde l, b;
@@ -1112,6 +1212,11 @@ static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
         pz__sampler_draw_prior(sp, ctx->rng, x);
         return PZ_OK;
     }
+    /* Out of memory for the cache: this ask computes its logs. */
+    coord_cache *cache = &((mtpe_state *)st)->cache;
+    if (cache_update(cache, sp, ctx->hist) != PZ_OK) {
+        cache = NULL;
+    }
     /* An exploring ask models with the per-kernel gap bandwidths. */
     if (tt.explore > 0.0 &&
         (tt.explore_until == 0 || n_vis < tt.explore_until) &&
@@ -1143,7 +1248,7 @@ static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
             dim_of(&sp->params[members[d]], &g.dims[d]);
             done[members[d]] = 1;
         }
-        if (ask_group(t, ctx, &g, x) != PZ_OK) {
+        if (ask_group(t, ctx, cache, &g, x) != PZ_OK) {
             return pz__fail(err, PZ_ENOMEM,
                             "out of memory in the mtpe sampler");
         }
@@ -1157,7 +1262,7 @@ const pz__sampler_vt pz__sampler_mtpe = {
     .init = mtpe_init,
     .set_option = mtpe_set_option,
     .ask = mtpe_ask,
-    .fini = NULL,
+    .fini = mtpe_fini,
 };
 
 /* --------------------------------------------------------------- probe */
@@ -1198,7 +1303,7 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     size_t *order = pz__arena_alloc(&arena, D * sizeof *order);
     c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
     if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
-        group_gather(&t, &ctx, &g) != PZ_OK ||
+        group_gather(&t, &ctx, NULL, &g) != PZ_OK ||
         (buf = pz__arena_alloc(&arena, (2 * g.n + 1 + g.D) * sizeof *buf)) ==
             NULL ||
         kde_alloc(&t, &l, g.n_good, g.D, &arena) != PZ_OK ||

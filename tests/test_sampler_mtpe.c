@@ -632,6 +632,55 @@ Test(mtpe, is_a_pure_function_of_seed_trial_and_history)
     pz_space_free(sp);
 }
 
+/* The log-scale coordinates an ask keeps for the next one (coord_cache)
+ * follow the history: a study asked after every new trial proposes what
+ * a fresh study with that history proposes, and so it does after a
+ * clear and a different, longer history (first asked at more trials
+ * than the cache holds: only the history's epoch tells them apart). */
+Test(mtpe, cached_log_coordinates_follow_the_history)
+{
+    const pz_param_spec specs[] = {
+        pzt_range(PZ_LOGUNIFORM, log(1e-3), 0), pzt_range(PZ_UNIFORM, -5, 5),
+        pzt_qnormal(PZ_QLOGNORMAL, 1, 1, 0.5), pzt_normal(PZ_LOGNORMAL, 0, 1)};
+    pz_space *sp = pzt_space_of(specs, 4);
+    pz_study *a = pzt_study_on(sp, "mtpe", 8);
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        pz__history h;
+        history_of(&h, sp, 45 + 10 * seed, seed);
+        for (size_t i = 0; i < h.n; i++) {
+            double x[4] = {h.cols[0][i], h.cols[1][i], h.cols[2][i],
+                           h.cols[3][i]};
+            pzt_add_trial(a, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
+            if (i < (seed == 1 ? 10 : 56) || i % 3 != 0) {
+                continue;
+            }
+            pz_study *b = pzt_study_on(sp, "mtpe", 8);
+            for (size_t k = 0; k <= i; k++) {
+                double y[4] = {h.cols[0][k], h.cols[1][k], h.cols[2][k],
+                               h.cols[3][k]};
+                pzt_add_trial(b, (int64_t)k, y, PZ_TRIAL_DONE, h.loss[k]);
+            }
+            for (int64_t id = 1000; id < 1020; id++) {
+                double xa[4], xb[4];
+                suggest(a, id, xa);
+                suggest(b, id, xb);
+                for (size_t j = 0; j < 4; j++) {
+                    cr_assert_eq(xa[j], xb[j],
+                                 "history %llu, %zu trials, trial %lld, "
+                                 "parameter %zu: %.17g, fresh study %.17g",
+                                 (unsigned long long)seed, i + 1, (long long)id,
+                                 j, xa[j], xb[j]);
+                }
+            }
+            pz_study_free(b);
+        }
+        pz__history_fini(&h);
+        pz_study_clear(a);
+    }
+    pz_study_free(a);
+    pz_space_free(sp);
+}
+
 Test(mtpe, draws_from_the_prior_until_n_startup_jobs_trials)
 {
     const pz_param_spec spec = pzt_range(PZ_UNIFORM, -5, 5);
