@@ -18,6 +18,13 @@ work would look faster).
 
 parzen-connect runs the same fmin on a local Spark Connect server
 (`remote("local[8]")`); hyperopt's SparkTrials cannot run there.
+parzen-connect-pool and parzen-connect-query force its dispatch mode
+(SparkTrials(connect_dispatch=...): the trial pool of long-lived worker
+queries, or one Connect query per trial); parzen-connect is "auto" (the
+pool here). The mode column says which ran and how many Connect queries
+the pool started.
+`--runs N` repeats the list N times, interleaved (A B C A B C ...), and
+ends with each implementation's min-max wall time and wall / first row.
 `--warmup N` runs N untimed trials on the same session first (a server
 that has been up a while rather than one started for the run). The last
 column is the CPU time per trial of the driver process (Connect: the
@@ -45,8 +52,12 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir, warmup=0):
     first, untimed, on the same session (a long-lived server or cluster
     rather than one started for this run)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = connect_session(parallelism) if impl == "parzen-connect" \
+    connect = impl.startswith("parzen-connect")
+    spark = connect_session(parallelism) if connect \
         else classic_session(parallelism)
+    dispatch = {}
+    if connect:
+        dispatch["connect_dispatch"] = impl[len("parzen-connect-"):] or "auto"
     if impl.startswith("parzen"):
         from parzen import SparkTrials, fmin, hp, tpe
         kwargs = {}
@@ -66,9 +77,10 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir, warmup=0):
     if warmup:
         fmin(lambda x: x * x, hp.uniform("x", -5, 5), algo=tpe.suggest,
              max_evals=warmup, trials=SparkTrials(
-                 parallelism=parallelism, spark_session=spark),
+                 parallelism=parallelism, spark_session=spark, **dispatch),
              show_progressbar=False, **kwargs)
-    trials = SparkTrials(parallelism=parallelism, spark_session=spark)
+    trials = SparkTrials(parallelism=parallelism, spark_session=spark,
+                         **dispatch)
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     fmin(fn, hp.uniform("x", -5, 5), algo=tpe.suggest, max_evals=n_trials,
@@ -78,7 +90,10 @@ def measure(impl, n_trials, parallelism, sleep, calls_dir, warmup=0):
     spark.stop()
     ideal = n_trials * sleep / parallelism
     statuses = trials.statuses()
-    print(json.dumps({"impl": impl, "wall_s": wall,
+    mode = getattr(trials, "connect_mode", None) or "-"
+    if mode == "pool":
+        mode += " (%d queries)" % trials._pz_backend.queries
+    print(json.dumps({"impl": impl, "wall_s": wall, "mode": mode,
                       "trials_per_s": n_trials / wall,
                       "efficiency": ideal / wall,
                       "trials": len(trials),
@@ -201,6 +216,8 @@ def main():
                     help="untimed trials run first on the same session")
     ap.add_argument("--impls", default="parzen,parzen-connect,hyperopt,"
                     "hyperopt-q8", help="comma-separated subset to run")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="repeat the list, interleaved")
     args = ap.parse_args()
     if args.child:
         measure(args.child, args.trials, args.parallelism, args.sleep,
@@ -209,8 +226,13 @@ def main():
     parzen_py = os.path.join(ROOT, ".venv", "bin", "python")
     bench_py = os.path.join(ROOT, ".venv-bench", "bin", "python")
     impls = args.impls.split(",")
-    rows = [run_child(parzen_py if i.startswith("parzen") else bench_py, i,
-                      args) for i in impls]
+    rows = []
+    for run in range(args.runs):
+        for i in impls:
+            r = run_child(parzen_py if i.startswith("parzen") else bench_py,
+                          i, args)
+            r["run"], r["load"] = run + 1, os.getloadavg()[0]
+            rows.append(r)
     print("%d trials of a %.1f s objective, parallelism %d, local[%d] "
           "(classic, or a local Spark Connect server)%s; %s"
           % (args.trials, args.sleep, args.parallelism, args.parallelism,
@@ -222,23 +244,42 @@ def main():
           % (" ".join(["python"] + sys.argv), cpu_model(), os.cpu_count(),
              *os.getloadavg()))
     print()
-    print("| implementation | wall time (s) | trials/s | parallel efficiency "
-          "| wall / first row | trials ok / failed / objective calls "
-          "| CPU ms per trial: driver or client / JVM / Python workers |")
-    print("|---|---|---|---|---|---|---|")
-    base = rows[0]["wall_s"]
+    print("| run | implementation | mode | wall time (s) | trials/s "
+          "| parallel efficiency | wall / first row | trials ok / failed / "
+          "objective calls | CPU ms per trial: driver or client / JVM / "
+          "Python workers | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     names = {"parzen": "parzen SparkTrials",
              "parzen-connect": "parzen SparkTrials on Spark Connect",
+             "parzen-connect-pool": "parzen SparkTrials on Spark Connect",
+             "parzen-connect-query": "parzen SparkTrials on Spark Connect",
              "hyperopt": "hyperopt SparkTrials (defaults)",
              "hyperopt-q8": "hyperopt SparkTrials (max_queue_len=8)"}
-    for r in rows:
-        print("| %s | %.1f | %.2f | %.0f%% | %.1fx | %d / %d / %d%s "
-              "| %.0f / %.0f / %.0f |" % (
-            names[r["impl"]], r["wall_s"], r["trials_per_s"],
-            100 * r["efficiency"], r["wall_s"] / base, r["ok"], r["failed"],
-            r["calls"], "" if complete(r, args.trials) else " INCOMPLETE",
-            r["cpu_ms"]["client"], r["cpu_ms"]["jvm"],
-            r["cpu_ms"]["workers"]))
+    ratios = {}
+    for k, r in enumerate(rows):
+        base = rows[k - k % len(impls)]["wall_s"]  # this run's first row
+        ratios.setdefault(r["impl"], []).append(r["wall_s"] / base)
+        cpu = r["cpu_ms"]
+        print("| %d | %s | %s | %.1f | %.2f | %.0f%% | %.2fx | %d / %d / %d%s "
+              "| %.0f / %.0f / %.0f = %.0f | %.1f |" % (
+            r["run"], names[r["impl"]], r.get("mode", "-"), r["wall_s"],
+            r["trials_per_s"], 100 * r["efficiency"], r["wall_s"] / base,
+            r["ok"], r["failed"], r["calls"],
+            "" if complete(r, args.trials) else " INCOMPLETE",
+            cpu["client"], cpu["jvm"], cpu["workers"],
+            sum(cpu.values()), r["load"]))
+    if args.runs > 1:
+        print()
+        print("| implementation | wall time min-max (s) | wall / first row "
+              "min-max | CPU ms per trial min-max |")
+        print("|---|---|---|---|")
+        for i in impls:
+            mine = [r for r in rows if r["impl"] == i]
+            walls = [r["wall_s"] for r in mine]
+            cpus = [sum(r["cpu_ms"].values()) for r in mine]
+            print("| %s | %.1f-%.1f | %.2f-%.2fx | %.0f-%.0f |" % (
+                i, min(walls), max(walls), min(ratios[i]), max(ratios[i]),
+                min(cpus), max(cpus)))
     if not all(complete(r, args.trials) for r in rows):
         print("a run did not do all its work: its time is not comparable")
         sys.exit(1)

@@ -620,6 +620,7 @@ typedef struct pz__mtpe_probe_args {
     size_t n_points;
     size_t n_draws;
     uint64_t seed;
+    bool no_screen; /* evaluate every kernel (tests of the screen) */
 } pz__mtpe_probe_args;
 int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
                    double *draws, pz_error *err);

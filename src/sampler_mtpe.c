@@ -35,8 +35,13 @@
  * Contracts: a pure function of (space, history, stream); one ask costs
  * O(n D C) for n trials, D parameters in a group and C candidates -- no
  * sorting of the history beyond choosing the good set (a bounded
- * insertion, or one O(n log n) sort when the good set is large). All
- * scratch comes from the arena; the state holds only the options.
+ * insertion, or one O(n log n) sort when the good set is large). The
+ * kernel loop passes over kernels out of reach of a candidate after a
+ * branch-free screen (kde_screen), and the history's log coordinates
+ * are computed once per trial, not once per ask (coord_cache): neither
+ * changes a bit of the result. All scratch comes from the arena; the
+ * state holds the options and that cache (8 bytes per log-scale
+ * parameter per trial, freed with the study).
  */
 #include "pz_internal.h"
 
@@ -48,6 +53,24 @@
 #define INSERT_SELECT_MAX 64 /* larger good sets are chosen by sorting */
 #define LOG_SQRT_2PI 0.91893853320467274178
 #define SQRT1_2 0.70710678118654752440
+#define SCREEN_DIMS 8 /* continuous dimensions screened per candidate */
+
+/* The mixture-space coordinates (log x, clamped to the bounds) of the
+ * history's values of each log-scale parameter, kept across asks: rows
+ * are only ever appended to a history (until a clear bumps its epoch),
+ * so an ask computes the logs of the rows added since the last one
+ * instead of n logs per parameter. */
+typedef struct coord_col {
+    double *v; /* cap coordinates, rows [0, coord_cache.rows) set */
+    size_t cap;
+} coord_col;
+
+typedef struct coord_cache {
+    uint64_t epoch;  /* history epoch of the rows below */
+    size_t rows;     /* history rows [0, rows) are in every column */
+    size_t n_cols;   /* allocated columns (the space's parameters) */
+    coord_col *cols; /* NULL until the first modelled ask */
+} coord_cache;
 
 typedef struct mtpe_state {
     double gamma;           /* good set: ceil(gamma * n) trials */
@@ -65,6 +88,7 @@ typedef struct mtpe_state {
     double explore;         /* chance that an ask uses bw_rule 2 */
     size_t explore_until;   /* ... while fewer trials are visible; 0: always */
     double gap_factor;      /* bw_rule 2: bandwidth = gap x this */
+    coord_cache cache;      /* not an option: see coord_cache */
 } mtpe_state;
 
 static const mtpe_state mtpe_defaults = {
@@ -119,6 +143,9 @@ typedef struct kde {
     double logc_prior;
     double logw, logw_prior; /* log weights, normalised */
     struct ranked *tmp;      /* m entries of scratch (bw_rule 2) */
+    size_t n_scr;            /* screening dimensions (kde_screen) */
+    size_t scr_dim[SCREEN_DIMS];
+    double *scr; /* n_scr x m: their centres, column by column, or NULL */
 } kde;
 
 /* ------------------------------------------------------------- options */
@@ -361,9 +388,18 @@ static void select_best(ranked *r, size_t n, size_t k)
     }
 }
 
-/* Gather the group's trials. Returns PZ_ENOMEM or PZ_OK. */
+/* A numeric dimension's coordinate of a value: mixture space, clamped
+ * to the bounds (every kernel's centre lies inside them). */
+static double centre_of(const dim *dm, double v)
+{
+    double c = coord(dm, v);
+    return c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
+}
+
+/* Gather the group's trials, coordinates of log-scale parameters from
+ * 'cache' when not NULL. Returns PZ_ENOMEM or PZ_OK. */
 static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
-                        group *g)
+                        const coord_cache *cache, group *g)
 {
     const pz__history *h = ctx->hist;
     ranked *r = pz__arena_alloc(ctx->arena, (h->n ? h->n : 1) * sizeof *r);
@@ -390,15 +426,24 @@ static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
     if (g->cen == NULL) {
         return PZ_ENOMEM;
     }
-    for (size_t j = 0; j < n; j++) {
-        for (size_t d = 0; d < g->D; d++) {
-            const dim *dm = &g->dims[d];
-            double v = h->cols[dm->p - ctx->space->params][r[j].row];
-            double c = coord(dm, v);
-            if (!dm->cat) { /* centres inside the bounds */
-                c = c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
+    for (size_t d = 0; d < g->D; d++) {
+        const dim *dm = &g->dims[d];
+        size_t p = (size_t)(dm->p - ctx->space->params);
+        const double *col = h->cols[p];
+        double *out = g->cen + d;
+        if (dm->log_space && cache != NULL) {
+            const double *cc = cache->cols[p].v;
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = cc[r[j].row];
             }
-            g->cen[j * g->D + d] = c;
+        } else if (dm->cat) {
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = coord(dm, col[r[j].row]);
+            }
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                out[j * g->D] = centre_of(dm, col[r[j].row]);
+            }
         }
     }
     return PZ_OK;
@@ -419,7 +464,12 @@ static int kde_alloc(const mtpe_state *t, kde *s, size_t m, size_t D,
         return PZ_ENOMEM;
     }
     s->lmass = s->logc + nm;
-    if (t->bw_rule == 2) {
+    if (t->bw_rule != 2) { /* shared bandwidths: kernels can be screened */
+        s->scr = pz__arena_alloc(a, SCREEN_DIMS * nm * sizeof(double));
+        if (s->scr == NULL) {
+            return PZ_ENOMEM;
+        }
+    } else {
         s->ksig = pz__arena_alloc(a, 3 * nm * nd * sizeof(double));
         s->tmp = pz__arena_alloc(a, nm * sizeof *s->tmp);
         if (s->ksig == NULL || s->tmp == NULL) {
@@ -549,6 +599,29 @@ static double log_inside(const dim *dm, double mu, double sig)
     return pz__normal_log_mass((dm->low - mu) / sig, (dm->high - mu) / sig);
 }
 
+/* The screen: up to SCREEN_DIMS dimensions' centres, one column each
+ * (continuous dimensions first, then quantized, then categorical: the
+ * order in which they tend to rule kernels out), so that a candidate's
+ * bound for every kernel is one branch-free pass per column
+ * (kde_screen). */
+static void kde_screen_fit(kde *s, const dim *dims)
+{
+    s->n_scr = 0;
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t d = 0; s->scr && d < s->D && s->n_scr < SCREEN_DIMS; d++) {
+            const dim *dm = &dims[d];
+            if ((dm->cat ? 2 : (dm->q > 0.0 ? 1 : 0)) != kind) {
+                continue;
+            }
+            double *col = s->scr + s->n_scr * s->m;
+            for (size_t k = 0; k < s->m; k++) {
+                col[k] = s->mu[k * s->D + d];
+            }
+            s->scr_dim[s->n_scr++] = d;
+        }
+    }
+}
+
 /* Fit the density of m kernels at 'mu' (m x D) plus the prior. */
 static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
                     const double *mu)
@@ -593,6 +666,7 @@ static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
             !dims[d].cat && !(isinf(dims[d].low) && isinf(dims[d].high));
     }
     s->mass_bound = 1.075 * (double)n_bounded;
+    kde_screen_fit(s, dims);
     for (size_t k = 0; k < s->m; k++) {
         double c = s->logw + base;
         for (size_t d = 0; s->ksig && d < D; d++) {
@@ -760,15 +834,86 @@ static double sq_dist_ordered(const double *x, const double *mu,
     return q;
 }
 
-/* log density of candidate 'c'; 'buf' holds m + 1 + D doubles of scratch,
- * 'order' D indices and 'mass' D flags. */
+/* An upper bound of every kernel's log value at 'c' but for the mass
+ * term, into 'ub' (m): its constant plus, for each screened dimension,
+ * an upper bound of its term there (every other dimension's term is
+ * <= 0). Continuous: the term itself, -z^2/2. Quantized: -z^2/2 at the
+ * point of the rounding interval nearest the centre (the interval mass
+ * over its width never exceeds the density there, nor does the density
+ * at its middle). Categorical: the term itself. Column by column,
+ * without branches: the kernel loop then passes over the ~95% of the
+ * bad set's kernels that are out of reach at the cost of a comparison
+ * each (screen_skip), instead of summing their first dimensions one
+ * kernel at a time. */
+static void kde_screen(const kde *s, const dim *dims, const cand *c, double *ub)
+{
+    size_t m = s->m;
+    for (size_t k = 0; k < m; k++) {
+        ub[k] = 0.0; /* -2 x the sum of the terms */
+    }
+    for (size_t j = 0; j < s->n_scr; j++) {
+        const double *col = s->scr + j * m;
+        size_t d = s->scr_dim[j];
+        const dim *dm = &dims[d];
+        if (dm->cat) {
+            double x = c->x[d], same = -2.0 * s->lsame[d];
+            double diff = -2.0 * s->ldiff[d];
+            for (size_t k = 0; k < m; k++) { /* a select, not a branch */
+                ub[k] += diff + (double)(col[k] == x) * (same - diff);
+            }
+        } else if (dm->q > 0.0) {
+            double lo = c->lo[d], hi = c->hi[d], inv = s->inv[d];
+            for (size_t k = 0; k < m; k++) {
+                /* the distance to [lo, hi]: at most one of a, b is > 0,
+                 * and (a + |a|) / 2 is a or 0 exactly, without a branch */
+                double a = lo - col[k], b = col[k] - hi;
+                double z = 0.5 * (a + fabs(a) + b + fabs(b)) * inv;
+                ub[k] += z * z;
+            }
+        } else {
+            double x = c->mid[d], inv = s->inv[d];
+            for (size_t k = 0; k < m; k++) {
+                double z = (x - col[k]) * inv;
+                ub[k] += z * z;
+            }
+        }
+    }
+    for (size_t k = 0; k < m; k++) {
+        ub[k] = s->logc[k] - 0.5 * ub[k];
+    }
+}
+
+/* Screened kernels are dropped only when their bound is below the limit
+ * by more than the bound's rounding (it sums in another order than the
+ * kernel loop): a kernel kept by the loop is never screened out, so
+ * the density is the same to the last bit. */
+#define SCREEN_SLACK 1e-9
+
+/* From kernel k on, mark the kernels whose bound 'ub' is below 'lim'
+ * (less the slack) as dropped in 'buf'; returns the first kept one, or
+ * m. The tight loop that makes a screened-out kernel cost ~2 ns. */
+static size_t screen_skip(const double *ub, double *buf, size_t k, size_t m,
+                          double lim)
+{
+    double thr = lim - SCREEN_SLACK * (1.0 + fabs(lim));
+    for (; k < m && ub[k] < thr; k++) {
+        buf[k] = -(double)INFINITY;
+    }
+    return k;
+}
+
+/* log density of candidate 'c'; 'buf' holds 2m + 1 + D doubles of
+ * scratch, 'order' D indices and 'mass' D flags. */
 static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
                          size_t *order, unsigned char *mass)
 {
     size_t D = s->D;
     size_t plain = order_dims(s, dims, c, order, mass);
     /* the plain dimensions' coordinates, gathered: a tight first loop */
-    double *xp = buf + s->m + 1;
+    double *xp = buf + s->m + 1, *ub = xp + D;
+    if (s->n_scr > 0) {
+        kde_screen(s, dims, c, ub);
+    }
     for (size_t j = 0; j < plain; j++) {
         xp[j] = c->mid[order[j]];
     }
@@ -784,6 +929,12 @@ static double kde_logpdf(kde *s, const dim *dims, const cand *c, double *buf,
     double top = prior_term(s, dims, c);
     buf[s->m] = top;
     for (size_t k = 0; k < s->m; k++) {
+        if (s->n_scr > 0) { /* to the next kernel the screen lets through */
+            k = screen_skip(ub, buf, k, s->m, top - DROP_BELOW - s->mass_bound);
+            if (k == s->m) {
+                break;
+            }
+        }
         const double *mu = s->mu + k * D;
         const double *inv = s->kinv ? s->kinv + k * D : s->inv;
         const double *lsig = s->klsig ? s->klsig + k * D : s->lsig;
@@ -916,21 +1067,80 @@ static void cand_set(const dim *dims, size_t D, const double *vals, cand *c)
     }
 }
 
+/* --------------------------------------------------------- coord cache */
+
+static void cache_free(coord_cache *c)
+{
+    for (size_t j = 0; c->cols != NULL && j < c->n_cols; j++) {
+        pz__free(c->cols[j].v, c->cols[j].cap * sizeof *c->cols[j].v);
+    }
+    pz__free(c->cols, c->n_cols * sizeof *c->cols);
+    memset(c, 0, sizeof *c);
+}
+
+static bool is_log_numeric(pz_dist d)
+{
+    return d == PZ_LOGUNIFORM || d == PZ_QLOGUNIFORM || d == PZ_LOGNORMAL ||
+           d == PZ_QLOGNORMAL;
+}
+
+/* Bring the cached coordinates up to date with the history: a clear
+ * starts them over, then the rows added since the last ask get theirs.
+ * On PZ_ENOMEM the cache is empty (the ask computes every log). */
+static int cache_update(coord_cache *c, const pz_space *sp,
+                        const pz__history *h)
+{
+    if (c->cols != NULL && (c->epoch != h->epoch || c->rows > h->n)) {
+        cache_free(c);
+    }
+    if (c->cols == NULL) {
+        size_t n_cols = sp->n_params ? sp->n_params : 1;
+        c->cols = pz__calloc(n_cols, sizeof *c->cols);
+        if (c->cols == NULL) {
+            return PZ_ENOMEM;
+        }
+        c->n_cols = n_cols; /* the size freed must be the size allocated */
+        c->epoch = h->epoch;
+    }
+    for (size_t j = 0; j < sp->n_params; j++) {
+        coord_col *cc = &c->cols[j];
+        if (!is_log_numeric(sp->params[j].spec.dist)) {
+            continue;
+        }
+        if (pz__grow((void **)&cc->v, &cc->cap, h->n, sizeof *cc->v) != PZ_OK) {
+            cache_free(c);
+            return PZ_ENOMEM;
+        }
+        dim dm;
+        dim_of(&sp->params[j], &dm);
+        for (size_t row = c->rows; row < h->n; row++) {
+            cc->v[row] = centre_of(&dm, h->cols[j][row]);
+        }
+    }
+    c->rows = h->n;
+    return PZ_OK;
+}
+
+static void mtpe_fini(void *st)
+{
+    cache_free(&((mtpe_state *)st)->cache);
+}
+
 /* ---------------------------------------------------------------- ask */
 
 /* Model one group and write its members' values into x. */
-static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx, group *g,
-                     double *x)
+static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
+                     const coord_cache *cache, group *g, double *x)
 {
     pz__arena *a = ctx->arena;
     size_t D = g->D;
-    if (group_gather(t, ctx, g) != PZ_OK) {
+    if (group_gather(t, ctx, cache, g) != PZ_OK) {
         return PZ_ENOMEM;
     }
     kde l, b;
     size_t nc = t->n_ei_candidates;
     double *vals = pz__arena_alloc(a, (nc + 1) * D * sizeof *vals);
-    double *buf = pz__arena_alloc(a, (g->n + 1 + D) * sizeof *buf);
+    double *buf = pz__arena_alloc(a, (2 * g->n + 1 + D) * sizeof *buf);
     unsigned char *mass = pz__arena_alloc(a, D);
     size_t *order = pz__arena_alloc(a, D * sizeof *order);
     cand c;
@@ -1002,6 +1212,11 @@ static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
         pz__sampler_draw_prior(sp, ctx->rng, x);
         return PZ_OK;
     }
+    /* Out of memory for the cache: this ask computes its logs. */
+    coord_cache *cache = &((mtpe_state *)st)->cache;
+    if (cache_update(cache, sp, ctx->hist) != PZ_OK) {
+        cache = NULL;
+    }
     /* An exploring ask models with the per-kernel gap bandwidths. */
     if (tt.explore > 0.0 &&
         (tt.explore_until == 0 || n_vis < tt.explore_until) &&
@@ -1033,7 +1248,7 @@ static int mtpe_ask(void *st, const pz__sampler_ctx *ctx, double *x,
             dim_of(&sp->params[members[d]], &g.dims[d]);
             done[members[d]] = 1;
         }
-        if (ask_group(t, ctx, &g, x) != PZ_OK) {
+        if (ask_group(t, ctx, cache, &g, x) != PZ_OK) {
             return pz__fail(err, PZ_ENOMEM,
                             "out of memory in the mtpe sampler");
         }
@@ -1047,7 +1262,7 @@ const pz__sampler_vt pz__sampler_mtpe = {
     .init = mtpe_init,
     .set_option = mtpe_set_option,
     .ask = mtpe_ask,
-    .fini = NULL,
+    .fini = mtpe_fini,
 };
 
 /* --------------------------------------------------------------- probe */
@@ -1088,12 +1303,15 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     size_t *order = pz__arena_alloc(&arena, D * sizeof *order);
     c.x = pz__arena_alloc(&arena, 5 * D * sizeof(double));
     if (v == NULL || mass == NULL || order == NULL || c.x == NULL ||
-        group_gather(&t, &ctx, &g) != PZ_OK ||
-        (buf = pz__arena_alloc(&arena, (g.n + 1 + g.D) * sizeof *buf)) ==
+        group_gather(&t, &ctx, NULL, &g) != PZ_OK ||
+        (buf = pz__arena_alloc(&arena, (2 * g.n + 1 + g.D) * sizeof *buf)) ==
             NULL ||
         kde_alloc(&t, &l, g.n_good, g.D, &arena) != PZ_OK ||
         kde_alloc(&t, &b, g.n - g.n_good, g.D, &arena) != PZ_OK) {
         goto done;
+    }
+    if (pa->no_screen) {
+        l.scr = b.scr = NULL;
     }
     c.lo = c.x + D;
     c.hi = c.lo + D;

@@ -1,5 +1,9 @@
-"""Spark Connect backend of the dispatcher: one trial = one one-row
-DataFrame job.
+"""Spark Connect backend of the dispatcher.
+
+Two dispatch modes, chosen by start() with the probe job: the trial pool
+(parzen._connect_pool: a few long-lived worker queries that each run many
+trials, when the executors can connect back to this client), else one
+trial = one one-row DataFrame job (below), the fallback.
 
 A Spark Connect session (``SparkSession.builder.remote(...)``; Databricks'
 shared and serverless compute) has no SparkContext and no RDD API, so a
@@ -81,29 +85,16 @@ def make_task(fn_bytes, point, tid):
         yield reply("ok", payload=payload)
     return task
 
-
-def probe(batches):
-    # Runs where trials will run: reports what the trials need.
-    for _ in batches:
-        pass
-    import sys
-
-    import pyarrow as pa
-
-    yield pa.RecordBatch.from_arrays(
-        [pa.array([sys.version.split()[0]], pa.string()),
-         pa.array([pa.__version__], pa.string())],
-        names=["python", "pyarrow"])
 '''
 
 
 def _compile():
     namespace = {"__name__": "parzen_connect_task"}
     exec(compile(_TASK_SOURCE, "<parzen connect task>", "exec"), namespace)
-    return namespace["make_task"], namespace["probe"]
+    return namespace["make_task"]
 
 
-_make_task, _probe = _compile()
+_make_task = _compile()
 
 # How often a cancelled trial's tag is interrupted again while its job has
 # not ended: a job submitted just after interruptTag would otherwise run.
@@ -124,11 +115,31 @@ class ExecutorsCannotRunTrials(RuntimeError):
     (typically pyarrow or pandas is missing from their Python)."""
 
 
+DISPATCH_MODES = ("auto", "pool", "query")
+
+
 class ConnectBackend(ThreadedBackend):
-    """Run each trial as a one-row mapInArrow job on a Connect `spark`."""
+    """Run trials on a Connect `spark`: in a pool of long-lived worker
+    queries (parzen._connect_pool) when the executors reach this client,
+    else each as a one-row mapInArrow job (``dispatch``: "auto", "pool"
+    or "query"; ``address``: an explicit "host[:port]" of this client for
+    the executors, SparkTrials(report_address=...))."""
+
+    #: Pruning.post_reply when the run prunes (parzen._pruning)
+    report_handler = None
 
     def __init__(self, spark, parallelism: int, resource_profile=None,
-                 log=None):
+                 log=None, dispatch="auto", address=None):
+        if dispatch not in DISPATCH_MODES:
+            raise ValueError("SparkTrials(connect_dispatch=%r): expected one "
+                             "of %s" % (dispatch, ", ".join(
+                                 repr(m) for m in DISPATCH_MODES)))
+        self.dispatch = dispatch
+        self.address = address
+        self.server = None  # the listener of the pool (and of pruning)
+        self.candidates: list = []
+        self.pool = None
+        self.mode = None  # "pool" or "query", decided by start()
         self.spark = spark
         self.parallelism = parallelism
         self.profile = resource_profile
@@ -161,17 +172,94 @@ class ConnectBackend(ThreadedBackend):
         self.base.columns  # analysed once here, not once per trial
         if self.profile is not None:
             self.profile = _resolve_profile(self.spark, self.profile)
-        self.check_executors()
+        if self.dispatch != "query":
+            self.listener()
+        reached, tried = self.check_executors()
+        if reached:
+            from ._connect_pool import WorkerPool
 
-    def check_executors(self) -> None:
+            host, port = reached.rsplit(":", 1)
+            self.pool = WorkerPool(self, self.server, (host, int(port)))
+            self.pool.start(self.fn_bytes)
+            self.mode = "pool"
+            return
+        self.mode = "query"
+        if self.dispatch == "query":
+            return
+        if self.report_handler is None:
+            self.close_listener()  # (a pruning run's reports still use it)
+        tried = tried or "no address of this host found"
+        if self.dispatch == "pool":
+            raise ExecutorsCannotRunTrials(
+                "SparkTrials(connect_dispatch='pool'): the executors cannot "
+                "reach this client's trial listener (tried %s); give an "
+                "address of this machine that they reach: SparkTrials("
+                "report_address='host[:port]') or $PARZEN_REPORT_ADDRESS"
+                % (tried,))
+        if self.report_handler is not None and not self.address:
+            raise ValueError(
+                "fmin(pruner=...) with SparkTrials on Spark Connect: the "
+                "executors must send parzen.report() values to this client, "
+                "and they cannot reach it (tried %s); give an address of "
+                "this machine that they reach: SparkTrials(report_address="
+                "'host[:port]') or $PARZEN_REPORT_ADDRESS" % (tried,))
+        if self.log is not None:
+            self.log.warning(
+                "SparkTrials on Spark Connect: the executors cannot reach "
+                "this client (tried %s), so each trial runs as a Connect "
+                "query of its own, about twice the cost of a trial in the "
+                "pool of long-lived queries; for the pool, give an address "
+                "of this machine that the executors reach: SparkTrials("
+                "report_address='host[:port]') or $PARZEN_REPORT_ADDRESS",
+                tried)
+
+    def listener(self):
+        """The run's listener for the pool's workers and the trials'
+        reports (parzen._pruning.ReportServer), opened at the first call;
+        None with the per-query dispatch."""
+        if self.dispatch == "query":
+            return None
+        if self.server is None:
+            from ._connect_pool import listener_plan
+            from ._pruning import ReportServer
+
+            bind, port, hosts = listener_plan(self.spark, self.address)
+            self.server = ReportServer(
+                None, "%s:%d" % (hosts[0] if hosts else bind, port),
+                bind_host=bind, on_worker=self._on_worker)
+            port = self.server.sock.getsockname()[1]
+            self.candidates = [(h, port) for h in hosts]
+        return self.server
+
+    def _on_worker(self, n, conn, rfile):
+        pool = self.pool
+        if pool is None:  # no pool (yet): not ours
+            conn.close()
+            return
+        pool.accept(n, conn, rfile)
+
+    def close_listener(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    @property
+    def queries(self) -> int:
+        """Worker queries the pool started (0 with the per-query path)."""
+        return self.pool.queries if self.pool is not None else 0
+
+    def check_executors(self):
         """One probe job before any trial: executors that cannot run an
-        Arrow UDF make one clear error, not N failed trials."""
-        from pyspark.sql.types import StringType, StructField, StructType
+        Arrow UDF make one clear error, not N failed trials. The probe
+        also tries the listener's candidate addresses: returns the first
+        one it reached ("host:port", or "") and what it tried."""
+        from ._connect_pool import make_probe, probe_schema
 
-        schema = StructType([StructField("python", StringType()),
-                             StructField("pyarrow", StringType())])
+        token = self.server.token if self.server is not None else ""
+        probe = make_probe(self.candidates, token)
         try:
-            self.base.mapInArrow(_probe, schema, **self.profile_kw()).collect()
+            rows = self.base.mapInArrow(probe, probe_schema(),
+                                        **self.profile_kw()).collect()
         except Exception as e:
             text = _summary(e)
             missing = [m for m in ("pyarrow", "pandas")
@@ -183,6 +271,10 @@ class ConnectBackend(ThreadedBackend):
                 "trial is a one-row mapInArrow job, so the executors' Python "
                 "needs pyarrow and pandas (what Spark Connect's Python UDFs "
                 "need; not parzen). Spark said: %s" % (what, text)) from None
+        row = rows[0] if rows else None
+        if row is None:
+            return "", ""
+        return row["reached"], row["tried"]
 
     def profile_kw(self) -> dict:
         return {"profile": self.profile} if self.profile is not None else {}
@@ -190,7 +282,16 @@ class ConnectBackend(ThreadedBackend):
     def tag(self, tid) -> str:
         return "%s-%s" % (self.tag_prefix, tid)
 
+    def interrupt_tag(self, tag) -> None:
+        try:
+            self.spark.interruptTag(tag)
+        except Exception as e:  # the session is gone: nothing runs either
+            if self.log is not None:
+                self.log.debug("interrupting %s: %s", tag, e)
+
     def run_one(self, tid, point) -> Outcome:
+        if self.pool is not None:
+            return self.pool.run_one(tid, point)
         tag = self.tag(tid)
         with self.lock:
             if tid in self.cancelled:
@@ -230,6 +331,9 @@ class ConnectBackend(ThreadedBackend):
         return Outcome(tid, kind, error=(etype, text))
 
     def cancel(self, tid) -> None:
+        if self.pool is not None:
+            self.pool.cancel(tid)
+            return
         with self.lock:
             self.cancelled.add(tid)
             running = tid in self.running
@@ -244,11 +348,7 @@ class ConnectBackend(ThreadedBackend):
             self.reaper.start()
 
     def _interrupt(self, tid) -> None:
-        try:
-            self.spark.interruptTag(self.tag(tid))
-        except Exception as e:  # the session is gone: nothing runs either
-            if self.log is not None:
-                self.log.debug("interrupting trial %s: %s", tid, e)
+        self.interrupt_tag(self.tag(tid))
 
     def _reinterrupt(self) -> None:
         """Interrupt cancelled trials again until their jobs have ended: a
@@ -266,6 +366,11 @@ class ConnectBackend(ThreadedBackend):
 
     def close(self) -> None:
         """A run that gave up waiting for a trial leaves no job behind."""
+        try:
+            if self.pool is not None:
+                self.pool.close()
+        finally:
+            self.close_listener()
         with self.lock:
             left = list(self.running)
         for tid in left:

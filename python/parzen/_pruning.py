@@ -22,9 +22,11 @@ The channels, one per executor (``Executor.report_channel``):
   driver opens for the run (:class:`ReportServer`) at an address the
   executors can reach, authenticate with the run's secret and exchange
   JSON lines. Classic Spark: the host Spark knows as the driver's
-  (``spark.driver.host``); Connect: the address must be given
-  (``SparkTrials(report_address=...)`` or $PARZEN_REPORT_ADDRESS), since
-  executors usually cannot reach a Connect client.
+  (``spark.driver.host``); Connect with one query per trial: the address
+  must be given (``SparkTrials(report_address=...)`` or
+  $PARZEN_REPORT_ADDRESS), since executors usually cannot reach a Connect
+  client; Connect's trial pool (parzen._connect_pool) owns the listener
+  and its workers send reports on their own connection (``_pool_sender``).
 
 For the worker and TCP channels the objective shipped to the executor is
 wrapped (:class:`ReportingObjective`) and receives ``(tid, point)``: the
@@ -235,6 +237,24 @@ class _TcpChannel(TrialChannel):
             self.sock = None
 
 
+# Set by a Spark Connect pool worker (parzen._connect_pool) around each
+# trial: a function (step, value) -> ("prune", bool) | ("error", text) that
+# sends the report on the worker's own connection to the driver.
+_pool_sender = None
+
+
+class _SenderChannel(TrialChannel):
+    """A Spark Connect pool worker: reports go on the connection the
+    worker already has with the driver."""
+
+    def __init__(self, tid, sender):
+        super().__init__(tid)
+        self.sender = sender
+
+    def send(self, step, value):
+        return _answer(self.tid, self.sender(step, value))
+
+
 class ReportingObjective:
     """The objective as shipped to worker processes or Spark tasks when
     the run prunes: called with ``(tid, point)``, it runs ``fn(point)`` as
@@ -249,7 +269,9 @@ class ReportingObjective:
 
     def __call__(self, payload):
         tid, point = payload
-        if self.address is None:
+        if _pool_sender is not None:  # a Connect pool worker's connection
+            ch = _SenderChannel(tid, _pool_sender)
+        elif self.address is None:
             ch = _WorkerChannel(tid)
         else:
             ch = _TcpChannel(tid, self.address, self.token)
@@ -308,10 +330,19 @@ class Pruning:
         self.lock = threading.Lock()
         self.closed = False
         self.server = None
-        if channel == "worker":
+        if channel == "worker" or hasattr(executor, "report_handler"):
+            # reports arrive on the executor's own connections (a local
+            # worker's socket, a Spark Connect pool worker's)
             executor.report_handler = self.post_reply
         if channel == "tcp":
-            self.server = ReportServer(self.post, report_host, bind_host)
+            # an executor with a listener of its own (the Spark Connect
+            # pool) shares it: one listener, one port
+            shared = getattr(executor, "listener", None)
+            self.server = shared() if shared is not None else None
+            if self.server is None:
+                self.server = ReportServer(self.post, report_host, bind_host)
+            else:
+                self.server.post = self.post
 
     # ---------------------------------------------------------- setup
     def wrap(self, fn):
@@ -462,13 +493,23 @@ def _executor_name(executor):
 
 
 class ReportServer:
-    """The driver's listener for Spark tasks' reports. Each connection
-    starts with ``{"token", "tid"}``; then ``{"step", "value"}`` lines,
-    each answered ``{"prune": bool}`` or ``{"error": text}``. A connection
-    with a wrong token is closed at once."""
+    """The driver's listener for Spark tasks: JSON lines, each connection
+    authenticated by its first line, which carries the run's secret
+    ``token``. A connection with a wrong token is closed at once. The
+    first line says what the connection is:
 
-    def __init__(self, post, report_host, bind_host=None):
+    - ``{"token", "tid"}``: a trial's reports: then ``{"step", "value"}``
+      lines, each answered ``{"prune": bool}`` or ``{"error": text}``;
+    - ``{"token", "probe": true}``: a probe checking that the executors
+      reach this address: answered ``{"ok": true}``, then closed;
+    - ``{"token", "worker": n}``: a Spark Connect pool worker
+      (parzen._connect_pool): the connection is handed to ``on_worker(n,
+      conn, rfile)``, which owns it from then on (same line format).
+    """
+
+    def __init__(self, post, report_host, bind_host=None, on_worker=None):
         self.post = post
+        self.on_worker = on_worker
         self.token = secrets.token_hex(16)
         host = report_host or "127.0.0.1"
         port = 0
@@ -513,31 +554,31 @@ class ReportServer:
             if not isinstance(hello, dict) or not hmac.compare_digest(
                     str(hello.get("token", "")), self.token):
                 return
+            if hello.get("probe"):
+                conn.sendall(b'{"ok": true}\n')
+                return
+            if "worker" in hello and self.on_worker is not None:
+                with self.lock:
+                    self.conns.discard(conn)
+                conn, handed = None, conn
+                self.on_worker(hello["worker"], handed, rfile)
+                return
             tid = hello.get("tid")
             for line in rfile:
-                msg = json.loads(line)
-                kind, arg = self._reply(tid, msg)
-                out = {"prune": arg} if kind == "prune" else {"error": arg}
-                conn.sendall(json.dumps(out).encode() + b"\n")
+                conn.sendall(reply_line(self._reply(tid, json.loads(line))))
         except (OSError, ValueError):
             pass
         finally:
-            with self.lock:
-                self.conns.discard(conn)
-            try:
-                conn.close()
-            except OSError:
-                pass
+            if conn is not None:
+                with self.lock:
+                    self.conns.discard(conn)
+                try:
+                    conn.close()
+                except OSError:
+                    pass
 
     def _reply(self, tid, msg):
-        try:
-            step, value = int(msg["step"]), float(msg["value"])
-        except (KeyError, TypeError, ValueError):
-            return ("error", "trial %s: malformed report %r" % (tid, msg))
-        try:
-            return ("prune", bool(self.post(tid, step, value)))
-        except ValueError as e:
-            return ("error", str(e))
+        return report_reply(self.post, tid, msg)
 
     def close(self):
         with self.lock:
@@ -553,6 +594,30 @@ class ReportServer:
                 c.close()
             except OSError:
                 pass
+
+
+def report_reply(post, tid, msg):
+    """The answer to one report line ``{"step", "value"}`` of trial
+    ``tid``: ("prune", bool) or ("error", text). ``post`` is
+    Pruning.post, or None when the run does not prune."""
+    try:
+        step, value = int(msg["step"]), float(msg["value"])
+    except (KeyError, TypeError, ValueError):
+        return ("error", "trial %s: malformed report %r" % (tid, msg))
+    if post is None:
+        return ("error", "parzen.report(): trial %s: this run has no pruner "
+                "(fmin(pruner=...))" % (tid,))
+    try:
+        return ("prune", bool(post(tid, step, value)))
+    except ValueError as e:
+        return ("error", str(e))
+
+
+def reply_line(reply) -> bytes:
+    """A report's answer as the line the trial side reads."""
+    kind, arg = reply
+    out = {"prune": arg} if kind == "prune" else {"error": arg}
+    return json.dumps(out).encode() + b"\n"
 
 
 def report_address_from(explicit):

@@ -61,7 +61,12 @@ class SparkTrials(_DispatchedTrials):
     "host[:port]" of this driver that the executors reach, where the
     trials' ``parzen.report()`` values are sent (default
     $PARZEN_REPORT_ADDRESS, else on classic Spark the host Spark knows as
-    the driver's; required on Spark Connect). See docs/pruning.md.
+    the driver's). On Spark Connect it is also where the executors reach
+    this client for the trial pool.
+    ``connect_dispatch`` (parzen only, Spark Connect): "auto" (default:
+    the trial pool when the executors reach this client, else one Connect
+    query per trial, with one log line saying why), "pool" (the pool or
+    an error) or "query" (one query per trial). See docs/spark.md.
     """
 
     MAX_CONCURRENT_JOBS_ALLOWED = 128
@@ -69,7 +74,7 @@ class SparkTrials(_DispatchedTrials):
 
     def __init__(self, parallelism=None, timeout=None, loss_threshold=None,
                  spark_session=None, resource_profile=None,
-                 report_address=None):
+                 report_address=None, connect_dispatch="auto"):
         if not _have_spark:
             raise Exception(
                 "SparkTrials cannot import pyspark classes.  Make sure that "
@@ -81,6 +86,14 @@ class SparkTrials(_DispatchedTrials):
             spark_session = SparkSession.builder.getOrCreate()
         self._spark = spark_session
         self._report_address = report_address
+        from ._connect_backend import DISPATCH_MODES
+
+        if connect_dispatch not in DISPATCH_MODES:
+            raise ValueError(
+                "SparkTrials(connect_dispatch=%r): expected one of %s"
+                % (connect_dispatch, ", ".join(repr(m)
+                                               for m in DISPATCH_MODES)))
+        self.connect_dispatch = connect_dispatch
         self._spark_connect = is_connect_session(spark_session)
         if self._spark_connect:
             self._spark_context = None
@@ -160,8 +173,12 @@ class SparkTrials(_DispatchedTrials):
         if self._spark_connect:
             from ._connect_backend import ConnectBackend
 
-            backend = ConnectBackend(self._spark, self.parallelism,
-                                     self._resource_profile, log=logger)
+            from ._pruning import report_address_from
+
+            backend = ConnectBackend(
+                self._spark, self.parallelism, self._resource_profile,
+                log=logger, dispatch=self.connect_dispatch,
+                address=report_address_from(self._report_address))
         else:
             from ._spark_backend import SparkBackend
 
@@ -174,7 +191,14 @@ class SparkTrials(_DispatchedTrials):
             backend.cancel_grace = None  # wait for running trials
             backend.cancel_all = _cannot_cancel
         backend.report_channel = "tcp"  # parzen._pruning.ReportServer
+        self._pz_backend = backend  # the last run's (its mode, for tests)
         return backend
+
+    @property
+    def connect_mode(self):
+        """How the last run dispatched its trials on Spark Connect:
+        "pool" or "query" (None: classic Spark, or no run yet)."""
+        return getattr(getattr(self, "_pz_backend", None), "mode", None)
 
     def report_address(self, executor):
         """Where a pruning run's tasks send their reports: the explicit
@@ -185,6 +209,8 @@ class SparkTrials(_DispatchedTrials):
         explicit = report_address_from(self._report_address)
         if explicit:
             return {"report_host": explicit}
+        if self._spark_connect and self.connect_dispatch != "query":
+            return {}  # the pool's listener (ConnectBackend.listener)
         if self._spark_connect:
             raise ValueError(
                 "fmin(pruner=...) with SparkTrials on Spark Connect: the "

@@ -21,6 +21,13 @@ def reporting_objective(epochs):
     return objective
 
 
+# SuccessiveHalvingPruner() with 9 epochs: rungs at steps 1, 3 and 9. The
+# last step is a rung too (the pruner, like Optuna's, does not know the
+# trial ends there): which trials reach it first depends on timing, so a
+# trial may be pruned at its last report.
+SHA_RUNGS = (1, 3, 9)
+
+
 def check_spark_run(trials, n, epochs, rungs):
     """n trials, some pruned at one of `rungs`, every one holding its
     reports; the counts and the best trial leave pruned trials out."""

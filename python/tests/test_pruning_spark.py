@@ -10,7 +10,7 @@ import pytest
 
 from spark_fixtures import session, ship_by_value
 
-from pruning_cases import check_spark_run, reporting_objective
+from pruning_cases import SHA_RUNGS, check_spark_run, reporting_objective
 from parzen import SparkTrials, fmin, hp, pruners, rand, report
 from parzen.base import JOB_STATE_ERROR
 
@@ -22,7 +22,7 @@ objective = reporting_objective(EPOCHS)
 
 
 def check_pruned_run(trials, n):
-    check_spark_run(trials, n, EPOCHS, rungs=(1, 3))
+    check_spark_run(trials, n, EPOCHS, rungs=SHA_RUNGS)
 
 
 def run_sha(spark, n=12, **kw):

@@ -91,7 +91,13 @@ def test_the_seed_example_runs_unchanged(on_cluster):
     assert abs(best_hyperparameters["x"] - 1) < 1.0
 
 
+# -- Spark Connect's two dispatch modes (SparkTrials(connect_dispatch=)):
+# the pool loses a worker's connection, the per-query path a task
+@pytest.mark.parametrize("on_cluster,dispatch", [
+    ("classic", "auto"), ("connect", "pool"), ("connect", "query")],
+    indirect=["on_cluster"])
 def test_killing_the_executor_mid_trial_fails_that_trial_only(on_cluster,
+                                                              dispatch,
                                                               tmp_path):
     marker = os.path.join(str(tmp_path), "started")
     calls = tmp_path / "calls"
@@ -121,17 +127,21 @@ def test_killing_the_executor_mid_trial_fails_that_trial_only(on_cluster,
 
     killer = threading.Thread(target=kill_executor_when_the_trial_hangs)
     killer.start()
-    trials = SparkTrials(parallelism=1, spark_session=on_cluster.spark)
+    trials = SparkTrials(parallelism=1, spark_session=on_cluster.spark,
+                         connect_dispatch=dispatch)
     fmin(hangs_once, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=5,
          trials=trials, rstate=0, show_progressbar=False)
     killer.join()
+    assert trials.connect_mode == (None if dispatch == "auto" else dispatch)
     assert killed
     assert trials.count_total_trials() == 5
     failed = [t for t in trials._dynamic_trials
               if t["state"] == JOB_STATE_ERROR]
     assert [t["tid"] for t in failed] == [0]
     # Spark re-attempted the killed task on a new executor: the attempt
-    # reported the loss and did not call the objective again
+    # reported the loss (per query) or served nothing (the pool, whose
+    # driver saw the worker's connection drop) and did not call the
+    # objective again
     assert failed[0]["misc"]["error"] == (
         "<class 'parzen.spark.TrialLost'>",
         "trial 0: its Spark task failed (executor lost or task killed); "
@@ -173,7 +183,7 @@ def test_a_resource_profile_reaches_each_trials_task(on_cluster):
 def test_pruning_reports_cross_processes(on_cluster):
     """fmin(pruner=...): each task's reports reach the driver's listener
     from the executor's Python worker and the answers come back."""
-    from pruning_cases import check_spark_run, reporting_objective
+    from pruning_cases import SHA_RUNGS, check_spark_run, reporting_objective
 
     from parzen import pruners
 
@@ -183,7 +193,7 @@ def test_pruning_reports_cross_processes(on_cluster):
     fmin(reporting_objective(9), hp.uniform("x", -5, 5), algo=rand.suggest,
          max_evals=12, trials=trials, rstate=3, show_progressbar=False,
          pruner=pruners.SuccessiveHalvingPruner())
-    check_spark_run(trials, 12, 9, rungs=(1, 3))
+    check_spark_run(trials, 12, 9, rungs=SHA_RUNGS)
 
 
 DRIVER = textwrap.dedent("""
