@@ -3,7 +3,7 @@
 other method present) on bench/quality's runs.
 
     .venv-bench/bin/python bench/quality/report_mtpe.py DIR [DIR...] \\
-        [--confirm DIR] [--budgets 50,100,200] [--out report_mtpe.md]
+        [--confirm DIR[,DIR...]] [--budgets 50,100,200] [--out report_mtpe.md]
 
 Reads the runs of every DIR (the methods may have been run into separate
 directories), keeps for each problem the seeds that every method has (so
@@ -12,8 +12,9 @@ median log10 regret per problem and budget, the mean rank over the
 problems (all, and per group), one-sided Mann–Whitney U p-values of
 "mtpe's regret is larger than optuna's", the parallelism experiment at the
 largest P (medians, mean rank, degradation from P=1), and the targets of
-docs/benchmarks.md "mtpe". --confirm DIR: fresh-seed re-runs of the
-problems flagged at the largest budget.
+docs/benchmarks.md "mtpe". --confirm DIR[,DIR...]: fresh-seed re-runs of
+the problems flagged at the largest budget (several directories when the
+flags came in several rounds).
 """
 
 import argparse
@@ -73,8 +74,9 @@ def main():
     recs = []
     for d in a.dirs:
         recs += report.load(os.path.join(d, "runs.jsonl"))[0]
-    crecs = report.load(os.path.join(a.confirm, "runs.jsonl"))[0] \
-        if a.confirm else []
+    crecs = []
+    for d in filter(None, a.confirm.split(",")):
+        crecs += report.load(os.path.join(d, "runs.jsonl"))[0]
     # -- one Scale for everything (estimated optima of the ML tasks)
     scale = report.Scale(recs + crecs)
     seq, par = defaultdict(dict), defaultdict(dict)

@@ -72,6 +72,16 @@ def c_sampler(name, space, seed):
     return suggest
 
 
+def sampler_name(space, algo):
+    """The C sampler's own name for --algo `algo` ("rand" is "random"), as
+    a study stores it."""
+    from . import _core
+
+    study = _core.Study(space)
+    study.set_sampler(algo)
+    return study.sampler
+
+
 #: the --algo names of cli/cmd_run.c, mtpe the default of a new study
 ALGOS = ("mtpe", "tpe", "rand", "random", "anneal", "mix")
 
@@ -451,7 +461,8 @@ def parse_args(argv):
     ap.add_argument("--spark", required=True)
     ap.add_argument("--max-evals", type=positive(int), required=True)
     ap.add_argument("--parallelism", type=positive(int))
-    ap.add_argument("--algo", choices=sorted(ALGOS), default="mtpe")
+    # None: mtpe for a new study, the stored sampler for an existing one
+    ap.add_argument("--algo", choices=sorted(ALGOS), default=None)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--timeout", type=positive(float))
     ap.add_argument("--trial-timeout", type=positive(float))
@@ -577,13 +588,22 @@ def run(args):
     if args.store is not None:
         storage = StoreTrials(args.store, study=args.study,
                               retry_lost=args.retry_lost, seed=seed,
-                              space=space)
+                              space=space, sampler=args.algo or "mtpe")
         stored = storage.study_seed()  # a stored study keeps its seed
         if stored is not None and args.seed not in (None, stored):
             raise UsageError("study '%s' in '%s' has seed %d, not %d" % (
                 args.study, args.store, stored, args.seed))
         seed = seed if stored is None else stored
-    algo = c_sampler(args.algo, space, seed)
+        sampler = storage.study_sampler()  # and its sampler (cmd_run.c)
+        if sampler is not None and args.algo is not None and \
+                sampler_name(space, args.algo) != sampler:
+            raise UsageError(
+                "study '%s' in '%s' uses sampler '%s' with options {}, not "
+                "'%s' with {}" % (args.study, args.store, sampler, args.algo))
+        algo_name = sampler or args.algo or "mtpe"
+    else:
+        algo_name = args.algo or "mtpe"
+    algo = c_sampler(algo_name, space, seed)
     try:
         timeout, loss_threshold = trials._merge_limits(None, None)
         _run(objective, space_to_hp(space_doc), algo=algo,

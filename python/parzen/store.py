@@ -375,6 +375,7 @@ class _Backing:
         self.pid = os.getpid()
         self.info = None  # the study's settings once it exists
         self.new_seed = None  # the seed of a study created here, or random
+        self.new_sampler = None  # its sampler's name, or "tpe"
         self.study_space = None  # its space, or the domain's compiled one
         self._study_space_json = None
         self.space = None  # its _core.Space
@@ -759,10 +760,11 @@ class StoreTrials(base.Trials):
     """
 
     def __init__(self, path, study="default", exp_key=None, retry_lost=False,
-                 refresh=True, seed=None, space=None):
+                 refresh=True, seed=None, space=None, sampler=None):
         super().__init__(exp_key=exp_key, refresh=False)
         self._pz = _Backing(path, study, self.attachments)
         self._pz.new_seed = seed
+        self._pz.new_sampler = sampler
         self._pz.study_space = space
         if self._pz.open_existing():
             self._pz.store.mark_lost()
@@ -778,6 +780,11 @@ class StoreTrials(base.Trials):
     def study_seed(self):
         """The seed stored with the study, or None before it exists."""
         return None if self._pz.info is None else self._pz.info["seed"]
+
+    def study_sampler(self):
+        """The sampler name stored with the study, or None before it
+        exists."""
+        return None if self._pz.info is None else self._pz.info["sampler"]
 
     def __reduce__(self):
         # -- a pickle refers to the file; unpickling opens it again
@@ -850,7 +857,7 @@ class StoreTrials(base.Trials):
             if seed is None:
                 seed = int.from_bytes(os.urandom(8), "little") >> 1
             info = pz.store.open_study(
-                pz.study, study_space, "tpe", seed,
+                pz.study, study_space, pz.new_sampler or "tpe", seed,
                 sampler_default=True, seed_default=True)
             pz.took(info)
             if not existed and not info["created_now"]:

@@ -340,11 +340,12 @@ def test_every_algo_draws_the_same_trials_with_and_without_spark(tmp_path,
         assert spark[tid] == local[tid], (algo, tid)
 
 
-def test_a_cli_study_resumes_on_spark_with_the_same_trials(tmp_path):
+def test_a_cli_study_resumes_on_spark_with_the_same_trials(tmp_path, capsys):
     """A study `parzen run` began (3 trials of the golden study) and
     `parzen run --spark` finishes (no --seed: the stored one) holds the
     golden study's 6 trials: the Spark path opens the study parzen run
-    wrote (the file's space) and keeps its seed."""
+    wrote (the file's space) and keeps its seed and, without --algo, its
+    sampler; another --algo is refused with parzen run's message."""
     import subprocess
 
     space = os.path.join(CLI, "store", "space.json")
@@ -357,8 +358,13 @@ def test_a_cli_study_resumes_on_spark_with_the_same_trials(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert spark_run.main(["run", space, "--spark", "local[1]", "--store",
-                           db, "--max-evals", "6", "--algo", "rand",
-                           "--quiet", "--"] + command) == 0
+                           db, "--max-evals", "6", "--algo", "tpe",
+                           "--quiet", "--"] + command) == 2
+    assert "study 'default' in '%s' uses sampler 'random' with options {}, " \
+        "not 'tpe' with {}" % db in capsys.readouterr().err
+    assert spark_run.main(["run", space, "--spark", "local[1]", "--store",
+                           db, "--max-evals", "6", "--quiet", "--"]
+                          + command) == 0
     r = subprocess.run([parzen, "export", "--store", db, "--format",
                         "jsonl"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
