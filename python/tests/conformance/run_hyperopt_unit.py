@@ -7,7 +7,8 @@ scripts/fetch-hyperopt-sdist.sh prints). Nothing of it is modified: a
 temporary directory gets a copy of shim/hyperopt (parzen as ``hyperopt``)
 with a link ``hyperopt/tests`` to the sdist's tests, and pytest runs
 hyperopt/tests/unit/ and hyperopt/tests/test_base.py there, in that
-directory (some tests create files in the working directory).
+directory (some tests create files in the working directory), each test
+from global random states seeded by its id (fixed_seeds.py).
 
 Every test either passes, or is on EXCLUDED below with the reason, or is
 an unexpected failure: the run prints the three counts and exits 1 on any
@@ -78,6 +79,7 @@ def make_tree(sdist, dest):
                     os.path.join(dest, "hyperopt"))
     os.symlink(os.path.join(sdist, "hyperopt", "tests"),
                os.path.join(dest, "hyperopt", "tests"))
+    shutil.copy(os.path.join(HERE, "fixed_seeds.py"), dest)
 
 
 def results(xml_path):
@@ -132,7 +134,8 @@ def main(argv):
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "--rootdir", tmp, "-o", "addopts=", "-o",
                "junit_family=xunit1", "--junitxml", xml,
-               "--continue-on-collection-errors"] + ignores + [
+               "--continue-on-collection-errors", "-p", "fixed_seeds"] + \
+            ignores + [
             "hyperopt/tests/unit", "hyperopt/tests/test_base.py"] + argv[2:]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [tmp] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
