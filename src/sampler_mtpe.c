@@ -88,6 +88,8 @@ typedef struct mtpe_state {
     double explore;         /* chance that an ask uses bw_rule 2 */
     size_t explore_until;   /* ... while fewer trials are visible; 0: always */
     double gap_factor;      /* bw_rule 2: bandwidth = gap x this */
+    size_t dedup;           /* 1: no repeat of a trial's configuration */
+    size_t forget;          /* recency weights past this many; 0: none */
     coord_cache cache;      /* not an option: see coord_cache */
 } mtpe_state;
 
@@ -106,6 +108,8 @@ static const mtpe_state mtpe_defaults = {
     .explore = 1.0,
     .explore_until = 30,
     .gap_factor = 1.0,
+    .dedup = 1,
+    .forget = 25,
 };
 
 /* One dimension of a group: how a parameter maps to its kernels. */
@@ -142,6 +146,8 @@ typedef struct kde {
     double mass_bound; /* an upper bound of every lmass */
     double logc_prior;
     double logw, logw_prior; /* log weights, normalised */
+    const double *w;         /* m kernel weights, or NULL: all 1 */
+    double wsum;             /* their sum plus prior_weight */
     struct ranked *tmp;      /* m entries of scratch (bw_rule 2) */
     size_t n_scr;            /* screening dimensions (kde_screen) */
     size_t scr_dim[SCREEN_DIMS];
@@ -227,6 +233,12 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
     if (strcmp(o, "gap_factor") == 0) {
         return want_real(key, v, 0.0, 10.0, true, &t->gap_factor, err);
     }
+    if (strcmp(o, "forget") == 0) {
+        return want_count(key, v, 0, MAX_COUNT_OPTION, &t->forget, err);
+    }
+    if (strcmp(o, "dedup") == 0) {
+        return want_count(key, v, 0, 1, &t->dedup, err);
+    }
     if (strcmp(o, "hide_pending") == 0) {
         return want_count(key, v, 0, 1, &t->hide_pending, err);
     }
@@ -235,7 +247,8 @@ static int mtpe_set_option(void *st, const char *key, double v, pz_error *err)
                     "gamma, gamma_cap, "
                     "prior_weight, n_startup_jobs, n_EI_candidates, "
                     "bw_factor, bw_min, cat_smooth, bw_rule, sample_bw, "
-                    "hide_pending, explore, explore_until, gap_factor)",
+                    "hide_pending, explore, explore_until, gap_factor, "
+                    "dedup, forget)",
                     key);
 }
 
@@ -310,6 +323,7 @@ typedef struct group {
     dim *dims;
     size_t n, n_good;
     double *cen; /* n x D */
+    double *w;   /* n kernel weights (same order), or NULL: all 1 */
 } group;
 
 typedef struct ranked {
@@ -396,6 +410,50 @@ static double centre_of(const dim *dm, double v)
     return c < dm->low ? dm->low : (c > dm->high ? dm->high : c);
 }
 
+/* The weight of the i-th oldest of m kernels: hyperopt's and Optuna's
+ * linear forgetting -- the newest 'forget' weigh 1, the older ones ramp
+ * from 1/m up towards 1 -- so each density follows where the search is
+ * now: evidence against a region from early, random trials fades, and a
+ * choice the search locked onto early is weighed again. */
+static double ramp_weight(size_t i, size_t m, size_t forget)
+{
+    if (m <= forget || i >= m - forget) {
+        return 1.0;
+    }
+    size_t n_ramp = m - forget;
+    double lo = 1.0 / (double)m;
+    return n_ramp == 1 ? lo
+                       : lo + (1.0 - lo) * (double)i / (double)(n_ramp - 1);
+}
+
+/* g->w: each kernel's recency weight within its own set (good or bad),
+ * ages from 'age' (the group's rows in history order). O(n). */
+static int recency_weights(const mtpe_state *t, const pz__sampler_ctx *ctx,
+                           const ranked *r, const size_t *age, group *g)
+{
+    size_t nh = ctx->hist->n;
+    double *wrow = pz__arena_alloc(ctx->arena, nh * sizeof *wrow);
+    unsigned char *good = pz__arena_alloc(ctx->arena, nh);
+    g->w = pz__arena_alloc(ctx->arena, g->n * sizeof *g->w);
+    if (wrow == NULL || good == NULL || g->w == NULL) {
+        return PZ_ENOMEM;
+    }
+    memset(good, 0, nh);
+    for (size_t j = 0; j < g->n_good; j++) {
+        good[r[j].row] = 1;
+    }
+    size_t n_bad = g->n - g->n_good, ig = 0, ib = 0;
+    for (size_t j = 0; j < g->n; j++) {
+        size_t row = age[j];
+        wrow[row] = good[row] ? ramp_weight(ig++, g->n_good, t->forget)
+                              : ramp_weight(ib++, n_bad, t->forget);
+    }
+    for (size_t j = 0; j < g->n; j++) {
+        g->w[j] = wrow[r[j].row];
+    }
+    return PZ_OK;
+}
+
 /* Gather the group's trials, coordinates of log-scale parameters from
  * 'cache' when not NULL. Returns PZ_ENOMEM or PZ_OK. */
 static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
@@ -421,7 +479,21 @@ static int group_gather(const mtpe_state *t, const pz__sampler_ctx *ctx,
     }
     g->n = n;
     g->n_good = good_size(t, n_finite, n);
+    size_t *age = NULL; /* the rows in history order, before selection */
+    if (t->forget > 0 && n > t->forget) {
+        age = pz__arena_alloc(ctx->arena, n * sizeof *age);
+        if (age == NULL) {
+            return PZ_ENOMEM;
+        }
+        for (size_t j = 0; j < n; j++) {
+            age[j] = r[j].row;
+        }
+    }
     select_best(r, n, g->n_good);
+    g->w = NULL;
+    if (age != NULL && recency_weights(t, ctx, r, age, g) != PZ_OK) {
+        return PZ_ENOMEM;
+    }
     g->cen = pz__arena_alloc(ctx->arena, (n ? n : 1) * g->D * sizeof *g->cen);
     if (g->cen == NULL) {
         return PZ_ENOMEM;
@@ -624,11 +696,19 @@ static void kde_screen_fit(kde *s, const dim *dims)
 
 /* Fit the density of m kernels at 'mu' (m x D) plus the prior. */
 static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
-                    const double *mu)
+                    const double *mu, const double *w)
 {
     size_t D = s->D;
     s->mu = mu;
+    s->w = w;
     double total = (double)s->m + t->prior_weight;
+    if (w != NULL) {
+        total = t->prior_weight;
+        for (size_t k = 0; k < s->m; k++) {
+            total += w[k];
+        }
+    }
+    s->wsum = total;
     s->logw = -log(total);
     s->logw_prior = log(t->prior_weight / total);
     double shrink = s->m ? pow((double)s->m, -1.0 / ((double)D + 4.0)) : 1.0;
@@ -668,7 +748,7 @@ static void kde_fit(const mtpe_state *t, kde *s, const dim *dims,
     s->mass_bound = 1.075 * (double)n_bounded;
     kde_screen_fit(s, dims);
     for (size_t k = 0; k < s->m; k++) {
-        double c = s->logw + base;
+        double c = (w ? log(w[k]) : 0.0) + s->logw + base;
         for (size_t d = 0; s->ksig && d < D; d++) {
             c -= dims[d].cat ? 0.0 : s->klsig[k * D + d];
         }
@@ -1014,12 +1094,17 @@ static double draw_category(const dim *dm, const kde *s, size_t d,
 static void kde_sample(const mtpe_state *t, const kde *s, const dim *dims,
                        pz__rng *rng, double *vals)
 {
-    double u = pz__rng_uniform(rng) * ((double)s->m + t->prior_weight);
+    double u = pz__rng_uniform(rng) * s->wsum;
     const double *mu = NULL;
     size_t k = 0;
-    if (u < (double)s->m) {
+    if (s->w == NULL && u < (double)s->m) {
         k = (size_t)u < s->m ? (size_t)u : s->m - 1;
         mu = s->mu + k * s->D;
+    } else if (s->w != NULL) { /* O(m): the scoring costs O(m D) anyway */
+        while (k < s->m && u >= s->w[k]) {
+            u -= s->w[k++];
+        }
+        mu = k < s->m ? s->mu + k * s->D : NULL;
     }
     for (size_t d = 0; d < s->D; d++) {
         const dim *dm = &dims[d];
@@ -1128,6 +1213,59 @@ static void mtpe_fini(void *st)
 
 /* ---------------------------------------------------------------- ask */
 
+/* Is the group the whole configuration, every member on a grid? Then a
+ * candidate equal to an evaluated row is an exact repeat of that trial. */
+static bool whole_discrete(const pz_space *sp, const group *g)
+{
+    if (g->D != sp->n_params) {
+        return false;
+    }
+    for (size_t d = 0; d < g->D; d++) {
+        if (!g->dims[d].cat && !(g->dims[d].q > 0.0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Does a trial of the group -- a visible one, or one still pending --
+ * have exactly coordinates x? Values on a grid are quantized by one
+ * function, so equal points are equal doubles. O(n D). */
+static bool evaluated(const mtpe_state *t, const pz__sampler_ctx *ctx,
+                      const group *g, const double *x)
+{
+    for (size_t j = 0; j < g->n; j++) {
+        const double *row = g->cen + j * g->D;
+        size_t d = 0;
+        while (d < g->D && row[d] == x[d]) {
+            d++;
+        }
+        if (d == g->D) {
+            return true;
+        }
+    }
+    const pz__history *h = ctx->hist;
+    for (size_t i = 0; t->hide_pending && i < h->n; i++) {
+        if (h->state[i] != PZ_TRIAL_NEW && h->state[i] != PZ_TRIAL_RUNNING) {
+            continue;
+        }
+        size_t d = 0;
+        while (d < g->D) {
+            const dim *dm = &g->dims[d];
+            double v = h->cols[dm->p - ctx->space->params][i];
+            if (isnan(v) ||
+                (dm->cat ? coord(dm, v) : centre_of(dm, v)) != x[d]) {
+                break;
+            }
+            d++;
+        }
+        if (d == g->D) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Model one group and write its members' values into x. */
 static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
                      const coord_cache *cache, group *g, double *x)
@@ -1154,10 +1292,12 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
     c.hi = c.lo + D;
     c.lwidth = c.hi + D;
     c.mid = c.lwidth + D;
-    kde_fit(t, &l, g->dims, g->cen);
-    kde_fit(t, &b, g->dims, g->cen + g->n_good * D);
-    size_t best = 0;
-    double top = -(double)INFINITY;
+    kde_fit(t, &l, g->dims, g->cen, g->w);
+    kde_fit(t, &b, g->dims, g->cen + g->n_good * D,
+            g->w ? g->w + g->n_good : NULL);
+    bool dedup = t->dedup && whole_discrete(ctx->space, g);
+    size_t best = 0, best_new = nc;
+    double top = -(double)INFINITY, top_new = -(double)INFINITY;
     for (size_t i = 0; i < nc; i++) {
         double *v = vals + i * D;
         kde_sample(t, &l, g->dims, ctx->rng, v);
@@ -1168,7 +1308,12 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
             top = s;
             best = i;
         }
+        if (dedup && s > top_new && !evaluated(t, ctx, g, c.x)) {
+            top_new = s;
+            best_new = i;
+        }
     }
+    best = best_new < nc ? best_new : best;
     for (size_t d = 0; d < D; d++) {
         const dim *dm = &g->dims[d];
         x[dm->p - ctx->space->params] = vals[best * D + d] + dm->offset;
@@ -1317,8 +1462,9 @@ int pz__mtpe_probe(const pz__mtpe_probe_args *pa, double *log_l, double *log_g,
     c.hi = c.lo + D;
     c.lwidth = c.hi + D;
     c.mid = c.lwidth + D;
-    kde_fit(&t, &l, g.dims, g.cen);
-    kde_fit(&t, &b, g.dims, g.cen + g.n_good * g.D);
+    kde_fit(&t, &l, g.dims, g.cen, g.w);
+    kde_fit(&t, &b, g.dims, g.cen + g.n_good * g.D,
+            g.w ? g.w + g.n_good : NULL);
     for (size_t j = 0; j < pa->n_points; j++) {
         for (size_t d = 0; d < g.D; d++) {
             v[d] = pa->points[j * g.D + d] - g.dims[d].offset;

@@ -70,9 +70,30 @@ static void probe(const pz_space *sp, const pz__history *h,
 
 /* The definition, spelled out with no shortcut: sort the trials by
  * (loss, age), the good set is min(ceil(0.1 n), 25) of them; each set's
- * density is (sum of product kernels + prior kernel) / (m + 1) with the
- * default options (bandwidth 0.05 x scale x m^(-1/(D+4)) clipped to
- * [0.03, 1] x scale; Aitchison-Aitken mass 0.5 (k-1)/k m^(-1/(D+4))). */
+ * density is (sum of w_i x product kernel i + prior kernel) / (sum w + 1)
+ * with the default options (bandwidth 0.05 x scale x m^(-1/(D+4))
+ * clipped to [0.03, 1] x scale; Aitchison-Aitken mass 0.5 (k-1)/k
+ * m^(-1/(D+4))). The weights w: hyperopt's linear forgetting within each
+ * set -- in trial order, the newest 25 weigh 1, the m - 25 older ones
+ * linspace(1/m, 1, m - 25). */
+static void ref_weights(const size_t *rows, size_t m, double *w)
+{
+    for (size_t i = 0; i < m; i++) {
+        size_t age = 0; /* how many of the set are older */
+        for (size_t j = 0; j < m; j++) {
+            age += rows[j] < rows[i];
+        }
+        size_t n_ramp = m > 25 ? m - 25 : 0;
+        w[i] = 1.0;
+        if (age < n_ramp) {
+            w[i] = n_ramp == 1 ? 1.0 / (double)m
+                               : 1.0 / (double)m + (1.0 - 1.0 / (double)m) *
+                                                       (double)age /
+                                                       (double)(n_ramp - 1);
+        }
+    }
+}
+
 typedef struct ref_dim {
     bool cat, log_space;
     double low, high, mu0, sig0, scale; /* numeric, mixture space */
@@ -88,8 +109,9 @@ static double ref_gauss(double x, double mu, double s, double lo, double hi)
 }
 
 static double ref_density(const ref_dim *dims, size_t D, const double *cen,
-                          size_t m, const double *x)
+                          const double *w, size_t m, const double *x)
 {
+    double wsum = 1.0; /* the prior kernel's weight */
     double shrink = m ? pow((double)m, -1.0 / ((double)D + 4.0)) : 1.0;
     double sum = 1.0; /* the prior kernel, computed below */
     for (size_t d = 0; d < D; d++) {
@@ -111,9 +133,10 @@ static double ref_density(const ref_dim *dims, size_t D, const double *cen,
                 prod *= ref_gauss(x[d], c, s, r->low, r->high);
             }
         }
-        sum += prod;
+        sum += w[i] * prod;
+        wsum += w[i];
     }
-    return sum / ((double)m + 1.0);
+    return sum / wsum;
 }
 
 Test(mtpe, densities_match_a_naive_reference)
@@ -152,7 +175,9 @@ Test(mtpe, densities_match_a_naive_reference)
         }
     }
     size_t n_good = (size_t)ceil(0.1 * (double)n); /* 6 */
-    double cen[64 * 4];
+    double cen[64 * 4], w[64]; /* 51 bad: the 26 oldest weigh less */
+    ref_weights(order, n_good, w);
+    ref_weights(order + n_good, n - n_good, w + n_good);
     for (size_t i = 0; i < n; i++) {
         for (size_t d = 0; d < 4; d++) {
             double v = h.cols[d][order[i]];
@@ -168,8 +193,9 @@ Test(mtpe, densities_match_a_naive_reference)
     probe(sp, &h, &pts[0][0], 5, ll, lg, NULL, 0);
     for (size_t j = 0; j < 5; j++) {
         double x[4] = {pts[j][0], log(pts[j][1]), pts[j][2], pts[j][3]};
-        double rl = log(ref_density(dims, 4, cen, n_good, x));
-        double rg = log(ref_density(dims, 4, cen + n_good * 4, n - n_good, x));
+        double rl = log(ref_density(dims, 4, cen, w, n_good, x));
+        double rg = log(
+            ref_density(dims, 4, cen + n_good * 4, w + n_good, n - n_good, x));
         cr_assert(fabs(ll[j] - rl) < 1e-9 * (1 + fabs(rl)),
                   "point %zu: log l %.15g, reference %.15g", j, ll[j], rl);
         cr_assert(fabs(lg[j] - rg) < 1e-9 * (1 + fabs(rg)),
@@ -199,9 +225,11 @@ static double ref_qterm(double a, double b, double mu, double s, double lo,
 /* uniform, quniform (q 0.5), choice(4), qloguniform (q 1), loguniform:
  * mixture space; 'x' gives each numeric dimension's coordinate and, for
  * the quantized ones, the rounding interval in xa/xb. */
-static double ref_mixed_density(const double *cen, size_t m, const double *x,
-                                const double *xa, const double *xb)
+static double ref_mixed_density(const double *cen, const double *w, size_t m,
+                                const double *x, const double *xa,
+                                const double *xb)
 {
+    double wsum = 1.0;
     static const double lo[5] = {-5, -10, 0, 0, -9.210340371976182};
     static const double hi[5] = {5, 10, 0, 6.907755278982137, 0};
     const size_t D = 5;
@@ -225,9 +253,10 @@ static double ref_mixed_density(const double *cen, size_t m, const double *x,
                         ? ref_qterm(xa[d], xb[d], c, s, lo[d], hi[d])
                         : ref_gauss(x[d], c, s, lo[d], hi[d]);
         }
-        sum += prod;
+        sum += w[i] * prod;
+        wsum += w[i];
     }
-    return sum / ((double)m + 1.0);
+    return sum / wsum;
 }
 
 /* 600 trials in a mixed space, points near and far from the observed
@@ -244,7 +273,7 @@ Test(mtpe, quantized_densities_match_a_naive_reference)
     pz__history h;
     history_of(&h, sp, 600, 9);
     static size_t order[600];
-    static double cen[600 * 5];
+    static double cen[600 * 5], w[600];
     size_t n = h.n;
     for (size_t i = 0; i < n; i++) {
         order[i] = i;
@@ -258,6 +287,8 @@ Test(mtpe, quantized_densities_match_a_naive_reference)
         }
     }
     size_t n_good = 25; /* min(ceil(0.1 x 600), 25) */
+    ref_weights(order, n_good, w);
+    ref_weights(order + n_good, n - n_good, w + n_good);
     for (size_t i = 0; i < n; i++) {
         for (size_t d = 0; d < 5; d++) {
             double v = h.cols[d][order[i]];
@@ -280,9 +311,9 @@ Test(mtpe, quantized_densities_match_a_naive_reference)
         xb[1] = fmin(pts[j][1] + 0.25, 10);
         xa[3] = fmax(log(pts[j][3] - 0.5), 0);
         xb[3] = fmin(log(pts[j][3] + 0.5), log(1000.0));
-        double rl = log(ref_mixed_density(cen, n_good, x, xa, xb));
-        double rg =
-            log(ref_mixed_density(cen + n_good * 5, n - n_good, x, xa, xb));
+        double rl = log(ref_mixed_density(cen, w, n_good, x, xa, xb));
+        double rg = log(ref_mixed_density(cen + n_good * 5, w + n_good,
+                                          n - n_good, x, xa, xb));
         cr_assert(fabs(ll[j] - rl) < 1e-9 * (1 + fabs(rl)),
                   "point %zu: log l %.15g, reference %.15g", j, ll[j], rl);
         cr_assert(fabs(lg[j] - rg) < 1e-9 * (1 + fabs(rg)),
@@ -456,13 +487,14 @@ Test(mtpe, gap_bandwidths_match_a_naive_reference)
                         {4.2, 0.9, 0.5}, {1.0, 0.05, 0.01},
                         {-2, 0.5, 0.7},  {1.01, 0.99, 0.98}};
     double ll[6], lg[6];
-    const char *keys[] = {"mtpe.bw_rule"};
-    const double vals[] = {2};
+    /* uniform weights: the reference above checks the recency weights */
+    const char *keys[] = {"mtpe.bw_rule", "mtpe.forget"};
+    const double vals[] = {2, 0};
     pz__mtpe_probe_args pa = {.space = sp,
                               .hist = &h,
                               .keys = keys,
                               .vals = vals,
-                              .n_opts = 1,
+                              .n_opts = 2,
                               .points = &pts[0][0],
                               .n_points = 6,
                               .seed = 11};
@@ -895,6 +927,94 @@ Test(mtpe, pending_trials_push_proposals_apart)
               seen, hidden);
 }
 
+/* ------------------------------------------------- repeated points */
+
+/* A grid of 21 x 3 points, 30 trials from the prior with losses pulling
+ * towards (5, category 1): how many of 40 asks (ids 30..69, each on the
+ * same history) repeat a trial's point, with and without mtpe.dedup. */
+static size_t repeats(bool dedup, const pz__history *h, const pz_space *sp)
+{
+    pz_study *st = pzt_study_on(sp, "mtpe", 5);
+    pzt_set_option(st, "mtpe.dedup", dedup);
+    for (size_t i = 0; i < h->n; i++) {
+        double x[2] = {h->cols[0][i], h->cols[1][i]};
+        pzt_add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, h->loss[i]);
+    }
+    size_t n = 0;
+    for (int64_t id = 30; id < 70; id++) {
+        double y[2];
+        suggest(st, id, y);
+        bool seen = false;
+        for (size_t i = 0; i < h->n && !seen; i++) {
+            seen = h->cols[0][i] == y[0] && h->cols[1][i] == y[1];
+        }
+        n += seen;
+    }
+    pz_study_free(st);
+    return n;
+}
+
+static pz_space *grid_space(void)
+{
+    const pz_param_spec specs[] = {pzt_qrange(PZ_QUNIFORM, 0, 20, 1),
+                                   pzt_choice(3)};
+    return pzt_space_of(specs, 2);
+}
+
+static void grid_history(pz__history *h, const pz_space *sp)
+{
+    history_of(h, sp, 30, 12);
+    for (size_t i = 0; i < h->n; i++) {
+        h->loss[i] = fabs(h->cols[0][i] - 5) + 3.0 * (h->cols[1][i] != 1);
+    }
+}
+
+/* In a space that is one grid (no continuous parameter, no condition),
+ * an ask proposes a point no trial has when a candidate it drew is one:
+ * a deterministic objective would only repeat a known loss. Without the
+ * rule, mtpe's narrow kernels mostly re-propose the best points. */
+Test(mtpe, does_not_repeat_an_evaluated_grid_point)
+{
+    pz_space *sp = grid_space();
+    pz__history h;
+    grid_history(&h, sp);
+    size_t with = repeats(true, &h, sp), without = repeats(false, &h, sp);
+    cr_assert(with == 0 && without >= 10,
+              "asks repeating a trial's point: %zu with mtpe.dedup, %zu "
+              "without",
+              with, without);
+    pz__history_fini(&h);
+    pz_space_free(sp);
+}
+
+/* ... nor the point of a trial still running: once an ask's proposal
+ * runs as another trial, the same ask again (same id: same stream, and
+ * the same model, pending trials being hidden from it) proposes another
+ * point -- without the rule it would propose that one again. */
+Test(mtpe, does_not_repeat_a_pending_grid_point)
+{
+    pz_space *sp = grid_space();
+    pz__history h;
+    grid_history(&h, sp);
+    pz_study *st = pzt_study_on(sp, "mtpe", 5);
+    for (size_t i = 0; i < h.n; i++) {
+        double x[2] = {h.cols[0][i], h.cols[1][i]};
+        pzt_add_trial(st, (int64_t)i, x, PZ_TRIAL_DONE, h.loss[i]);
+    }
+    for (int64_t id = 30; id < 40; id++) {
+        double y[2], z[2];
+        suggest(st, id, y);
+        pzt_add_trial(st, 1000 + id, y, PZ_TRIAL_RUNNING, NAN);
+        suggest(st, id, z);
+        cr_assert(!(z[0] == y[0] && z[1] == y[1]),
+                  "trial %lld proposed %g, %g again: trial %lld runs it",
+                  (long long)id, z[0], z[1], (long long)(1000 + id));
+    }
+    pz_study_free(st);
+    pz__history_fini(&h);
+    pz_space_free(sp);
+}
+
 /* ------------------------------------------------ degenerate histories */
 
 static void assert_proposes(pz_study *st, size_t d, int64_t id)
@@ -1022,6 +1142,9 @@ Test(mtpe, options_are_validated_naming_the_key)
     pzt_set_option(st, "mtpe.explore", 1);
     pzt_set_option(st, "mtpe.gap_factor", 0.5);
     pzt_set_option(st, "mtpe.explore_until", 100);
+    pzt_set_option(st, "mtpe.dedup", 0);
+    pzt_set_option(st, "mtpe.forget", 0);
+    pzt_set_option(st, "mtpe.forget", 25);
     assert_bad_option(st, "mtpe.gamma", 0);
     assert_bad_option(st, "mtpe.gamma", 1.5);
     assert_bad_option(st, "mtpe.gamma", NAN);
@@ -1037,10 +1160,13 @@ Test(mtpe, options_are_validated_naming_the_key)
     assert_bad_option(st, "mtpe.explore", -0.1);
     assert_bad_option(st, "mtpe.gap_factor", 0);
     assert_bad_option(st, "mtpe.explore_until", -1);
+    assert_bad_option(st, "mtpe.dedup", 2);
+    assert_bad_option(st, "mtpe.forget", 2.5);
     assert_bad_option(st, "mtpe.bogus", 1);
     pz_error e = {0};
     pzt_assert_fails(pz_study_set_option(st, "mtpe.bogus", 1, &e), e, PZ_EINVAL,
-                     "mtpe options", "gamma_cap", "gap_factor");
+                     "mtpe options", "gamma_cap", "gap_factor", "dedup",
+                     "forget");
     pz_study_free(st);
     pz_space_free(sp);
 }

@@ -33,6 +33,8 @@ _default_sample_bw = 1.0
 _default_explore = 1.0
 _default_explore_until = 30
 _default_gap_factor = 1.0
+_default_dedup = 1
+_default_forget = 25
 
 
 def suggest(new_ids, domain, trials, seed,
@@ -45,7 +47,8 @@ def suggest(new_ids, domain, trials, seed,
             hide_pending=_default_hide_pending,
             sample_bw=_default_sample_bw, explore=_default_explore,
             explore_until=_default_explore_until,
-            gap_factor=_default_gap_factor, verbose=True):
+            gap_factor=_default_gap_factor, dedup=_default_dedup,
+            forget=_default_forget, verbose=True):
     """Propose one NEW trial document (for ``new_ids[0]``) with the
     multivariate TPE; random points until ``n_startup_jobs`` trials are
     visible (DONE, and NEW/RUNNING ones when ``hide_pending=0``)."""
@@ -61,7 +64,9 @@ def suggest(new_ids, domain, trials, seed,
                ("mtpe.hide_pending", hide_pending),
                ("mtpe.sample_bw", sample_bw), ("mtpe.explore", explore),
                ("mtpe.explore_until", explore_until),
-               ("mtpe.gap_factor", gap_factor))
+               ("mtpe.gap_factor", gap_factor),
+               ("mtpe.dedup", dedup),
+               ("mtpe.forget", forget))
     mirror = _engine.mirror_for(domain, trials, "mtpe", options)
     values = mirror.propose(0, _engine.seed_of(seed))
     if verbose:

@@ -157,3 +157,58 @@ def test_pending_trials_hidden_by_default_or_bad_observations():
     assert after == before
     before, after = _with_running(hide=0)  # a bad observation
     assert -5 <= after < 5 and after != before
+
+
+MIXED = {"x": hp.uniform("x", -5, 5), "c": hp.choice("c", [0, 1, 2])}
+
+
+def _mixed_loss(p):
+    return (p["x"] - 1.0) ** 2 + (p["c"] != 2)
+
+
+def test_recency_weights_are_an_option():
+    # -- forget=25: once a set (good or bad) has more than 25 trials its
+    # older kernels weigh less. The bad set passes 25 at the ask for trial
+    # 29 (29 - ceil(2.9) = 26): until then the proposals are forget=0's,
+    # after it they differ (here: the old trials' categories count less)
+    for seed in range(3):
+        flat = _run(functools.partial(mtpe.suggest, forget=0), _mixed_loss,
+                    MIXED, 60, seed=seed)
+        default = _run(mtpe.suggest, _mixed_loss, MIXED, 60, seed=seed)
+        assert default.losses()[:29] == flat.losses()[:29]
+        assert default.losses()[29:] != flat.losses()[29:]
+    bad = functools.partial(mtpe.suggest, forget=-1)
+    with pytest.raises((ValueError, _core.InvalidArgumentError),
+                       match="mtpe.forget"):
+        _run(bad, _sphere, SPACE4, 12)
+
+
+GRID = {"a": hp.quniform("a", 0, 20, 1), "b": hp.choice("b", [0, 1, 2])}
+
+
+def _grid_loss(p):
+    return abs(p["a"] - 5) + 3.0 * (p["b"] != 1)
+
+
+def _repeats(trials):
+    """Trials after the 10 prior draws that repeat an earlier point."""
+    seen, n = set(), 0
+    for i, t in enumerate(trials.trials):
+        key = tuple(sorted((k, v[0]) for k, v in t["misc"]["vals"].items()))
+        n += i >= 10 and key in seen
+        seen.add(key)
+    return n
+
+
+def test_no_repeats_of_evaluated_grid_points():
+    # -- a space that is one grid (63 points): by default an ask does not
+    # re-propose a point some trial has when one of its 24 candidates is
+    # new (it still may when none is); with dedup=0 the narrow kernels
+    # mostly re-propose the best points
+    for seed in range(3):
+        on = _run(mtpe.suggest, _grid_loss, GRID, 50, seed=seed)
+        off = _run(functools.partial(mtpe.suggest, dedup=0), _grid_loss,
+                   GRID, 50, seed=seed)
+        assert off.losses()[:10] == on.losses()[:10]  # the prior draws
+        assert _repeats(on) <= 5 and _repeats(off) >= 15, (
+            seed, _repeats(on), _repeats(off))
