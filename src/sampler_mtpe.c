@@ -21,14 +21,20 @@
  *  3. Within a group: the ceil(gamma * n) smallest finite losses (at most
  *     gamma_cap; ties: older first) are the good set, the rest the bad
  *     set. l(x) and g(x) are product-kernel densities over the group's
- *     parameters: one kernel per trial, uniform weights, plus a prior
- *     kernel of weight prior_weight. Numeric dimensions: Gaussians in
- *     mixture space (log x for log distributions), truncated to the
- *     bounds, bandwidth from Scott's exponent m^(-1/(D+4)), clipped below
- *     by bw_min times the dimension's scale ("magic clipping" in spirit).
- *     Categorical dimensions: Aitchison-Aitken kernels.
+ *     parameters: one kernel per trial, plus a prior kernel of weight
+ *     prior_weight. Within each set the newest 'forget' trials weigh 1,
+ *     older ones less (linear forgetting, as in hyperopt and Optuna): the
+ *     bad set follows where the search is now, so an option it lost
+ *     early against random trials gets weighed again. Numeric
+ *     dimensions: Gaussians in mixture space (log x for log ones),
+ *     truncated to the bounds, bandwidth from Scott's exponent
+ *     m^(-1/(D+4)), clipped below by bw_min times the dimension's scale
+ *     ("magic clipping" in spirit). Categorical dimensions:
+ *     Aitchison-Aitken kernels.
  *  4. n_EI_candidates joint candidates drawn from l, quantized the way the
- *     prior quantizes; the first maximising log l - log g is taken. A
+ *     prior quantizes; the first maximising log l - log g is taken --
+ *     in a space that is one grid, the first that no finished or running
+ *     trial has, if any is new (dedup: a repeat only repeats a loss). A
  *     quantized dimension's density is the kernel's mass on the value's
  *     rounding interval whenever the bandwidth is not wide against it.
  *

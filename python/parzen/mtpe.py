@@ -6,8 +6,11 @@ together with one joint (product-kernel) density and counts NaN and
 infinite losses as the worst observations. Trials still running are left
 out of the model (``hide_pending=0`` counts them as bad observations
 instead; the simulated-parallelism experiment measured hiding them as the
-better of the two). Its settings were chosen by measurement on
-bench/quality (docs/benchmarks.md, "mtpe").
+better of the two). Older trials weigh less than the newest 25 of their
+set (``forget``), and in a space that is one grid an ask does not repeat
+a point a trial already has when it has a new candidate (``dedup``). Its
+settings were chosen by measurement on bench/quality (docs/benchmarks.md,
+"mtpe").
 
 Override parameters with ``functools.partial(mtpe.suggest, gamma=...)``;
 every keyword is a C option ``mtpe.<name>`` (docs/python.md).
