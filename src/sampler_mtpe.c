@@ -1235,8 +1235,10 @@ static bool whole_discrete(const pz_space *sp, const group *g)
 }
 
 /* Does a trial of the group -- a visible one, or one still pending --
- * have exactly coordinates x? Values on a grid are quantized by one
- * function, so equal points are equal doubles. O(n D). */
+ * have exactly coordinates x (clamped to the bounds, as the trials'
+ * are: rounding puts at most one grid value past each bound)? Values on
+ * a grid are quantized by one function, so equal points are equal
+ * doubles. O(n D). */
 static bool evaluated(const mtpe_state *t, const pz__sampler_ctx *ctx,
                       const group *g, const double *x)
 {
@@ -1302,6 +1304,10 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
     kde_fit(t, &b, g->dims, g->cen + g->n_good * D,
             g->w ? g->w + g->n_good : NULL);
     bool dedup = t->dedup && whole_discrete(ctx->space, g);
+    double *key = dedup ? pz__arena_alloc(a, D * sizeof *key) : NULL;
+    if (dedup && key == NULL) {
+        return PZ_ENOMEM;
+    }
     size_t best = 0, best_new = nc;
     double top = -(double)INFINITY, top_new = -(double)INFINITY;
     for (size_t i = 0; i < nc; i++) {
@@ -1314,7 +1320,11 @@ static int ask_group(const mtpe_state *t, const pz__sampler_ctx *ctx,
             top = s;
             best = i;
         }
-        if (dedup && s > top_new && !evaluated(t, ctx, g, c.x)) {
+        for (size_t d = 0; dedup && d < D; d++) {
+            const dim *dm = &g->dims[d];
+            key[d] = dm->cat ? c.x[d] : fmin(fmax(c.x[d], dm->low), dm->high);
+        }
+        if (dedup && s > top_new && !evaluated(t, ctx, g, key)) {
             top_new = s;
             best_new = i;
         }
