@@ -66,7 +66,7 @@ N_BUDGET_TRIALS = 15  # --budget-trials
 BUDGET = N_BUDGET_TRIALS * EPOCHS
 MAX_TRIALS = 400  # cap for the budget runs
 N_STARTUP = 10
-RULES = ("rank", "bad", "ignore")
+RULES = ("rank", "bad", "ignore", "budget")
 
 
 # =============================================================== problems
