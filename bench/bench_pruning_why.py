@@ -46,6 +46,9 @@ from parzen.fmin import partial  # noqa: E402
 N = bp.N_SAME
 EPOCHS = bp.EPOCHS
 # (min_resource, reduction_factor, min_early_stopping_rate)
+# Does the objective report its last epoch (and so may be stopped after
+# it)? --no-final-report: it returns that value instead.
+FINAL_REPORT = True
 SETTINGS = [(1, 3, 0), (1, 3, 1), (1, 3, 2), (2, 3, 0), (1, 2, 1), (1, 4, 0)]
 
 
@@ -58,7 +61,7 @@ def run(problem, seed, sampler, sha, rule=None):
         seen_vals, final = [], None
         for step, (seen, exact) in enumerate(problem.curve(p), 1):
             seen_vals.append(seen)
-            if report(seen, step):
+            if (step < EPOCHS or FINAL_REPORT) and report(seen, step):
                 trials_log.append((dict(p), step, seen_vals, None))
                 raise TrialPruned()
             final = exact
@@ -80,6 +83,18 @@ def summary(log):
     epochs = sum(t[1] for t in log)
     finals = [t[3] for t in log if t[3] is not None]
     return epochs, min(finals)
+
+
+def miss(problem, base, log):
+    """Why a pruned run's best final loss is worse than the no-pruning
+    run's: None (it is not), "never" (no configuration drawn was as
+    good), or the step at which SHA stopped the best such one."""
+    b0 = summary(base)[1]
+    if summary(log)[1] <= b0:
+        return None
+    steps = [t[1] for t in log
+             if list(problem.curve(t[0]))[-1][1] <= b0]
+    return max(steps) if steps else "never"
 
 
 def spearman(a, b):
@@ -117,6 +132,8 @@ def family(problem, seeds, out, samplers=("rand", "tpe"), settings=SETTINGS,
                 r["ratio"].append(e / e0)
                 r["best"].append(b)
                 if sampler == "tpe" and sha in rule_settings:
+                    r.setdefault("miss", []).append(miss(problem, base, log))
+                if sampler == "tpe" and sha in rule_settings:
                     for rule in rules:
                         lr = run(problem, seed, sampler, sha, rule)
                         er, br = summary(lr)
@@ -124,6 +141,8 @@ def family(problem, seeds, out, samplers=("rand", "tpe"), settings=SETTINGS,
                                              {"ratio": [], "best": []})
                         r2["ratio"].append(er / e0)
                         r2["best"].append(br)
+                        r2.setdefault("miss", []).append(
+                            miss(problem, base, lr))
                 if sampler == "rand":
                     assert [t[0] for t in log] == [t[0] for t in base], \
                         "rand drew other points with pruning"
@@ -144,6 +163,17 @@ def family(problem, seeds, out, samplers=("rand", "tpe"), settings=SETTINGS,
       "(%d random configurations): %s\n"
       % (len(finals_all), ", ".join("step %d: %.2f" % (s, spearman(v, finals_all))
                                     for s, v in early.items())))
+    for (sampler, sha), r in rows.items():
+        if "miss" in r:
+            m = [x for x in r["miss"] if x is not None]
+            st = sorted({x for x in m if x != "never"})
+            p("%s + SHA(%s): worse than without pruning in %d of %d seeds: "
+              "no configuration as good drawn in %d, one drawn and stopped "
+              "in %d (at step: %s)"
+              % (sampler, ", ".join(map(str, sha)), len(m), len(r["miss"]),
+                 m.count("never"), len(m) - m.count("never"),
+                 ", ".join("%d: %d" % (x, m.count(x)) for x in st) or "-"))
+    p("")
     p("| sampler | SHA (min_resource, eta, rate) | epochs / no pruning, "
       "median (max) | best final loss, median (min–max) | p (SHA worse) |")
     p("|---|---|---:|---:|---:|")
@@ -163,6 +193,10 @@ def main(argv=None):
                     default="both")
     ap.add_argument("--first-seed", type=int, default=1,
                     help="seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--no-final-report", action="store_true",
+                    help="the objective does not report its last epoch "
+                    "(it returns it), so SHA cannot stop a trial that has "
+                    "already run all epochs")
     ap.add_argument("--samplers", default="rand,tpe",
                     help="comma-separated: rand, tpe (default both)")
     ap.add_argument("--settings", default=None,
@@ -173,6 +207,8 @@ def main(argv=None):
     ap.add_argument("--rule-settings", default="1,3,0;1,3,1",
                     help="the SHA settings the --rules run at")
     args = ap.parse_args(argv)
+    global FINAL_REPORT
+    FINAL_REPORT = not args.no_final_report
     out = sys.stdout
     print("## Pruning: why the same-trials claim fails\n", file=out)
     print("command: %s" % " ".join(["python", "bench/bench_pruning_why.py"] +
