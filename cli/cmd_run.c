@@ -405,7 +405,7 @@ static void json_event(const pz_runner_event *ev)
            ev->point_json ? ev->point_json : "null");
     if (!start) {
         printf(", \"state\": \"%s\", \"status\": \"%s\", \"loss\": ",
-               pz_trial_state_name(ev->state), ev->status);
+               pz_trial_state_name((int)ev->state), ev->status);
         pz_cli_json_number(stdout, ev->loss);
         fputs(", \"error\": ", stdout);
         if (ev->error != NULL) {
