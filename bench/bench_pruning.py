@@ -373,7 +373,7 @@ def report_same(p, same):
       % (np.median(oratio), oratio.max()))
     # the reference: the same claim for Optuna's TPE with Optuna's SHA
     p("optuna SHA best final loss significantly worse than optuna without "
-      "pruning? one-sided Mann–Whitney p = %.3f"
+      "pruning? one-sided Mann–Whitney p = %.2g"
       % mwu_less(same["optuna"]["best"], same["optuna+sha"]["best"]))
 
 
