@@ -15,7 +15,8 @@ comes down). Every configuration gets the same budget of epochs
 trials that ran to the end. Configurations: no pruner, and the
 successive-halving pruner (min_resource 1, reduction_factor 3) with each
 rule of ``pz_study_set_pruned_rule``: rank (Optuna's order), bad (only
-in g) and ignore (pruned trials invisible).
+in g), ignore (pruned trials invisible) and budget (DONE and PRUNED by
+their values at the deepest step enough trials reached, after BOHB).
 
     .venv/bin/python bench/bench_pruned_rule.py [--seeds 30] [--quick]
         [--algos tpe,anneal,mtpe]
@@ -109,7 +110,7 @@ def main():
           "of a completed trial, median (25th-75th percentile)"
           % (BUDGET, S, DIM, len(seeds)))
     configs = [("none", None), ("sha+rank", "rank"), ("sha+bad", "bad"),
-               ("sha+ignore", "ignore")]
+               ("sha+ignore", "ignore"), ("sha+budget", "budget")]
     for algo in a.algos.split(","):
         res = {}
         print("\n%s" % algo)
@@ -125,12 +126,14 @@ def main():
         def p(x, y):  # one-sided: x's best losses are smaller than y's
             return mannwhitneyu(res[x], res[y], alternative="less").pvalue
 
-        for name in ("sha+rank", "sha+bad", "sha+ignore"):
+        for name in ("sha+rank", "sha+bad", "sha+ignore", "sha+budget"):
             print("  p(%s < none) = %.3g" % (name, p(name, "none")))
         print("  p(rank < bad) = %.3g, p(rank < ignore) = %.3g, "
               "p(bad < rank) = %.3g, p(ignore < rank) = %.3g" % (
                   p("sha+rank", "sha+bad"), p("sha+rank", "sha+ignore"),
                   p("sha+bad", "sha+rank"), p("sha+ignore", "sha+rank")))
+        print("  p(budget < bad) = %.3g, p(bad < budget) = %.3g" % (
+            p("sha+budget", "sha+bad"), p("sha+bad", "sha+budget")))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ int pz_cli_store_parse(const char *cmd, int argc, char **argv, pz_error *err);
  * comment for the order it looks in) into 'out'; and the handing over
  * of command 'cmd' ("export --format optuna") to parzen.export in it,
  * with n arguments. Returns only on failure. */
+enum { PZ_CLI_PYTHON_CAP = 4096 }; /* room for its path (Linux PATH_MAX) */
 int pz_cli_find_python(char *out, size_t cap, pz_error *err);
 int pz_cli_exec_python(const char *cmd, const char *const *args, size_t n,
                        pz_error *err);

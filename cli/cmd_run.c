@@ -405,7 +405,7 @@ static void json_event(const pz_runner_event *ev)
            ev->point_json ? ev->point_json : "null");
     if (!start) {
         printf(", \"state\": \"%s\", \"status\": \"%s\", \"loss\": ",
-               pz_trial_state_name(ev->state), ev->status);
+               pz_trial_state_name((int)ev->state), ev->status);
         pz_cli_json_number(stdout, ev->loss);
         fputs(", \"error\": ", stdout);
         if (ev->error != NULL) {
@@ -637,19 +637,22 @@ static int run_study(const run_args *a, run_ctx *c, pz_runner *runner,
 }
 
 /* --spark: the Python driver (parzen.spark_run) takes the same argv. It
- * replaces this process, so its exit status is the command's. */
+ * replaces this process, so its exit status is the command's. The
+ * interpreter is found as for 'export --format optuna' (python_exec.c):
+ * the installation's own, not whichever python3 PATH holds first. */
 static int exec_spark_driver(int argc, char **argv, pz_error *err)
 {
-    const char *py = getenv("PARZEN_PYTHON");
-    if (py == NULL || py[0] == '\0') {
-        py = "python3";
+    char py[PZ_CLI_PYTHON_CAP];
+    int rc = pz_cli_find_python(py, sizeof py, err);
+    if (rc != PZ_OK) {
+        return rc;
     }
     static char dash_m[] = "-m", module[] = "parzen.spark_run";
     char **args = calloc((size_t)argc + 4, sizeof *args);
     if (args == NULL) {
         return pz_cli_fail(err, PZ_ENOMEM, "out of memory");
     }
-    args[0] = (char *)(uintptr_t)py; /* execvp's argv is char *const[] */
+    args[0] = py;
     args[1] = dash_m;
     args[2] = module;
     for (int i = 0; i < argc; i++) {

@@ -171,7 +171,7 @@ static int table_row(const pz_trial_record *r, void *ud)
         snprintf(secs, sizeof secs, "%.2f", duration(r));
     }
     printf("%5lld  %-7s  %-12s  %7s  %s", (long long)r->id,
-           pz_trial_state_name(r->state), loss, secs, r->point_json);
+           pz_trial_state_name((int)r->state), loss, secs, r->point_json);
     if (r->error != NULL) {
         printf("  # %s", r->error);
     }
@@ -240,7 +240,7 @@ static int trial_detail(const pz_trial_record *r, void *ud)
     (void)ud;
     char buf[64];
     printf("trial %lld\n", (long long)r->id);
-    field("state", pz_trial_state_name(r->state));
+    field("state", pz_trial_state_name((int)r->state));
     field("status", r->status);
     pz_format_double(r->loss, buf, sizeof buf);
     field("loss", isnan(r->loss) ? NULL : buf);
@@ -336,7 +336,7 @@ static void csv_time(double t)
 static int csv_row(const pz_trial_record *r, void *ud)
 {
     const pz_space *sp = ud;
-    printf("%lld,%s,", (long long)r->id, pz_trial_state_name(r->state));
+    printf("%lld,%s,", (long long)r->id, pz_trial_state_name((int)r->state));
     csv_text(r->status);
     putchar(',');
     csv_number(r->loss);
@@ -389,7 +389,7 @@ static int jsonl_row(const pz_trial_record *r, void *ud)
 {
     (void)ud;
     printf("{\"id\": %lld, \"state\": \"%s\", \"status\": ", (long long)r->id,
-           pz_trial_state_name(r->state));
+           pz_trial_state_name((int)r->state));
     json_text_or_null(r->status);
     fputs(", \"loss\": ", stdout);
     pz_cli_json_number(stdout, r->loss);

@@ -344,12 +344,19 @@ int pz_study_reports(const pz_study *study, int64_t trial_id, size_t *n,
  * pending trials); "rank" ranks them after every DONE trial, among
  * themselves by the last step reached (later first) then by the value
  * there, as Optuna's TPE does (it lets pruned trials into the good set
- * when there are few DONE ones); "ignore" hides them. bench/
+ * when there are few DONE ones); "ignore" hides them; "budget" ranks
+ * DONE and PRUNED trials together by the value each reported at one
+ * step, the deepest that at least (parameters + 3) of them reached (as
+ * BOHB fits its model on the largest budget with enough observations),
+ * those short of it after them by the step they reached, then that
+ * value (a DONE trial without reports counts as reaching every step with
+ * its loss; with no PRUNED trial every rule uses the plain losses). bench/
  * bench_pruned_rule.py: bad and rank tie for tpe and anneal, bad is
  * ahead for mtpe, ignore is worse for all three (docs/benchmarks.md).
  * PZ_EINVAL for another name. */
 int pz_study_set_pruned_rule(pz_study *study, const char *rule, pz_error *err);
-/* The current rule: "bad", "rank" or "ignore" (static string). */
+/* The current rule: "bad", "rank", "ignore" or "budget" (static
+ * string). */
 const char *pz_study_pruned_rule(const pz_study *study);
 
 /* A read-only view of one trial (borrowed; valid until the next call that

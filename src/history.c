@@ -187,12 +187,15 @@ double pz__history_effective_loss(const pz__history *h, size_t i)
     case PZ_TRIAL_RUNNING:
         return (double)INFINITY;
     case PZ_TRIAL_DONE:
-        return h->loss[i];
+        /* the budget rule ranks DONE trials too (none pruned: no key) */
+        return h->pruned_rule == PZ__PRUNED_BUDGET && h->pruned_key != NULL
+                   ? h->pruned_key[i]
+                   : h->loss[i];
     case PZ_TRIAL_PRUNED:
         if (h->pruned_rule == PZ__PRUNED_BAD) {
             return (double)INFINITY;
         }
-        return h->pruned_rule == PZ__PRUNED_RANK && h->pruned_key != NULL
+        return h->pruned_rule != PZ__PRUNED_IGNORE && h->pruned_key != NULL
                    ? h->pruned_key[i]
                    : (double)NAN;
     default:

@@ -9,6 +9,12 @@
  * surrogate losses just above the largest finite DONE loss, computed per
  * ask into the ask's arena: O(n + p log p) for p pruned trials, the
  * order of the samplers' own sort.
+ *
+ * The "budget" rule (after BOHB, Falkner et al. 2018: fit the model on
+ * the largest budget that has enough observations) ranks DONE and PRUNED
+ * trials together by the value they reported at one step, the deepest
+ * that enough of them reached; a DONE trial's final loss and a pruned
+ * trial's step-1 value are not comparable, their values at one step are.
  */
 #include "pz_internal.h"
 
@@ -19,7 +25,10 @@ typedef struct rank_ctx {
     const pz__history *h;
     const pz__trial_reports *rep;
     size_t n_rep;
+    int64_t budget; /* the budget rule's comparison step */
 } rank_ctx;
+
+typedef bool (*rank_before_fn)(const rank_ctx *c, size_t a, size_t b);
 
 static int64_t last_step(const rank_ctx *c, size_t i)
 {
@@ -44,17 +53,18 @@ static bool before(const rank_ctx *c, size_t a, size_t b)
 }
 
 /* Stable merge sort of rows[0..n) with 'tmp' of n (no qsort context). */
-static void sort_rows(const rank_ctx *c, size_t *rows, size_t *tmp, size_t n)
+static void sort_rows(const rank_ctx *c, rank_before_fn cmp, size_t *rows,
+                      size_t *tmp, size_t n)
 {
     if (n < 2) {
         return;
     }
     size_t m = n / 2;
-    sort_rows(c, rows, tmp, m);
-    sort_rows(c, rows + m, tmp, n - m);
+    sort_rows(c, cmp, rows, tmp, m);
+    sort_rows(c, cmp, rows + m, tmp, n - m);
     size_t a = 0, b = m, o = 0;
     while (a < m && b < n) {
-        tmp[o++] = before(c, rows[b], rows[a]) ? rows[b++] : rows[a++];
+        tmp[o++] = cmp(c, rows[b], rows[a]) ? rows[b++] : rows[a++];
     }
     while (a < m) {
         tmp[o++] = rows[a++];
@@ -81,11 +91,114 @@ void pz__pruned_rank(const pz__history *h, const pz__trial_reports *rep,
             scratch[p++] = i;
         }
     }
-    rank_ctx c = {h, rep, n_rep};
-    sort_rows(&c, scratch, scratch + p, p);
+    rank_ctx c = {h, rep, n_rep, 0};
+    sort_rows(&c, before, scratch, scratch + p, p);
     /* Steps of 'unit' keep ranks apart even where top + 1 == top. */
     double unit = fabs(top) > 1.0 ? fabs(top) : 1.0;
     for (size_t k = 0; k < p; k++) {
         key[scratch[k]] = top + (double)(k + 1) * unit;
+    }
+}
+
+/* ---------------------------------------------------------------- budget */
+
+/* How deep a trial went: its last step; a DONE trial without reports
+ * went all the way (it only has its loss); -1 for no report. */
+static int64_t depth(const rank_ctx *c, size_t i)
+{
+    bool reported = i < c->n_rep && c->rep[i].n > 0;
+    if (!reported && c->h->state[i] == PZ_TRIAL_DONE) {
+        return INT64_MAX;
+    }
+    return reported ? c->rep[i].steps[c->rep[i].n - 1] : -1;
+}
+
+/* The trial's value at step 'b': its latest report at or before b (its
+ * first when it started reporting after b), its loss when DONE without
+ * reports, NaN with nothing. */
+static double value_at(const rank_ctx *c, size_t i, int64_t b)
+{
+    if (i >= c->n_rep || c->rep[i].n == 0) {
+        return c->h->state[i] == PZ_TRIAL_DONE ? c->h->loss[i] : (double)NAN;
+    }
+    const pz__trial_reports *r = &c->rep[i];
+    size_t lo = 0, hi = r->n; /* first report after b, by bisection */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->steps[mid] <= b) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return r->values[lo ? lo - 1 : 0];
+}
+
+/* Smaller first, NaN last; false on a tie. */
+static bool value_less(double a, double b, bool *tie)
+{
+    *tie = false;
+    if (isnan(a) != isnan(b)) {
+        return isnan(b);
+    }
+    if (a < b) {
+        return true;
+    }
+    *tie = !(a > b);
+    return false;
+}
+
+static bool deeper(const rank_ctx *c, size_t a, size_t b)
+{
+    int64_t da = depth(c, a), db = depth(c, b);
+    return da != db ? da > db : a < b;
+}
+
+/* Trials that reached the budget step by their value there, then the
+ * others by how deep they went and their value there, then no reports. */
+static bool budget_before(const rank_ctx *c, size_t a, size_t b)
+{
+    int64_t da = depth(c, a), db = depth(c, b);
+    int ga = da >= c->budget ? 0 : da >= 0 ? 1 : 2;
+    int gb = db >= c->budget ? 0 : db >= 0 ? 1 : 2;
+    if (ga != gb) {
+        return ga < gb;
+    }
+    if (ga == 1 && da != db) {
+        return da > db;
+    }
+    bool tie;
+    bool less = value_less(value_at(c, a, ga ? da : c->budget),
+                           value_at(c, b, gb ? db : c->budget), &tie);
+    return tie ? a < b : less;
+}
+
+void pz__pruned_budget(const pz__history *h, const pz__trial_reports *rep,
+                       size_t n_rep, size_t min_count, size_t *scratch,
+                       double *key)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        bool done = h->state[i] == PZ_TRIAL_DONE && !isnan(h->loss[i]);
+        key[i] = (double)NAN;
+        if (done || h->state[i] == PZ_TRIAL_PRUNED) {
+            scratch[m++] = i;
+        }
+    }
+    rank_ctx c = {h, rep, n_rep, INT64_MAX};
+    /* The budget: the min_count-th deepest trial's depth, or the
+     * shallowest reported depth when fewer trials reported: all of them
+     * are then compared at one step. */
+    sort_rows(&c, deeper, scratch, scratch + m, m);
+    for (size_t k = 0; k < m && depth(&c, scratch[k]) >= 0; k++) {
+        c.budget = depth(&c, scratch[k]);
+        if (k + 1 >= min_count) {
+            break;
+        }
+    }
+    sort_rows(&c, budget_before, scratch, scratch + m, m);
+    /* The samplers only compare losses: ranks are enough. */
+    for (size_t k = 0; k < m; k++) {
+        key[scratch[k]] = (double)(k + 1);
     }
 }

@@ -229,7 +229,7 @@ typedef struct pz__history {
     uint64_t epoch; /* bumped by clear: row-keyed caches start over */
     /* How samplers see PRUNED rows (set by the study around an ask). */
     int pruned_rule;          /* pz__pruned_rule */
-    const double *pruned_key; /* PZ__PRUNED_RANK: n ranks, or NULL */
+    const double *pruned_key; /* RANK, BUDGET: n ranks, or NULL */
 } pz__history;
 
 int pz__history_init(pz__history *h, size_t n_params, pz_error *err);
@@ -250,6 +250,7 @@ typedef enum pz__pruned_rule {
     PZ__PRUNED_RANK,   /* after every DONE trial: by last step, then value */
     PZ__PRUNED_BAD,    /* +inf: bad observations only, like pending ones */
     PZ__PRUNED_IGNORE, /* NaN: invisible */
+    PZ__PRUNED_BUDGET, /* DONE and PRUNED by their values at one step */
 } pz__pruned_rule;
 
 /* ------------------------------------------------------------- reports */
@@ -369,6 +370,16 @@ int pz__pruner_asha_report(pz__pruner *p, pz__trial_reports *r, int64_t id);
  * value at it, row). 'scratch' holds 2 x h->n size_t. */
 void pz__pruned_rank(const pz__history *h, const pz__trial_reports *rep,
                      size_t n_rep, size_t *scratch, double *key);
+/* pruner_rank.c: the losses samplers see for DONE and PRUNED rows under
+ * PZ__PRUNED_BUDGET, h->n doubles into 'key' (NaN for other rows and
+ * DONE rows with a NaN loss): ranks 1.. by the value reported at the
+ * deepest step that at least 'min_count' of them reached (a DONE trial
+ * without reports reached every step with its loss), then the trials
+ * short of it by (depth descending, value there), then those without
+ * reports; ties by row. 'scratch' holds 2 x h->n size_t. */
+void pz__pruned_budget(const pz__history *h, const pz__trial_reports *rep,
+                       size_t n_rep, size_t min_count, size_t *scratch,
+                       double *key);
 
 /* study.c: forget trial 'id''s reports (a re-run of a lost trial starts
  * its steps again). Unknown ids are ignored. */

@@ -359,8 +359,10 @@ static double rank_loss(const mtpe_state *t, const pz__history *h, size_t i)
     case PZ_TRIAL_NEW:
     case PZ_TRIAL_RUNNING:
         return t->hide_pending ? (double)NAN : (double)INFINITY;
-    case PZ_TRIAL_DONE:
-        return isfinite(h->loss[i]) ? h->loss[i] : (double)INFINITY;
+    case PZ_TRIAL_DONE: { /* the loss, or the budget rule's rank */
+        double l = pz__history_effective_loss(h, i);
+        return isfinite(l) ? l : (double)INFINITY;
+    }
     case PZ_TRIAL_PRUNED: /* the study's pruned-trial rule */
         return pz__history_effective_loss(h, i);
     default:

@@ -83,6 +83,7 @@ enum {
     S_REPORT_INSERT,
     S_REPORTS_SINCE,
     S_REPORTS_CLEAR,
+    S_DATA_VERSION,
     N_STMT
 };
 
@@ -123,7 +124,11 @@ typedef struct binding {
     pz_study *study;    /* owned; equal to the file up to 'seq' */
     int64_t seq;        /* last studies.seq applied to 'study' */
     int64_t report_seq; /* last trial_reports.id applied to 'study' */
-    double *row;        /* n_params scratch values */
+    /* PRAGMA data_version at the last complete sync; -1 forces the next.
+     * It moves only on other connections' commits, so while it stands
+     * the study already holds every row (ours are applied on commit). */
+    int64_t data_version;
+    double *row; /* n_params scratch values */
     size_t n_params;
 } binding;
 

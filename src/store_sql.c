@@ -87,6 +87,7 @@ static const char *const sql_text[N_STMT] = {
                         " WHERE study = ?1 AND id > ?2 ORDER BY id",
     [S_REPORTS_CLEAR] = "DELETE FROM trial_reports WHERE study = ?1"
                         " AND trial = ?2",
+    [S_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* ------------------------------------------------------------- helpers */

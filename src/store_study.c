@@ -350,6 +350,7 @@ static int load_study(pz_store *s, binding *b, pz_error *err)
     }
     int rc2 = load_rows(s, b, err);
     b->report_seq = 0;
+    b->data_version = -1;
     return rc2 == PZ_OK ? pz__store_sync_reports(s, b, err) : rc2;
 }
 

@@ -154,8 +154,18 @@ int pz__store_sync_reports(pz_store *s, binding *b, pz_error *err)
     return out;
 }
 
-/* Apply every row changed after 'b->seq', in commit order. */
-int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
+/* PRAGMA data_version of the connection: read before the rows, so a
+ * commit that lands between it and them only costs one more sync. */
+static int data_version(pz_store *s, int64_t *out, pz_error *err)
+{
+    sqlite3_stmt *q = pz__store_stmt(s, S_DATA_VERSION);
+    int rc = sqlite3_step(q);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? PZ_OK : pz__store_fail(s, rc, err);
+}
+
+static int sync_rows(pz_store *s, binding *b, pz_error *err)
 {
     sqlite3_stmt *q = pz__store_stmt(s, S_SINCE);
     sqlite3_bind_int64(q, 1, b->rowid);
@@ -178,6 +188,25 @@ int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
     return out == PZ_OK ? pz__store_sync_reports(s, b, err) : out;
 }
 
+/* Apply every row and report other handles committed after 'b->seq' and
+ * 'b->report_seq', in commit order; nothing to read when no other
+ * connection has committed since the last complete sync (the common
+ * single-writer run: two SELECTs saved per ask, tell and report). */
+int pz__store_sync_rows(pz_store *s, binding *b, pz_error *err)
+{
+    int64_t version = -1;
+    int rc = data_version(s, &version, err);
+    if (rc != PZ_OK || version == b->data_version) {
+        return rc;
+    }
+    b->data_version = -1; /* until this sync completes */
+    rc = sync_rows(s, b, err);
+    if (rc == PZ_OK) {
+        b->data_version = version;
+    }
+    return rc;
+}
+
 /* After a commit: the transaction's own changes, then its seq. */
 int pz__store_apply_changes(pz_store *s, const double *values, pz_error *err)
 {
@@ -188,6 +217,7 @@ int pz__store_apply_changes(pz_store *s, const double *values, pz_error *err)
                           : pz_study_tell(s->cur.study, c->id, c->state,
                                           c->loss, err);
         if (rc != PZ_OK) { /* the next sync applies it again */
+            s->cur.data_version = -1;
             /* Committed rows the study cannot take: the file contradicts
              * itself (damaged pages or indexes). */
             return pz__store_stored_fail(

@@ -144,13 +144,15 @@ int pz_study_set_option(pz_study *st, const char *key, double value,
     return st->vt->set_option(st->state, key, value, err);
 }
 
-/* The rank rule's surrogate losses for this ask (pruner_rank.c), in the
- * arena; false when it is out of memory. */
+/* The rank and budget rules' surrogate losses for this ask
+ * (pruner_rank.c), in the arena; false when it is out of memory. Without
+ * a PRUNED trial every rule is the plain losses. */
 static bool prepare_pruned(pz_study *st)
 {
     pz__history *h = &st->hist;
     h->pruned_key = NULL;
-    if (st->n_pruned == 0 || h->pruned_rule != PZ__PRUNED_RANK) {
+    if (st->n_pruned == 0 || (h->pruned_rule != PZ__PRUNED_RANK &&
+                              h->pruned_rule != PZ__PRUNED_BUDGET)) {
         return true;
     }
     double *key = pz__arena_alloc(&st->arena, h->n * sizeof *key);
@@ -158,8 +160,13 @@ static bool prepare_pruned(pz_study *st)
     if (key == NULL || scratch == NULL) {
         return false;
     }
-    pz__pruned_rank(h, st->rep, st->rep_cap < h->n ? st->rep_cap : h->n,
-                    scratch, key);
+    size_t n_rep = st->rep_cap < h->n ? st->rep_cap : h->n;
+    if (h->pruned_rule == PZ__PRUNED_RANK) {
+        pz__pruned_rank(h, st->rep, n_rep, scratch, key);
+    } else {
+        /* BOHB's "enough": N_min + 2 with N_min = d + 1 */
+        pz__pruned_budget(h, st->rep, n_rep, h->n_params + 3, scratch, key);
+    }
     h->pruned_key = key;
     return true;
 }
@@ -468,7 +475,7 @@ int pz_study_reports(const pz_study *st, int64_t tid, size_t *n,
     return PZ_OK;
 }
 
-static const char *const rule_names[] = {"rank", "bad", "ignore"};
+static const char *const rule_names[] = {"rank", "bad", "ignore", "budget"};
 
 const char *pz_study_pruned_rule(const pz_study *st)
 {
@@ -478,7 +485,7 @@ const char *pz_study_pruned_rule(const pz_study *st)
 int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
 {
     const char *const *names = rule_names;
-    for (int k = 0; rule != NULL && k < 3; k++) {
+    for (int k = 0; rule != NULL && k < 4; k++) {
         if (strcmp(rule, names[k]) == 0) {
             st->hist.pruned_rule = k;
             return PZ_OK;
@@ -486,7 +493,7 @@ int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
     }
     return pz__fail(err, PZ_EINVAL,
                     "unknown pruned-trial rule '%s' (expected one of: rank, "
-                    "bad, ignore)",
+                    "bad, ignore, budget)",
                     rule ? rule : "(null)");
 }
 

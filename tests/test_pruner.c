@@ -8,6 +8,7 @@
 #include "pz_test_util.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 
 static pz_study *open_study(void)
 {
@@ -406,14 +407,14 @@ Test(pruned_rule, rank_orders_by_last_step_then_value_after_done_trials)
 
     cr_assert_str_eq(pz_study_pruned_rule(st), "bad", "the measured default");
     double x[1];
-    const char *rules[] = {"rank", "bad", "ignore"};
+    const char *rules[] = {"rank", "bad", "ignore", "budget"};
     const char *samplers[] = {"tpe", "anneal", "mtpe"};
     for (int s = 0; s < 3; s++) {
         cr_assert_eq(pz_study_set_sampler(st, samplers[s], &e), PZ_OK);
         if (s == 0) {
             pzt_set_option(st, "tpe.n_startup_jobs", 1);
         }
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < 4; r++) {
             cr_assert_eq(pz_study_set_pruned_rule(st, rules[r], &e), PZ_OK);
             cr_assert_str_eq(pz_study_pruned_rule(st), rules[r]);
             cr_assert_eq(pz_study_suggest(st, 6, 1, x, &e), PZ_OK, "%s", e.msg);
@@ -425,11 +426,194 @@ Test(pruned_rule, rank_orders_by_last_step_then_value_after_done_trials)
     pz_study_free(st);
 }
 
+/* A history of 'n' rows and their reports for the budget rule: row i
+ * has state st[i], loss loss[i] and reports steps[i][k] / vals[i][k]
+ * for k < nr[i]. */
+#define BMAX 8
+typedef struct budget_case {
+    size_t n;
+    pz_trial_state st[BMAX];
+    double loss[BMAX];
+    size_t nr[BMAX];
+    int64_t steps[BMAX][4];
+    double vals[BMAX][4];
+} budget_case;
+
+/* The keys of pz__pruned_budget for 'bc' with 'min_count'. */
+static void budget_keys(const budget_case *bc, size_t min_count, double *key)
+{
+    pz_error e = {0};
+    pz__history h;
+    cr_assert_eq(pz__history_init(&h, 0, &e), PZ_OK);
+    pz__trial_reports rep[BMAX] = {0};
+    for (size_t i = 0; i < bc->n; i++) {
+        cr_assert_eq(pz__history_append(&h, (int64_t)i, NULL, bc->st[i],
+                                        bc->loss[i], &e),
+                     PZ_OK);
+        for (size_t k = 0; k < bc->nr[i]; k++) {
+            cr_assert_eq(
+                pz__reports_append(&rep[i], bc->steps[i][k], bc->vals[i][k]),
+                PZ_OK);
+        }
+    }
+    size_t scratch[2 * BMAX];
+    pz__pruned_budget(&h, rep, bc->n, min_count, scratch, key);
+    for (size_t i = 0; i < bc->n; i++) {
+        pz__reports_fini(&rep[i]);
+    }
+    pz__history_fini(&h);
+}
+
+static void assert_keys(const double *key, const double *want, size_t n,
+                        const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(want[i])) {
+            cr_assert(isnan(key[i]), "%s: row %zu: %g, want NaN", what, i,
+                      key[i]);
+        } else {
+            cr_assert_eq(key[i], want[i], "%s: row %zu: %g, want %g", what, i,
+                         key[i], want[i]);
+        }
+    }
+}
+
+Test(pruned_rule, budget_ranks_done_and_pruned_at_the_deepest_common_step)
+{
+    const pz_trial_state D = PZ_TRIAL_DONE, P = PZ_TRIAL_PRUNED;
+    budget_case bc = {
+        .n = 8,
+        .st = {D, D, P, P, P, P, D, PZ_TRIAL_RUNNING},
+        .loss = {0.5, 0.4, 0.55, 0.2, 0.65, 0.0, NAN, INFINITY},
+        .nr = {3, 3, 2, 1, 2, 0, 1, 0},
+        .steps = {{1, 3, 9}, {1, 3, 9}, {1, 3}, {1}, {1, 3}, {0}, {1}},
+        .vals = {{0.9, 0.6, 0.5},
+                 {0.8, 0.7, 0.4},
+                 {0.3, 0.55},
+                 {0.2},
+                 {0.95, 0.65},
+                 {0},
+                 {0.1}},
+    };
+    double key[BMAX];
+    /* Three trials reached step 3: rows 0, 1, 2 and 4 compare there (row
+     * 1, the best final loss, is behind row 0 at step 3), row 3 (step 1)
+     * after them, row 5 (no report) last; NaN DONE and RUNNING: none. */
+    budget_keys(&bc, 3, key);
+    assert_keys(key, (double[]){2, 4, 1, 5, 3, 6, NAN, NAN}, 8, "min 3");
+    /* Two reached step 9: the DONE trials by their step-9 values, then
+     * the step-3 ones by their values there. */
+    budget_keys(&bc, 2, key);
+    assert_keys(key, (double[]){2, 1, 3, 5, 4, 6, NAN, NAN}, 8, "min 2");
+    /* Fewer reported trials than asked: all compare at the shallowest
+     * reported step. */
+    budget_keys(&bc, 10, key);
+    assert_keys(key, (double[]){4, 3, 2, 1, 5, 6, NAN, NAN}, 8, "min 10");
+}
+
+Test(pruned_rule, budget_reads_the_latest_value_at_or_before_the_step)
+{
+    const pz_trial_state D = PZ_TRIAL_DONE, P = PZ_TRIAL_PRUNED;
+    budget_case bc = {
+        .n = 4,
+        .st = {D, P, P, P},
+        .loss = {0.2, 0.05, 0.3, 0.01},
+        .nr = {2, 2, 2, 1},
+        .steps = {{2, 6}, {5, 8}, {1, 4}, {1}},
+        .vals = {{0.7, 0.2}, {0.1, 0.05}, {0.9, 0.3}, {0.01}},
+    };
+    double key[BMAX];
+    /* Depths 6, 8, 4, 1: with three, step 4. Row 0's value there is its
+     * step-2 report, row 1 started after it: its first report. */
+    budget_keys(&bc, 3, key);
+    assert_keys(key, (double[]){3, 1, 2, 4}, 4, "gaps");
+}
+
+Test(pruned_rule, budget_ties_keep_row_order_and_no_reports_use_losses)
+{
+    const pz_trial_state D = PZ_TRIAL_DONE, P = PZ_TRIAL_PRUNED;
+    budget_case ties = {
+        .n = 3,
+        .st = {P, P, D},
+        .loss = {0.5, 0.5, 0.1},
+        .nr = {1, 1, 2},
+        .steps = {{2}, {2}, {2, 4}},
+        .vals = {{0.5}, {0.5}, {0.5, 0.1}},
+    };
+    double key[BMAX];
+    budget_keys(&ties, 2, key);
+    assert_keys(key, (double[]){1, 2, 3}, 3, "ties at step 2");
+    /* No reports at all: DONE trials reached every step with their
+     * losses (+inf last among them), the pruned one after them. */
+    budget_case none = {
+        .n = 4,
+        .st = {D, D, P, D},
+        .loss = {2.0, 1.0, 0.5, INFINITY},
+    };
+    budget_keys(&none, 7, key);
+    assert_keys(key, (double[]){2, 1, 4, 3}, 4, "no reports");
+}
+
+/* Six DONE trials at x = id / 10 told loss id, reporting 6 - id at step
+ * 1; then, with 'pruned', trial 6 pruned at step 1 with 9. */
+static pz_study *budget_study(bool pruned)
+{
+    pz_study *st = open_study();
+    pz_error e = {0};
+    pzt_set_option(st, "tpe.n_startup_jobs", 1);
+    for (int64_t id = 0; id < (pruned ? 7 : 6); id++) {
+        double x = (double)id / 10.0;
+        pzt_add_trial(st, id, &x, PZ_TRIAL_RUNNING, (double)INFINITY);
+        report(st, id, 1, id < 6 ? 6.0 - (double)id : 9.0);
+        cr_assert_eq(pz_study_tell(st, id,
+                                   id < 6 ? PZ_TRIAL_DONE : PZ_TRIAL_PRUNED,
+                                   id < 6 ? (double)id : 9.0, &e),
+                     PZ_OK);
+    }
+    return st;
+}
+
+Test(pruned_rule, budget_without_pruned_trials_is_the_plain_losses)
+{
+    pz_error e = {0};
+    pz_study *st = budget_study(false);
+    double bad[1], budget[1];
+    cr_assert_eq(pz_study_suggest(st, 6, 7, bad, &e), PZ_OK);
+    cr_assert_eq(pz_study_set_pruned_rule(st, "budget", &e), PZ_OK);
+    cr_assert_str_eq(pz_study_pruned_rule(st), "budget");
+    cr_assert_eq(pz_study_suggest(st, 6, 7, budget, &e), PZ_OK);
+    cr_assert_eq(bad[0], budget[0], "no PRUNED trial: the told losses");
+    pz_study_free(st);
+
+    /* With the pruned trial, every trial reached step 1 only: TPE sees
+     * the step-1 order, as if the DONE trials had been told 6 - id and
+     * the pruned one were a DONE trial of loss 9. */
+    st = budget_study(true);
+    cr_assert_eq(pz_study_set_pruned_rule(st, "budget", &e), PZ_OK);
+    cr_assert_eq(pz_study_suggest(st, 7, 7, budget, &e), PZ_OK);
+    pz_study *same = open_study();
+    pzt_set_option(same, "tpe.n_startup_jobs", 1);
+    for (int64_t id = 0; id < 7; id++) {
+        double x = (double)id / 10.0;
+        pzt_add_trial(same, id, &x, PZ_TRIAL_DONE,
+                      id < 6 ? 6.0 - (double)id : 9.0);
+    }
+    cr_assert_eq(pz_study_suggest(same, 7, 7, bad, &e), PZ_OK);
+    cr_assert_eq(budget[0], bad[0], "step-1 order: %g, want %g", budget[0],
+                 bad[0]);
+    /* and the told losses would have drawn elsewhere */
+    cr_assert_eq(pz_study_set_pruned_rule(st, "bad", &e), PZ_OK);
+    cr_assert_eq(pz_study_suggest(st, 7, 7, bad, &e), PZ_OK);
+    cr_assert_neq(budget[0], bad[0], "the budget rule reorders DONE trials");
+    pz_study_free(same);
+    pz_study_free(st);
+}
+
 /* ------------------------------------------------------------------ oom */
 
-/* Reports, both pruners' tables, the rank rule's ask and a rebuild, with
- * allocation n failing: every call fails cleanly with PZ_ENOMEM (or
- * succeeds), nothing leaks, and some n lets the whole workload through. */
+/* Reports, both pruners' tables, the rank and budget rules' asks and a
+ * rebuild, with allocation n failing: every call fails cleanly with PZ_ENOMEM
+ * (or succeeds), nothing leaks, and some n lets the whole workload through. */
 static int pruning_workload(const char *kind, const pz_space *sp, pz_error *e)
 {
     pz_study *st = NULL;
@@ -460,6 +644,12 @@ static int pruning_workload(const char *kind, const pz_space *sp, pz_error *e)
     }
     if (rc == PZ_OK) {
         rc = pz_study_set_pruned_rule(st, "rank", e);
+    }
+    if (rc == PZ_OK) {
+        rc = pz_study_suggest(st, 99, 1, v, e);
+    }
+    if (rc == PZ_OK) {
+        rc = pz_study_set_pruned_rule(st, "budget", e);
     }
     if (rc == PZ_OK) {
         rc = pz_study_suggest(st, 99, 1, v, e);

@@ -714,6 +714,26 @@ Test(store, closing_abandons_what_the_handle_still_runs)
     pz_store_close(s);
 }
 
+/* The sync after a re-open must read the rows this same connection
+ * committed when it abandoned the old binding's trials: a connection's own
+ * commits do not move PRAGMA data_version, so only the fresh binding's
+ * forced first sync brings them in. */
+Test(store, reopening_a_study_on_its_handle_sees_what_it_abandoned)
+{
+    pz_study_config cfg = config("random", 4);
+    pz_store *s = open_study("re", &cfg);
+    double v[4];
+    int64_t id = ask(s, v);
+    pz_error err = {0};
+    cr_assert_eq(pz_store_open_study(s, "re", NULL, &err), PZ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(pz_store_sync(s, &err), PZ_OK, "%s", err.msg);
+    pz_trial_info t;
+    cr_assert_eq(pz_study_trial(pz_store_study(s), id, &t, NULL), PZ_OK);
+    cr_assert_eq(t.state, PZ_TRIAL_CANCEL);
+    pz_store_close(s);
+}
+
 /* ------------------------------------------------------------------- oom */
 
 static int store_session(void)

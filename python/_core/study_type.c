@@ -465,7 +465,8 @@ static PyObject *study_get_pruner(PyObject *self, void *closure)
 PyDoc_STRVAR(set_pruned_rule_doc,
              "set_pruned_rule(rule, /)\n--\n\n"
              "How tpe, anneal and mtpe see PRUNED trials: 'bad' (default),\n"
-             "'rank' or 'ignore' (parzen.h, pz_study_set_pruned_rule).");
+             "'rank', 'ignore' or 'budget' (parzen.h, "
+             "pz_study_set_pruned_rule).");
 
 static PyObject *study_set_pruned_rule(PyObject *self, PyObject *arg)
 {

@@ -551,9 +551,23 @@ def load_space(path):
     return json.loads(text), space
 
 
-def run(args):
+def session_for(master):
+    """A Spark Connect session for an ``sc://HOST:PORT`` master (the URL
+    as PySpark takes it, options after ``/;``), else a classic one."""
     from pyspark.sql import SparkSession
 
+    if master.startswith("sc://"):
+        # the server's executors run the commands: the driver needs only
+        # pyspark[connect]; SparkTrials picks its Connect dispatch itself
+        return SparkSession.builder.remote(master).getOrCreate()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (SparkSession.builder.master(master).appName("parzen run")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def run(args):
     from .early_stop import no_progress_loss
     from .fmin import _run
     from .spark import SparkTrials
@@ -561,10 +575,7 @@ def run(args):
 
     space_doc, space = load_space(args.space)
     pruner = pruner_of(args, space)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (SparkSession.builder.master(args.spark).appName("parzen run")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = session_for(args.spark)
     objective = make_runner(args.trial_timeout)
 
     class CommandSparkTrials(SparkTrials):

@@ -52,8 +52,10 @@ def test_errors_name_the_trial_steps_and_keys():
         st.set_pruner("median", '{"n_startup": 3}')
     with pytest.raises(_core.InvalidArgumentError, match="unknown pruner"):
         st.set_pruner("asha")
-    with pytest.raises(_core.InvalidArgumentError, match="'worst'"):
+    with pytest.raises(_core.InvalidArgumentError,
+                       match="'worst' .*rank, bad, ignore, budget"):
         st.set_pruned_rule("worst")
+    st.set_pruned_rule("budget")
     st.set_pruned_rule("bad")
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from spark_fixtures import session  # noqa: F401  (sets PYSPARK_PYTHON)
+from spark_fixtures import ConnectServer, session  # noqa: F401  (sets PYSPARK_PYTHON)
 
 from parzen import spark_run
 
@@ -85,21 +85,52 @@ def command(tmp, marks):
     return [sys.executable, str(tmp / "objective.py"), str(marks)]
 
 
+PARZEN = os.path.join(os.path.dirname(sys.executable), "parzen")
+
+
+def run_local(tmp):
+    """The 9 trials through the C runner of `parzen run`: the reference."""
+    local_db = str(tmp / "local.db")
+    local = subprocess.run(
+        [PARZEN, "run", str(tmp / "space.json"), "--store", local_db] +
+        OPTS + ["--"] + command(tmp, tmp / "local"), capture_output=True,
+        text=True, timeout=300)
+    assert local.returncode == 0, local.stderr
+    return stored(local_db)
+
+
 def test_pruning_on_spark_stores_what_the_local_runner_stores(files):
     tmp = files
-    space = str(tmp / "space.json")
-    parzen = os.path.join(os.path.dirname(sys.executable), "parzen")
-    local_db, spark_db = str(tmp / "local.db"), str(tmp / "spark.db")
-    local = subprocess.run(
-        [parzen, "run", space, "--store", local_db] + OPTS + ["--"] +
-        command(tmp, tmp / "local"), capture_output=True, text=True,
-        timeout=300)
-    assert local.returncode == 0, local.stderr
-    rc = spark_run.main(["run", space, "--spark", "local[1]", "--store",
-                         spark_db] + OPTS + ["--"] +
+    spark_db = str(tmp / "spark.db")
+    rc = spark_run.main(["run", str(tmp / "space.json"), "--spark",
+                         "local[1]", "--store", spark_db] + OPTS + ["--"] +
                         command(tmp, tmp / "spark"))
     assert rc == 0
-    want, got = stored(local_db), stored(spark_db)
+    assert_same_stores(tmp, run_local(tmp), stored(spark_db))
+
+
+def test_pruning_on_spark_connect_stores_what_the_local_runner_stores(
+        files):
+    """`--spark sc://HOST:PORT`: the same run through a Spark Connect
+    server (a separate process, as on Databricks): the C command line
+    hands over to the Python driver, which talks to the server only over
+    Connect; the reports reach the driver's listener from the executor."""
+    tmp = files
+    server = ConnectServer("local[1]", str(tmp))
+    try:
+        spark_db = str(tmp / "spark.db")
+        out = subprocess.run(
+            [PARZEN, "run", str(tmp / "space.json"), "--spark", server.url,
+             "--store", spark_db] + OPTS + ["--"] +
+            command(tmp, tmp / "spark"), capture_output=True, text=True,
+            timeout=600)
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    assert_same_stores(tmp, run_local(tmp), stored(spark_db))
+
+
+def assert_same_stores(tmp, want, got):
     assert sorted(want) == sorted(got) == list(range(9))
     pruned = [t for t in want if want[t][0] == 5]
     done = [t for t in want if want[t][0] == 2]
