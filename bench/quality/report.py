@@ -646,8 +646,9 @@ def main(out, budgets=(50, 100, 200), docs_img=None):
     img_dirs = [out] + ([docs_img] if docs_img else [])
     for d in img_dirs:
         os.makedirs(d, exist_ok=True)
-        plot_anytime(seq, problems, methods, os.path.join(d, "anytime.png"),
-                     budgets[-1])
+        if methods:  # none for a run of option variants only (tune_mtpe.py)
+            plot_anytime(seq, problems, methods,
+                         os.path.join(d, "anytime.png"), budgets[-1])
         if info:
             plot_parallel(info, os.path.join(d, "parallelism.png"))
     L.append("\nPlots: `anytime.png` (median log10 regret vs evaluations), "
