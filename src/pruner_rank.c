@@ -35,6 +35,16 @@ static int64_t last_step(const rank_ctx *c, size_t i)
     return i < c->n_rep ? pz__reports_last_step(&c->rep[i]) : -1;
 }
 
+/* The order of two values: smaller first, NaN last; 0 for equal ones
+ * (and two NaNs), which both rules break by row. */
+static int value_cmp(double a, double b)
+{
+    if (isnan(a) || isnan(b)) {
+        return (isnan(a) ? 1 : 0) - (isnan(b) ? 1 : 0);
+    }
+    return (a > b) - (a < b);
+}
+
 /* Does row a rank before row b? */
 static bool before(const rank_ctx *c, size_t a, size_t b)
 {
@@ -42,14 +52,8 @@ static bool before(const rank_ctx *c, size_t a, size_t b)
     if (sa != sb) {
         return sa > sb;
     }
-    double la = c->h->loss[a], lb = c->h->loss[b];
-    if (isnan(la) != isnan(lb)) {
-        return isnan(lb);
-    }
-    if (la != lb && !isnan(la)) {
-        return la < lb;
-    }
-    return a < b;
+    int v = value_cmp(c->h->loss[a], c->h->loss[b]);
+    return v != 0 ? v < 0 : a < b;
 }
 
 /* Stable merge sort of rows[0..n) with 'tmp' of n (no qsort context). */
@@ -106,11 +110,8 @@ void pz__pruned_rank(const pz__history *h, const pz__trial_reports *rep,
  * went all the way (it only has its loss); -1 for no report. */
 static int64_t depth(const rank_ctx *c, size_t i)
 {
-    bool reported = i < c->n_rep && c->rep[i].n > 0;
-    if (!reported && c->h->state[i] == PZ_TRIAL_DONE) {
-        return INT64_MAX;
-    }
-    return reported ? c->rep[i].steps[c->rep[i].n - 1] : -1;
+    int64_t s = last_step(c, i);
+    return s < 0 && c->h->state[i] == PZ_TRIAL_DONE ? INT64_MAX : s;
 }
 
 /* The trial's value at step 'b': its latest report at or before b (its
@@ -134,20 +135,6 @@ static double value_at(const rank_ctx *c, size_t i, int64_t b)
     return r->values[lo ? lo - 1 : 0];
 }
 
-/* Smaller first, NaN last; false on a tie. */
-static bool value_less(double a, double b, bool *tie)
-{
-    *tie = false;
-    if (isnan(a) != isnan(b)) {
-        return isnan(b);
-    }
-    if (a < b) {
-        return true;
-    }
-    *tie = !(a > b);
-    return false;
-}
-
 static bool deeper(const rank_ctx *c, size_t a, size_t b)
 {
     int64_t da = depth(c, a), db = depth(c, b);
@@ -167,10 +154,9 @@ static bool budget_before(const rank_ctx *c, size_t a, size_t b)
     if (ga == 1 && da != db) {
         return da > db;
     }
-    bool tie;
-    bool less = value_less(value_at(c, a, ga ? da : c->budget),
-                           value_at(c, b, gb ? db : c->budget), &tie);
-    return tie ? a < b : less;
+    int v = value_cmp(value_at(c, a, ga ? da : c->budget),
+                      value_at(c, b, gb ? db : c->budget));
+    return v != 0 ? v < 0 : a < b;
 }
 
 void pz__pruned_budget(const pz__history *h, const pz__trial_reports *rep,
