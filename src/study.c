@@ -484,10 +484,10 @@ const char *pz_study_pruned_rule(const pz_study *st)
 
 int pz_study_set_pruned_rule(pz_study *st, const char *rule, pz_error *err)
 {
-    const char *const *names = rule_names;
-    for (int k = 0; rule != NULL && k < 4; k++) {
-        if (strcmp(rule, names[k]) == 0) {
-            st->hist.pruned_rule = k;
+    size_t n_rules = sizeof rule_names / sizeof *rule_names;
+    for (size_t k = 0; rule != NULL && k < n_rules; k++) {
+        if (strcmp(rule, rule_names[k]) == 0) {
+            st->hist.pruned_rule = (int)k;
             return PZ_OK;
         }
     }
