@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import methods  # noqa: E402
+import report  # noqa: E402
 from problems import BY_NAME  # noqa: E402
 
 
@@ -55,10 +56,11 @@ def variant(spec):
 
 
 def final_regret(method, p, seed, budget):
+    """log10 regret after 'budget' evaluations, by the suite's incumbent
+    rule and floor (report.py)."""
     obs, true = methods.run_sequential(method, p, seed, budget)
-    obs = np.where(np.isfinite(obs), obs, np.inf)
-    i = int(np.argmin(obs))
-    return math.log10(max(true[i] - p.fopt, 1e-12))
+    inc = report.incumbent_true({"loss": obs, "true": true})[budget - 1]
+    return math.log10(max(inc - p.fopt, report.FLOOR))
 
 
 def load_cache(path):
